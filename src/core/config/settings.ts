@@ -1,0 +1,39 @@
+/**
+ * Every app setting the function reads, by name. Infra sets exactly these (its test imports this
+ * list), so a renamed setting breaks the build instead of a deployment.
+ *
+ * `required`: the app does not start without it in Azure. Local-only switches are listed apart:
+ * they must never be set by the template.
+ */
+export const APP_SETTINGS = {
+  VENDING_CONFIG: 'VENDING_CONFIG',
+  VENDING_CONFIG_FILE: 'VENDING_CONFIG_FILE',
+  AZURE_CLIENT_ID: 'AZURE_CLIENT_ID',
+  AUDIT_TABLE_ENDPOINT: 'AUDIT_TABLE_ENDPOINT',
+  AUDIT_TABLE_NAME: 'AUDIT_TABLE_NAME',
+  AUDIT_CONNECTION_STRING: 'AUDIT_CONNECTION_STRING',
+  AUDIT_HMAC_KEY: 'AUDIT_HMAC_KEY',
+  AZURE_AUTHORITY_HOST: 'AZURE_AUTHORITY_HOST',
+  DATABRICKS_RESOURCE_ID: 'DATABRICKS_RESOURCE_ID',
+  AZURE_MANAGEMENT_SCOPE: 'AZURE_MANAGEMENT_SCOPE',
+} as const;
+
+/** The settings a deployment to Azure must provide (the template sets each of them). */
+export const AZURE_REQUIRED_SETTINGS: readonly string[] = [
+  APP_SETTINGS.VENDING_CONFIG,
+  APP_SETTINGS.AZURE_CLIENT_ID,
+  APP_SETTINGS.AUDIT_TABLE_ENDPOINT,
+  APP_SETTINGS.AUDIT_TABLE_NAME,
+  APP_SETTINGS.AUDIT_HMAC_KEY,
+];
+
+/** Emulator and local-trust switches (DESIGN §6). Never set in Azure; infra tests assert that. */
+export const LOCAL_ONLY_SETTINGS: readonly string[] = [
+  APP_SETTINGS.AUDIT_CONNECTION_STRING,
+  APP_SETTINGS.VENDING_CONFIG_FILE,
+  'NODE_EXTRA_CA_CERTS',
+  'KEYVAULT_CHALLENGE_VERIFICATION',
+  'VENDING_ALLOW_LOOPBACK_WORKSPACES',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_TENANT_ID',
+];
