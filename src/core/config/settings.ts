@@ -18,15 +18,6 @@ export const APP_SETTINGS = {
   AZURE_MANAGEMENT_SCOPE: 'AZURE_MANAGEMENT_SCOPE',
 } as const;
 
-/** The settings a deployment to Azure must provide (the template sets each of them). */
-export const AZURE_REQUIRED_SETTINGS: readonly string[] = [
-  APP_SETTINGS.VENDING_CONFIG,
-  APP_SETTINGS.AZURE_CLIENT_ID,
-  APP_SETTINGS.AUDIT_TABLE_ENDPOINT,
-  APP_SETTINGS.AUDIT_TABLE_NAME,
-  APP_SETTINGS.AUDIT_HMAC_KEY,
-];
-
 /** Emulator and local-trust switches (DESIGN §6). Never set in Azure; infra tests assert that. */
 export const LOCAL_ONLY_SETTINGS: readonly string[] = [
   APP_SETTINGS.AUDIT_CONNECTION_STRING,
@@ -37,3 +28,8 @@ export const LOCAL_ONLY_SETTINGS: readonly string[] = [
   'AZURE_CLIENT_SECRET',
   'AZURE_TENANT_ID',
 ];
+
+/** What a deployment to Azure sets: every setting above except the local-only ones. */
+export const DEPLOYED_SETTINGS: readonly string[] = Object.values(APP_SETTINGS).filter(
+  (name) => !LOCAL_ONLY_SETTINGS.includes(name),
+);
