@@ -1,0 +1,39 @@
+import { createHmac } from 'node:crypto';
+
+/** One decision (DESIGN §4). Holds identifiers of tokens, never tokens. */
+export interface AuditRecord {
+  readonly request_id: string;
+  readonly time: string;
+  readonly outcome: 'issued' | 'denied' | 'failed' | 'revoked';
+  readonly status: number;
+  readonly code: string;
+  readonly caller_tid?: string;
+  readonly caller_oid?: string;
+  readonly caller_appid?: string;
+  readonly caller_kind?: 'app' | 'user';
+  readonly caller_name?: string;
+  readonly workspace?: string;
+  readonly service_principal?: string;
+  readonly mode?: string;
+  readonly management_token?: boolean;
+  readonly token_id?: string;
+  readonly token_fingerprint?: string;
+  readonly expires_on?: number;
+  readonly purpose?: string;
+  readonly source_ip?: string;
+  readonly user_agent?: string;
+  readonly latency_ms: number;
+}
+
+export interface AuditSink {
+  /** Resolves once the record is durable; rejects otherwise (the caller then fails closed). */
+  record(record: AuditRecord): Promise<void>;
+}
+
+/**
+ * HMAC-SHA256 of the token under the per-deployment key, first 16 hex. Lets an investigator
+ * who holds a leaked token find its issuance, without the table ever holding anything usable.
+ */
+export function fingerprintToken(token: string, key: Buffer): string {
+  return createHmac('sha256', key).update(token, 'utf8').digest('hex').slice(0, 16);
+}

@@ -1,0 +1,96 @@
+import { createLocalJWKSet, errors as joseErrors } from 'jose';
+import type { JSONWebKeySet, JWTHeaderParameters, FlattenedJWSInput } from 'jose';
+import { UpstreamUnavailableError } from '../errors';
+import type { Clock } from '../policy';
+import { systemClock } from '../policy';
+
+type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+type ResolvedKey = Awaited<ReturnType<KeyResolver>>;
+
+export interface SigningKeyStoreOptions {
+  /** `{authority}/{tenant}/v2.0/.well-known/openid-configuration` */
+  readonly discoveryUrl: string;
+  readonly fetch?: typeof fetch;
+  readonly clock?: Clock;
+  /** An unknown `kid` triggers at most one refresh per this interval. */
+  readonly unknownKidCooldownMs?: number;
+  /** Keys older than this are refreshed on next use (a failed refresh keeps them). */
+  readonly maxAgeMs?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The tenant's signing keys, cached. jose's remote key set drops its keys when a refresh
+ * fails; this one keeps the last good set, so an Entra ID outage does not turn every caller
+ * away, and it bounds refreshes caused by unknown `kid`s (which anyone can put in a token).
+ */
+export class SigningKeyStore {
+  readonly #options: Required<Omit<SigningKeyStoreOptions, 'fetch'>> & { fetch: typeof fetch };
+  #resolver: KeyResolver | undefined;
+  #jwksUri: string | undefined;
+  #fetchedAt = Number.NEGATIVE_INFINITY;
+  #lastAttempt = Number.NEGATIVE_INFINITY;
+  #inflight: Promise<void> | undefined;
+
+  constructor(options: SigningKeyStoreOptions) {
+    this.#options = {
+      unknownKidCooldownMs: 5 * 60_000,
+      maxAgeMs: 6 * 60 * 60_000,
+      timeoutMs: 5_000,
+      clock: systemClock,
+      ...options,
+      fetch: options.fetch ?? fetch,
+    };
+  }
+
+  get hasKeys(): boolean {
+    return this.#resolver !== undefined;
+  }
+
+  /** The jose key resolver for jwtVerify. */
+  readonly resolve = async (header: JWTHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> => {
+    const now = this.#options.clock.now();
+    if (!this.#resolver) await this.#refresh(true);
+    else if (now - this.#fetchedAt > this.#options.maxAgeMs) await this.#refresh(false);
+    try {
+      return await (this.#resolver as KeyResolver)(header, token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || now - this.#lastAttempt < this.#options.unknownKidCooldownMs) throw err;
+      await this.#refresh(false);
+      return (this.#resolver as KeyResolver)(header, token);
+    }
+  };
+
+  /** Single-flight: concurrent cold requests share one discovery + JWKS fetch. */
+  async #refresh(required: boolean): Promise<void> {
+    this.#inflight ??= this.#load().finally(() => (this.#inflight = undefined));
+    try {
+      await this.#inflight;
+    } catch (err) {
+      if (required || !this.#resolver) {
+        throw new UpstreamUnavailableError('The caller token cannot be checked: the signing keys of Entra ID are unavailable.', err);
+      }
+    }
+  }
+
+  async #load(): Promise<void> {
+    this.#lastAttempt = this.#options.clock.now();
+    this.#jwksUri ??= await this.#discover();
+    const jwks = await this.#getJson<JSONWebKeySet>(this.#jwksUri);
+    if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('empty key set');
+    this.#resolver = createLocalJWKSet(jwks);
+    this.#fetchedAt = this.#options.clock.now();
+  }
+
+  async #discover(): Promise<string> {
+    const doc = await this.#getJson<{ jwks_uri?: unknown }>(this.#options.discoveryUrl);
+    if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://')) throw new Error('discovery document has no https jwks_uri');
+    return doc.jwks_uri;
+  }
+
+  async #getJson<T>(url: string): Promise<T> {
+    const res = await this.#options.fetch(url, { signal: AbortSignal.timeout(this.#options.timeoutMs), redirect: 'error' });
+    if (!res.ok) throw new Error(`signing key request failed with HTTP ${res.status}`);
+    return (await res.json()) as T;
+  }
+}

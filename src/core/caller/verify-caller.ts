@@ -1,0 +1,95 @@
+import { errors as joseErrors, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
+import { InvalidTokenError, isVendingError } from '../errors';
+import type { CallerIdentity, Clock } from '../policy';
+import type { SigningKeyStore } from './signing-key-store';
+
+/** Bigger tokens are refused before any parsing (DESIGN §3). */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+
+export interface CallerPolicy {
+  readonly audiences: readonly string[];
+  readonly allowedTenants: readonly string[];
+  readonly authorityHost: string;
+  readonly v1IssuerBase: string;
+}
+
+export interface VerifyCallerDeps {
+  readonly keys: SigningKeyStore;
+  readonly policy: CallerPolicy;
+  readonly clock: Clock;
+}
+
+/** The accepted issuers, v1 and v2, for each allowed tenant. */
+export function issuersFor(policy: CallerPolicy, tenantId: string): [string, string] {
+  return [`${policy.v1IssuerBase}${tenantId}/`, `${policy.authorityHost}/${tenantId}/v2.0`];
+}
+
+/** Turns an Authorization header into a verified caller, or throws InvalidTokenError (401). */
+export async function verifyCaller(authorization: string | null | undefined, deps: VerifyCallerDeps): Promise<CallerIdentity> {
+  const token = bearerToken(authorization);
+  const { policy } = deps;
+  try {
+    const { payload } = await jwtVerify(token, deps.keys.resolve, {
+      algorithms: ['RS256'],
+      audience: [...policy.audiences],
+      issuer: policy.allowedTenants.flatMap((tid) => issuersFor(policy, tid)),
+      requiredClaims: ['exp', 'iat', 'tid', 'oid'],
+      clockTolerance: 60,
+      currentDate: new Date(deps.clock.now()),
+    });
+    return toIdentity(payload, policy);
+  } catch (err) {
+    if (isVendingError(err)) throw err;
+    throw new InvalidTokenError(describeJoseError(err));
+  }
+}
+
+function bearerToken(authorization: string | null | undefined): string {
+  if (!authorization) throw new InvalidTokenError('A bearer token is required.');
+  if (authorization.length > MAX_TOKEN_BYTES + 7) throw new InvalidTokenError('The bearer token is too large.');
+  const match = /^Bearer +([A-Za-z0-9\-_.]+)$/i.exec(authorization.trim());
+  if (!match?.[1]) throw new InvalidTokenError('The Authorization header must be "Bearer <token>".');
+  return match[1];
+}
+
+function toIdentity(payload: JWTPayload, policy: CallerPolicy): CallerIdentity {
+  const tid = stringClaim(payload, 'tid').toLowerCase();
+  // The issuer was checked against the allowed list; it must also be the issuer of *this* tenant.
+  if (!issuersFor(policy, tid).includes(payload.iss ?? '')) throw new InvalidTokenError('The token issuer does not match its tenant.');
+  const appId = optionalString(payload, 'appid') ?? optionalString(payload, 'azp');
+  if (!appId) throw new InvalidTokenError('The token names no calling application (appid/azp).');
+  const scp = optionalString(payload, 'scp');
+  const upn = optionalString(payload, 'upn') ?? optionalString(payload, 'preferred_username') ?? optionalString(payload, 'unique_name');
+  const isApp = payload.idtyp === 'app' || (payload.idtyp === undefined && scp === undefined && upn === undefined);
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+  return {
+    tenantId: tid,
+    objectId: stringClaim(payload, 'oid').toLowerCase(),
+    appId: appId.toLowerCase(),
+    roles,
+    kind: isApp ? 'app' : 'user',
+    name: isApp ? optionalString(payload, 'app_displayname') : upn,
+  };
+}
+
+function stringClaim(payload: JWTPayload, name: string): string {
+  const value = optionalString(payload, name);
+  if (!value) throw new InvalidTokenError(`The token claim "${name}" is missing or not a string.`);
+  return value;
+}
+
+function optionalString(payload: JWTPayload, name: string): string | undefined {
+  const value = payload[name];
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : undefined;
+}
+
+/** Says what was wrong with the token without echoing any of it. */
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'The token has expired.';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The token claim "${err.claim}" is not acceptable (${err.reason}).`;
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'The token algorithm is not allowed (RS256 only).';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature is not valid.';
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) return 'The token was not signed by a known key of the tenant.';
+  return 'The token is malformed.';
+}

@@ -1,0 +1,134 @@
+import type { z } from 'zod';
+import { CLOUDS, DATABRICKS_RESOURCE_ID } from './clouds';
+import type { CloudName } from './clouds';
+import { ConfigError } from './config-error';
+import { readConfigDocument } from './read-document';
+import type { Env } from './read-document';
+import { configSchema } from './schema';
+import type { ConfigDocument, GrantDocument, ServicePrincipalDocument } from './schema';
+import { readServiceSettings } from './service-settings';
+import type { ServiceSettings } from './service-settings';
+import { APP_SETTINGS } from './settings';
+
+export type SpCredential =
+  | { readonly kind: 'secret'; readonly name: string }
+  | { readonly kind: 'certificate'; readonly name: string }
+  | { readonly kind: 'federated' };
+
+export interface ServicePrincipal {
+  readonly name: string;
+  readonly clientId: string;
+  readonly credential: SpCredential;
+}
+
+export interface Workspace {
+  readonly name: string;
+  readonly host: string;
+  readonly resourceId: string;
+  readonly servicePrincipal: ServicePrincipal;
+}
+
+/** The validated, frozen configuration the whole service runs on. */
+export interface VendingConfig {
+  readonly cloud: CloudName;
+  readonly tenantId: string;
+  readonly authorityHost: string;
+  readonly v1IssuerBase: string;
+  readonly databricksScope: string;
+  readonly managementScope: string;
+  readonly audiences: readonly string[];
+  readonly allowedTenants: readonly string[];
+  readonly keyVaultUrl: string;
+  readonly workspaces: ReadonlyMap<string, Workspace>;
+  readonly grants: readonly GrantDocument[];
+  readonly perCallerPerMinute: number;
+  readonly service: ServiceSettings;
+}
+
+/**
+ * Reads and validates everything at once. Any problem stops the app with every offending
+ * path listed (no partial start, no defaults for tenant, audiences or grants).
+ */
+export function loadConfig(env: Env): VendingConfig {
+  const issues: string[] = [];
+  const raw = readConfigDocument(env, issues);
+  const parsed = raw === undefined ? undefined : configSchema.safeParse(raw);
+  if (parsed && !parsed.success) issues.push(...formatZodIssues(parsed.error.issues));
+  const service = readServiceSettings(env, issues);
+  const authorityHost = readAuthorityHost(env, parsed?.data, issues);
+  if (parsed?.success && service) checkReferences(parsed.data, service, issues);
+  if (issues.length > 0 || !parsed?.success || !service || !authorityHost) throw new ConfigError(issues);
+  return deepFreeze(buildConfig(parsed.data, service, authorityHost, env));
+}
+
+export function formatZodIssues(list: readonly z.core.$ZodIssue[], prefix = ''): string[] {
+  return list.map((issue) => `${prefix}${issue.path.length ? issue.path.join('.') : '(document)'}: ${issue.message}`);
+}
+
+function readAuthorityHost(env: Env, doc: ConfigDocument | undefined, issues: string[]): string | undefined {
+  const explicit = env[APP_SETTINGS.AZURE_AUTHORITY_HOST];
+  const host = (explicit ?? (doc ? CLOUDS[doc.cloud].authorityHost : undefined))?.replace(/\/+$/, '');
+  if (host !== undefined && !/^https:\/\/[^\s/]+$/.test(host)) {
+    issues.push(`${APP_SETTINGS.AZURE_AUTHORITY_HOST}: must be an https origin (MSAL refuses anything else)`);
+    return undefined;
+  }
+  return host;
+}
+
+function checkReferences(doc: ConfigDocument, service: ServiceSettings, issues: string[]): void {
+  const suffix = CLOUDS[doc.cloud].workspaceHostSuffix;
+  for (const [name, ws] of Object.entries(doc.workspaces)) {
+    if (!doc.servicePrincipals[ws.servicePrincipal]) issues.push(`workspaces.${name}.servicePrincipal: no service principal named "${ws.servicePrincipal}"`);
+    const url = new URL(ws.host);
+    const loopback = service.allowLoopbackWorkspaces && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
+    if (!url.hostname.endsWith(suffix) && !loopback) issues.push(`workspaces.${name}.host: must be a workspace host ending in ${suffix} for cloud ${doc.cloud}`);
+    if (url.pathname !== '/' || url.search || url.hash || url.username) issues.push(`workspaces.${name}.host: must be an origin only (https://adb-….azuredatabricks.net)`);
+  }
+  doc.grants.forEach((grant, i) => {
+    if (!doc.workspaces[grant.workspace]) issues.push(`grants.${i}.workspace: no workspace named "${grant.workspace}"`);
+  });
+}
+
+function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHost: string, env: Env): VendingConfig {
+  const sps = new Map(Object.entries(doc.servicePrincipals).map(([name, sp]) => [name, toServicePrincipal(name, sp)]));
+  const workspaces = new Map(
+    Object.entries(doc.workspaces).map(([name, ws]) => [
+      name,
+      { name, host: new URL(ws.host).origin, resourceId: ws.resourceId, servicePrincipal: sps.get(ws.servicePrincipal) as ServicePrincipal },
+    ]),
+  );
+  const cloud = CLOUDS[doc.cloud];
+  return {
+    cloud: doc.cloud,
+    tenantId: doc.tenantId.toLowerCase(),
+    authorityHost,
+    v1IssuerBase: cloud.v1IssuerBase,
+    databricksScope: `${env[APP_SETTINGS.DATABRICKS_RESOURCE_ID] || DATABRICKS_RESOURCE_ID}/.default`,
+    managementScope: env[APP_SETTINGS.AZURE_MANAGEMENT_SCOPE] || cloud.managementScope,
+    audiences: doc.callers.audiences,
+    allowedTenants: doc.callers.allowedTenants.map((t) => t.toLowerCase()),
+    keyVaultUrl: doc.keyVaultUrl.replace(/\/+$/, ''),
+    workspaces,
+    grants: doc.grants,
+    perCallerPerMinute: doc.limits.perCallerPerMinute,
+    service,
+  };
+}
+
+function toServicePrincipal(name: string, sp: ServicePrincipalDocument): ServicePrincipal {
+  const credential: SpCredential = sp.secret
+    ? { kind: 'secret', name: sp.secret }
+    : sp.certificate
+      ? { kind: 'certificate', name: sp.certificate }
+      : { kind: 'federated' };
+  return { name, clientId: sp.clientId, credential };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
+    if (value instanceof Map) for (const v of value.values()) deepFreeze(v);
+    else for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { APP_SETTINGS } from './settings';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The raw config document from VENDING_CONFIG (JSON text) or VENDING_CONFIG_FILE (a path). */
+export function readConfigDocument(env: Env, issues: string[]): unknown {
+  const inline = env[APP_SETTINGS.VENDING_CONFIG];
+  const file = env[APP_SETTINGS.VENDING_CONFIG_FILE];
+  if (inline && file) {
+    issues.push(`${APP_SETTINGS.VENDING_CONFIG} and ${APP_SETTINGS.VENDING_CONFIG_FILE}: set one, not both`);
+    return undefined;
+  }
+  if (!inline && !file) {
+    issues.push(`${APP_SETTINGS.VENDING_CONFIG}: missing (or set ${APP_SETTINGS.VENDING_CONFIG_FILE} to a file path)`);
+    return undefined;
+  }
+  let text = inline;
+  const source = inline ? APP_SETTINGS.VENDING_CONFIG : APP_SETTINGS.VENDING_CONFIG_FILE;
+  if (!text) {
+    try {
+      text = readFileSync(file as string, 'utf8');
+    } catch {
+      issues.push(`${source}: the file cannot be read`);
+      return undefined;
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    issues.push(`${source}: not valid JSON (${(err as Error).message})`);
+    return undefined;
+  }
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { CLOUDS } from './clouds';
+
+// The shape of VENDING_CONFIG (DESIGN §3). Strict objects everywhere: a misspelled key is an
+// error, not a silently ignored setting. Security-relevant values (tenant, audiences, grants)
+// have no defaults.
+
+const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit');
+const vaultObjectName = z.string().regex(/^[A-Za-z0-9-]{1,127}$/, 'must be a Key Vault object name (1-127 of [A-Za-z0-9-])');
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
+
+const servicePrincipal = z
+  .strictObject({
+    clientId: guid,
+    secret: vaultObjectName.optional(),
+    certificate: vaultObjectName.optional(),
+    federated: z.literal(true).optional(),
+  })
+  .refine((sp) => [sp.secret, sp.certificate, sp.federated].filter((v) => v !== undefined).length === 1, {
+    message: 'must have exactly one credential: secret, certificate or federated: true',
+  });
+
+const workspace = z.strictObject({
+  host: httpsUrl,
+  resourceId: z
+    .string()
+    .regex(
+      /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.Databricks\/workspaces\/[^/]+$/i,
+      'must be a Databricks workspace resource id (/subscriptions/…/providers/Microsoft.Databricks/workspaces/…)',
+    ),
+  servicePrincipal: alias,
+});
+
+const grant = z.strictObject({
+  workspace: alias,
+  callers: z
+    .strictObject({
+      roles: z.array(z.string().min(1).max(120)).default([]),
+      appIds: z.array(guid).default([]),
+      objectIds: z.array(guid).default([]),
+    })
+    .refine((c) => c.roles.length + c.appIds.length + c.objectIds.length > 0, {
+      message: 'must name at least one role, app id or object id',
+    }),
+  modes: z.array(z.enum(['aad', 'pat'])).min(1),
+  maxLifetimeSeconds: z.int().min(60).max(86_400),
+  managementToken: z.boolean().default(false),
+});
+
+export const configSchema = z.strictObject({
+  cloud: z.enum(Object.keys(CLOUDS) as [keyof typeof CLOUDS, ...(keyof typeof CLOUDS)[]]),
+  tenantId: guid,
+  callers: z.strictObject({
+    audiences: z.array(z.string().min(1)).min(1),
+    allowedTenants: z.array(guid).min(1),
+  }),
+  keyVaultUrl: httpsUrl,
+  servicePrincipals: z.record(alias, servicePrincipal),
+  workspaces: z.record(alias, workspace),
+  grants: z.array(grant),
+  limits: z.strictObject({ perCallerPerMinute: z.int().min(1).max(100_000) }).default({ perCallerPerMinute: 120 }),
+});
+
+export type ConfigDocument = z.infer<typeof configSchema>;
+export type GrantDocument = ConfigDocument['grants'][number];
+export type ServicePrincipalDocument = ConfigDocument['servicePrincipals'][string];
+export type WorkspaceDocument = ConfigDocument['workspaces'][string];

@@ -1,0 +1,16 @@
+export { VendingError, isVendingError } from './vending-error';
+export type { ProblemCode, VendingErrorOptions } from './vending-error';
+export {
+  InvalidRequestError,
+  InvalidTokenError,
+  NotGrantedError,
+  UnknownWorkspaceError,
+  UnknownTokenError,
+  MethodNotAllowedError,
+  BodyTooLargeError,
+  UnsupportedMediaTypeError,
+  RateLimitedError,
+} from './client-errors';
+export { UpstreamRejectedError, UpstreamUnavailableError, AuditUnavailableError } from './upstream-errors';
+export { describeError } from './describe-error';
+export type { ErrorSummary } from './describe-error';

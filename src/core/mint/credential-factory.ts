@@ -1,0 +1,44 @@
+import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
+import { isMicrosoftAuthority } from '../config';
+import type { ServicePrincipal } from '../config';
+import type { SecretValue } from '../secrets';
+
+export interface CredentialContext {
+  readonly tenantId: string;
+  readonly authorityHost: string;
+  /** The app's own identity; for federated SPs its `api://AzureADTokenExchange` token is the client assertion. */
+  readonly appCredential: TokenCredential;
+}
+
+/** Builds the credential of one SP from its Key Vault material (undefined for federated SPs). */
+export type CredentialFactory = (sp: ServicePrincipal, material: SecretValue | undefined) => TokenCredential;
+
+export function createCredentialFactory(ctx: CredentialContext): CredentialFactory {
+  const options = {
+    authorityHost: ctx.authorityHost,
+    disableInstanceDiscovery: !isMicrosoftAuthority(ctx.authorityHost),
+    retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
+  };
+  return (sp, material) => {
+    switch (sp.credential.kind) {
+      case 'secret':
+        return new ClientSecretCredential(ctx.tenantId, sp.clientId, requireMaterial(material), options);
+      case 'certificate':
+        return new ClientCertificateCredential(ctx.tenantId, sp.clientId, { certificate: requireMaterial(material) }, { ...options, sendCertificateChain: true });
+      case 'federated':
+        return new ClientAssertionCredential(ctx.tenantId, sp.clientId, () => exchangeAssertion(ctx.appCredential), options);
+    }
+  };
+}
+
+function requireMaterial(material: SecretValue | undefined): string {
+  if (!material) throw new TypeError('credential material is required for secret and certificate service principals');
+  return material.value;
+}
+
+async function exchangeAssertion(appCredential: TokenCredential): Promise<string> {
+  const token = await appCredential.getToken('api://AzureADTokenExchange/.default');
+  if (!token) throw new Error('the app identity returned no token for api://AzureADTokenExchange');
+  return token.token;
+}

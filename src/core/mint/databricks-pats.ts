@@ -1,0 +1,59 @@
+import type { Workspace } from '../config';
+import { UnknownTokenError, UpstreamRejectedError, UpstreamUnavailableError } from '../errors';
+
+export interface CreatedPat {
+  readonly token: string;
+  readonly tokenId: string;
+  /** Epoch milliseconds. */
+  readonly expiresOnMs: number;
+}
+
+/** Marks PATs this service created, and for whom, in the token's Databricks comment. */
+export function patComment(callerTid: string, callerOid: string, requestId: string): string {
+  return `dbx-token-vending caller=${callerTid}/${callerOid} request=${requestId}`;
+}
+
+/**
+ * Databricks token API calls made as the SP (its Entra ID token as the bearer). Responses are
+ * read for the fields we need only; Databricks' error text never reaches a caller.
+ */
+export async function createPat(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string): Promise<CreatedPat> {
+  const body = await call<{ token_value?: unknown; token_info?: { token_id?: unknown; expiry_time?: unknown } }>(
+    ws, spToken, 'POST', '/api/2.0/token/create', { lifetime_seconds: lifetimeSeconds, comment },
+  );
+  const { token_value: token, token_info: info } = body;
+  if (typeof token !== 'string' || typeof info?.token_id !== 'string' || typeof info.expiry_time !== 'number') {
+    throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" answered token/create without a token.`);
+  }
+  return { token, tokenId: info.token_id, expiresOnMs: info.expiry_time };
+}
+
+/** Revokes a PAT the SP owns, but only one whose comment names this caller. */
+export async function revokePat(ws: Workspace, spToken: string, tokenId: string, callerMark: string): Promise<void> {
+  const list = await call<{ token_infos?: { token_id?: unknown; comment?: unknown }[] }>(ws, spToken, 'GET', '/api/2.0/token/list');
+  const mine = (list.token_infos ?? []).find((t) => t.token_id === tokenId && typeof t.comment === 'string' && t.comment.startsWith(callerMark));
+  if (!mine) throw new UnknownTokenError({ detail: 'No token with this id was issued to this caller for this workspace, or it no longer exists.' });
+  await call(ws, spToken, 'POST', '/api/2.0/token/delete', { token_id: tokenId });
+}
+
+async function call<T>(ws: Workspace, spToken: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${ws.host}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${spToken}`, 'X-Databricks-Azure-Workspace-Resource-Id': ws.resourceId, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'error',
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (err) {
+    throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" could not be reached; no token was issued.`, err);
+  }
+  if (res.status === 401 || res.status === 403) {
+    throw new UpstreamRejectedError({
+      detail: `Databricks workspace "${ws.name}" refused the service principal (HTTP ${res.status}): the operators should add it to the workspace and allow it to use tokens.`,
+    });
+  }
+  if (!res.ok) throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" answered HTTP ${res.status}.`);
+  return (await res.json()) as T;
+}

@@ -1,0 +1,64 @@
+import { NotGrantedError } from '../errors';
+import type { CallerIdentity } from './caller-identity';
+import type { CompiledGrant, Mode } from './compile-grants';
+
+export interface AccessRequest {
+  readonly workspace: string;
+  readonly mode: Mode;
+  readonly managementToken: boolean;
+}
+
+/** What the matching grants allow together for one workspace. */
+export interface Entitlement {
+  readonly workspace: string;
+  readonly modes: ReadonlySet<Mode>;
+  readonly maxLifetimeSeconds: number;
+  readonly managementToken: boolean;
+}
+
+export function callerMatches(grant: CompiledGrant, caller: CallerIdentity): boolean {
+  return (
+    caller.roles.some((role) => grant.roles.has(role)) ||
+    grant.appIds.has(caller.appId.toLowerCase()) ||
+    grant.objectIds.has(caller.objectId.toLowerCase())
+  );
+}
+
+/**
+ * Pure decision: the grants that name this caller for this workspace and allow the mode (and
+ * the management token, if asked). Throws NotGrantedError otherwise; the detail says which
+ * part was missing but never lists the grants.
+ */
+export function authorize(grants: readonly CompiledGrant[], caller: CallerIdentity, request: AccessRequest): Entitlement {
+  const forCaller = grants.filter((g) => g.workspace === request.workspace && callerMatches(g, caller));
+  if (forCaller.length === 0) {
+    throw new NotGrantedError({ detail: `No grant lets this caller vend for workspace "${request.workspace}".` });
+  }
+  const withMode = forCaller.filter((g) => g.modes.has(request.mode));
+  if (withMode.length === 0) {
+    throw new NotGrantedError({ detail: `This caller's grant for "${request.workspace}" does not allow mode "${request.mode}".` });
+  }
+  const allowed = request.managementToken ? withMode.filter((g) => g.managementToken) : withMode;
+  if (allowed.length === 0) {
+    throw new NotGrantedError({ detail: `This caller's grant for "${request.workspace}" does not allow the management token.` });
+  }
+  return merge(request.workspace, allowed);
+}
+
+/** Every workspace this caller may vend for, with what its grants allow together. */
+export function entitlementsOf(grants: readonly CompiledGrant[], caller: CallerIdentity): Entitlement[] {
+  const byWorkspace = new Map<string, CompiledGrant[]>();
+  for (const g of grants) {
+    if (callerMatches(g, caller)) byWorkspace.set(g.workspace, [...(byWorkspace.get(g.workspace) ?? []), g]);
+  }
+  return [...byWorkspace].map(([workspace, list]) => merge(workspace, list));
+}
+
+function merge(workspace: string, grants: readonly CompiledGrant[]): Entitlement {
+  return {
+    workspace,
+    modes: new Set(grants.flatMap((g) => [...g.modes])),
+    maxLifetimeSeconds: Math.max(...grants.map((g) => g.maxLifetimeSeconds)),
+    managementToken: grants.some((g) => g.managementToken),
+  };
+}

@@ -1,0 +1,24 @@
+import { UpstreamRejectedError, UpstreamUnavailableError } from '../errors';
+import type { VendingError } from '../errors';
+
+/**
+ * Key Vault errors, failing closed: only the HTTP status passes into the caller's detail.
+ * The SDK's message names the vault host and secret; that stays out of responses and logs.
+ */
+export function sanitizeVaultError(err: unknown): VendingError {
+  const status = (err as { statusCode?: unknown }).statusCode;
+  if (status === 401 || status === 403) {
+    return new UpstreamRejectedError({
+      detail: `Key Vault refused to release the service principal's credential (HTTP ${status}): the operators should check the app identity's "Key Vault Secrets User" role.`,
+      cause: err,
+    });
+  }
+  if (status === 404) {
+    return new UpstreamRejectedError({
+      detail: "The service principal's credential is not in Key Vault (HTTP 404): the operators should check the configured secret name.",
+      cause: err,
+    });
+  }
+  const why = typeof status === 'number' ? `HTTP ${status}` : 'unreachable';
+  return new UpstreamUnavailableError(`Key Vault request failed (${why}); no token was issued.`, err);
+}

@@ -1,0 +1,61 @@
+import type { AuditRecord } from '../audit';
+import { isVendingError } from '../errors';
+import type { CallerIdentity } from '../policy';
+import type { RequestContext, VendDeps } from './vend-deps';
+
+/** What is known of a decision so far; grows as the request passes each check. */
+export interface Decision {
+  caller?: CallerIdentity;
+  workspace?: string;
+  servicePrincipal?: string;
+  mode?: string;
+  managementToken?: boolean;
+  purpose?: string;
+}
+
+export function buildRecord(
+  deps: VendDeps,
+  ctx: RequestContext,
+  startedAt: number,
+  decision: Decision,
+  outcome: AuditRecord['outcome'],
+  result: { status: number; code: string; tokenId?: string; fingerprint?: string; expiresOn?: number },
+): AuditRecord {
+  const now = deps.clock.now();
+  const c = decision.caller;
+  return {
+    request_id: ctx.requestId,
+    time: new Date(now).toISOString(),
+    outcome,
+    status: result.status,
+    code: result.code,
+    caller_tid: c?.tenantId,
+    caller_oid: c?.objectId,
+    caller_appid: c?.appId,
+    caller_kind: c?.kind,
+    caller_name: c?.name,
+    workspace: decision.workspace,
+    service_principal: decision.servicePrincipal,
+    mode: decision.mode,
+    management_token: decision.managementToken,
+    token_id: result.tokenId,
+    token_fingerprint: result.fingerprint,
+    expires_on: result.expiresOn,
+    purpose: decision.purpose,
+    source_ip: ctx.sourceIp?.slice(0, 64),
+    user_agent: ctx.userAgent?.slice(0, 256),
+    latency_ms: Math.max(0, Math.round(now - startedAt)),
+  };
+}
+
+/** Records a refusal or failure. Best effort: the caller gets no token either way, and the original error. */
+export async function recordRefusal(deps: VendDeps, ctx: RequestContext, startedAt: number, decision: Decision, err: unknown): Promise<string | undefined> {
+  const status = isVendingError(err) ? err.status : 500;
+  const code = isVendingError(err) ? err.code : 'internal_error';
+  try {
+    await deps.audit.record(buildRecord(deps, ctx, startedAt, decision, status < 500 ? 'denied' : 'failed', { status, code }));
+    return undefined;
+  } catch {
+    return 'audit record of a refusal could not be written';
+  }
+}

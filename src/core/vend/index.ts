@@ -1,0 +1,10 @@
+export { issueToken } from './issue-token';
+export { revokeToken } from './revoke-token';
+export { listWorkspaces } from './list-workspaces';
+export { runDecision } from './run-decision';
+export { createVendDeps } from './create-vend-deps';
+export { HealthTracker } from './health';
+export type { VendDeps, RequestContext } from './vend-deps';
+export type { Decision } from './audit-trail';
+export { tokenRequestSchema } from './request-schema';
+export type { TokenRequest } from './request-schema';

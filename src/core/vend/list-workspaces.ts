@@ -1,0 +1,16 @@
+import type { CoreResponse } from '../http';
+import { jsonResponse } from '../http';
+import { entitlementsOf } from '../policy';
+import type { RequestContext, VendDeps } from './vend-deps';
+
+/** GET /api/workspaces: what this caller may vend for. Other workspaces are not revealed. */
+export async function listWorkspaces(deps: VendDeps, ctx: RequestContext): Promise<CoreResponse> {
+  const caller = await deps.verifyCaller(ctx.authorization);
+  deps.limiter.take(`${caller.tenantId}/${caller.objectId}`);
+  const items = entitlementsOf(deps.grants, caller).flatMap((e) => {
+    const ws = deps.config.workspaces.get(e.workspace);
+    if (!ws) return [];
+    return [{ name: ws.name, host: ws.host, resource_id: ws.resourceId, modes: [...e.modes].sort(), max_lifetime_seconds: e.maxLifetimeSeconds, management_token: e.managementToken }];
+  });
+  return jsonResponse(200, items.sort((a, b) => a.name.localeCompare(b.name)), ctx.requestId);
+}

@@ -1,0 +1,44 @@
+import { describeError, isVendingError } from '../errors';
+import { toProblemResponse } from '../http';
+import type { CoreResponse, Logger } from '../http';
+import { recordRefusal } from './audit-trail';
+import type { Decision } from './audit-trail';
+import type { RequestContext, VendDeps } from './vend-deps';
+
+/**
+ * Runs one audited decision: turns any error into problem+json, records refusals, and logs a
+ * line per request with identifiers only (no token, no secret, no raw JWT, no SDK message).
+ */
+export async function runDecision(
+  deps: VendDeps,
+  ctx: RequestContext,
+  logger: Logger,
+  action: string,
+  run: (decision: Decision) => Promise<CoreResponse>,
+): Promise<CoreResponse> {
+  const startedAt = deps.clock.now();
+  const decision: Decision = {};
+  try {
+    const response = await run(decision);
+    logger.info(`${action}: ${response.status}`, { ...logFields(ctx, decision), latency_ms: deps.clock.now() - startedAt });
+    return response;
+  } catch (err) {
+    const auditNote = await recordRefusal(deps, ctx, startedAt, decision, err);
+    const response = toProblemResponse(err, ctx.requestId);
+    const fields = { ...logFields(ctx, decision), status: response.status, code: isVendingError(err) ? err.code : 'internal_error', latency_ms: deps.clock.now() - startedAt };
+    if (response.status >= 500) logger.error(`${action}: ${response.status}`, { ...fields, error: describeError(err), ...(auditNote ? { audit: auditNote } : {}) });
+    else logger.info(`${action}: ${response.status}`, { ...fields, ...(auditNote ? { audit: auditNote } : {}) });
+    return response;
+  }
+}
+
+function logFields(ctx: RequestContext, d: Decision): Record<string, unknown> {
+  return {
+    request_id: ctx.requestId,
+    caller_tid: d.caller?.tenantId,
+    caller_oid: d.caller?.objectId,
+    caller_appid: d.caller?.appId,
+    workspace: d.workspace,
+    mode: d.mode,
+  };
+}

@@ -1,0 +1,31 @@
+import type { AuditSink } from '../audit';
+import type { VendingConfig } from '../config';
+import type { CreatedPat, TokenMinter } from '../mint';
+import type { CallerIdentity, Clock, CompiledGrant, RateLimiter } from '../policy';
+import type { Workspace } from '../config';
+import type { HealthTracker } from './health';
+
+/** Everything the vend path needs, as small interfaces, so tests can swap any of them. */
+export interface VendDeps {
+  readonly config: VendingConfig;
+  readonly grants: readonly CompiledGrant[];
+  verifyCaller(authorization: string | null): Promise<CallerIdentity>;
+  readonly limiter: RateLimiter;
+  readonly minter: TokenMinter;
+  readonly audit: AuditSink;
+  readonly clock: Clock;
+  readonly health: HealthTracker;
+  readonly pats: {
+    create(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string): Promise<CreatedPat>;
+    revoke(ws: Workspace, spToken: string, tokenId: string, callerMark: string): Promise<void>;
+  };
+  readonly version: string;
+}
+
+/** The request as the trigger hands it over. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly authorization: string | null;
+  readonly sourceIp: string | undefined;
+  readonly userAgent: string | undefined;
+}

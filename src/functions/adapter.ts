@@ -1,0 +1,49 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { BodyTooLargeError, MethodNotAllowedError } from '../core/errors';
+import { MAX_BODY_BYTES, resolveRequestId, toProblemResponse } from '../core/http';
+import type { CoreResponse, IncomingBody, Logger } from '../core/http';
+import type { RequestContext } from '../core/vend';
+
+// The only file that knows both worlds: it turns an @azure/functions request into the core's
+// plain inputs and the core's response back. No decision is made here.
+
+export function requestContext(request: HttpRequest): RequestContext {
+  return {
+    requestId: resolveRequestId(request.headers.get('x-request-id')),
+    authorization: request.headers.get('authorization'),
+    sourceIp: request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || undefined,
+    userAgent: request.headers.get('user-agent') ?? undefined,
+  };
+}
+
+export function incomingBody(request: HttpRequest): IncomingBody {
+  return {
+    contentType: request.headers.get('content-type'),
+    readBody: async () => {
+      const declared = Number(request.headers.get('content-length') ?? '0');
+      if (declared > MAX_BODY_BYTES) throw new BodyTooLargeError({ detail: `The body must be at most ${MAX_BODY_BYTES} bytes.` });
+      return request.text();
+    },
+  };
+}
+
+export function toHttpResponse(response: CoreResponse): HttpResponseInit {
+  return response.body === undefined
+    ? { status: response.status, headers: { ...response.headers } }
+    : { status: response.status, headers: { ...response.headers }, body: JSON.stringify(response.body) };
+}
+
+/** 405 with Allow, before anything else is looked at. */
+export function methodNotAllowed(request: HttpRequest, allowed: readonly string[]): HttpResponseInit | undefined {
+  if (allowed.includes(request.method.toUpperCase())) return undefined;
+  return toHttpResponse(toProblemResponse(new MethodNotAllowedError(allowed), resolveRequestId(request.headers.get('x-request-id'))));
+}
+
+export function contextLogger(context: InvocationContext): Logger {
+  const line = (message: string, fields?: Record<string, unknown>): string => (fields ? `${message} ${JSON.stringify(fields)}` : message);
+  return {
+    info: (message, fields) => context.info(line(message, fields)),
+    warn: (message, fields) => context.warn(line(message, fields)),
+    error: (message, fields) => context.error(line(message, fields)),
+  };
+}
