@@ -62,7 +62,10 @@ export function loadConfig(env: Env): VendingConfig {
 }
 
 export function formatZodIssues(list: readonly z.core.$ZodIssue[], prefix = ''): string[] {
-  return list.map((issue) => `${prefix}${issue.path.length ? issue.path.join('.') : '(document)'}: ${issue.message}`);
+  return list.map((issue) => {
+    const message = issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, 'required ($1)');
+    return `${prefix}${issue.path.length ? issue.path.join('.') : '(document)'}: ${message}`;
+  });
 }
 
 function readAuthorityHost(env: Env, doc: ConfigDocument | undefined, issues: string[]): string | undefined {

@@ -1,0 +1,36 @@
+import { ConfigError, loadConfig } from '../core/config';
+import { describeError } from '../core/errors';
+import { createVendDeps } from '../core/vend';
+import { makeRoutes } from '../functions/routes';
+import { startLocalHost } from './local-host';
+
+/**
+ * `npm run host`: the function app on http://127.0.0.1:${PORT:-7071}/api with only the app
+ * settings found in the environment, exactly what Azure would hand it. Nothing is emulated.
+ */
+async function main(): Promise<void> {
+  let deps;
+  try {
+    deps = createVendDeps(loadConfig(process.env));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const port = Number(process.env.PORT ?? '7071');
+  const host = await startLocalHost(makeRoutes(deps), {
+    port,
+    log: (level, fn, message) => console.log(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`),
+  });
+  console.log(`dbx-token-vending listening on ${host.url}`);
+  const stop = (): void => void host.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error('dbx-token-vending could not start:', JSON.stringify(describeError(err)));
+  process.exit(1);
+});

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
+import type { RouteDefinition } from '../../functions/routes';
+import { matchRoute } from './match-route';
+
+/** The Functions host buffers bodies far beyond this; here it only protects the local process. */
+const TRANSPORT_LIMIT_BYTES = 1024 * 1024;
+
+export interface LocalHost {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export type LogLine = (level: string, functionName: string, message: string) => void;
+
+/**
+ * A thin adapter from node:http to the same handlers Azure runs: it routes like the Functions
+ * host (`/api/<route>`), builds HttpRequest/InvocationContext, and writes the HttpResponseInit back.
+ * It decides nothing.
+ */
+export async function startLocalHost(routes: readonly RouteDefinition[], options: { port: number; log: LogLine }): Promise<LocalHost> {
+  const server = createServer((req, res) => {
+    handle(routes, options.log, req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/api`, close: () => close(server) };
+}
+
+async function handle(routes: readonly RouteDefinition[], log: LogLine, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const path = url.pathname.startsWith('/api/') ? url.pathname.slice('/api/'.length) : undefined;
+  const found = path === undefined ? undefined : routes.map((r) => ({ r, params: matchRoute(r.route, path) })).find((m) => m.params);
+  if (!found?.params) return void res.writeHead(404, { 'Content-Length': '0' }).end();
+  const body = await readBody(req);
+  if (body === undefined) return void res.writeHead(413, { 'Content-Length': '0', Connection: 'close' }).end();
+  const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
+  // What Azure's front end adds: the client address.
+  headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+  const request = new HttpRequest({
+    method: req.method ?? 'GET',
+    url: `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`,
+    headers,
+    query: Object.fromEntries(url.searchParams),
+    params: found.params,
+    ...(body.length > 0 ? { body: { bytes: body } } : {}),
+  });
+  const name = found.r.name;
+  const context = new InvocationContext({ invocationId: randomUUID(), functionName: name, logHandler: (level, ...args) => log(level, name, args.map(String).join(' ')) });
+  write(res, await found.r.handler(request, context));
+}
+
+function write(res: ServerResponse, response: HttpResponseInit | void): void {
+  const init = response ?? { status: 204 };
+  const headers = new Headers(init.headers);
+  const body = typeof init.body === 'string' ? Buffer.from(init.body) : Buffer.alloc(0);
+  res.writeHead(init.status ?? 200, { ...Object.fromEntries(headers), 'Content-Length': String(body.length) });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > TRANSPORT_LIMIT_BYTES) {
+        req.pause();
+        resolve(undefined);
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
