@@ -21,7 +21,7 @@ export function describeError(err: unknown, depth = 0): ErrorSummary {
   const summary: { -readonly [K in keyof ErrorSummary]: ErrorSummary[K] } = { name: err.name };
   if (code && /^[A-Za-z0-9_.-]{1,64}$/.test(code)) summary.code = code;
   if (typeof anyErr.statusCode === 'number') summary.statusCode = anyErr.statusCode;
-  if (PLAIN_ERRORS.has(err.constructor.name) && isOwnError(err)) {
+  if (PLAIN_ERRORS.has(err.name) && PLAIN_ERRORS.has(err.constructor.name) && isOwnError(err)) {
     summary.message = err.message;
     if (err.stack) summary.stack = err.stack;
   }

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { authorize, compileGrants, entitlementsOf, RateLimiter } from '../../src/core/policy';
+import type { CallerIdentity } from '../../src/core/policy';
+import { NotGrantedError, RateLimitedError } from '../../src/core/errors';
+
+const APP_A = 'aaaaaaaa-0000-0000-0000-000000000001';
+const OID_B = 'bbbbbbbb-0000-0000-0000-000000000002';
+
+const grants = compileGrants([
+  { workspace: 'prod', callers: { roles: ['Vend.Prod'], appIds: [], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: false },
+  { workspace: 'prod', callers: { roles: [], appIds: [APP_A.toUpperCase()], objectIds: [] }, modes: ['aad', 'pat'], maxLifetimeSeconds: 900, managementToken: true },
+  { workspace: 'dev', callers: { roles: [], appIds: [], objectIds: [OID_B] }, modes: ['pat'], maxLifetimeSeconds: 7200, managementToken: false },
+]);
+
+function caller(overrides: Partial<CallerIdentity>): CallerIdentity {
+  return { tenantId: 't', objectId: 'oid-x', appId: 'app-x', roles: [], kind: 'app', name: undefined, ...overrides };
+}
+
+describe('authorize', () => {
+  const cases: { name: string; who: Partial<CallerIdentity>; ws: string; mode: 'aad' | 'pat'; mgmt: boolean; allow: boolean | RegExp }[] = [
+    { name: 'role grants aad', who: { roles: ['Vend.Prod'] }, ws: 'prod', mode: 'aad', mgmt: false, allow: true },
+    { name: 'role does not grant pat', who: { roles: ['Vend.Prod'] }, ws: 'prod', mode: 'pat', mgmt: false, allow: /does not allow mode "pat"/ },
+    { name: 'role does not grant management token', who: { roles: ['Vend.Prod'] }, ws: 'prod', mode: 'aad', mgmt: true, allow: /management token/ },
+    { name: 'app id (any case) grants management token', who: { appId: APP_A }, ws: 'prod', mode: 'aad', mgmt: true, allow: true },
+    { name: 'object id grants pat on dev', who: { objectId: OID_B }, ws: 'dev', mode: 'pat', mgmt: false, allow: true },
+    { name: 'object id has nothing on prod', who: { objectId: OID_B }, ws: 'prod', mode: 'aad', mgmt: false, allow: /No grant/ },
+    { name: 'role names compare exactly', who: { roles: ['vend.prod'] }, ws: 'prod', mode: 'aad', mgmt: false, allow: /No grant/ },
+    { name: 'nobody', who: {}, ws: 'prod', mode: 'aad', mgmt: false, allow: /No grant/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const run = (): unknown => authorize(grants, caller(c.who), { workspace: c.ws, mode: c.mode, managementToken: c.mgmt });
+      if (c.allow === true) expect(run()).toMatchObject({ workspace: c.ws });
+      else {
+        expect(run).toThrow(NotGrantedError);
+        expect(run).toThrow(c.allow);
+      }
+    });
+  }
+
+  it('merges what several matching grants allow', () => {
+    const e = authorize(grants, caller({ appId: APP_A, roles: ['Vend.Prod'] }), { workspace: 'prod', mode: 'aad', managementToken: false });
+    expect([...e.modes].sort()).toEqual(['aad', 'pat']);
+    expect(e.maxLifetimeSeconds).toBe(3600);
+    expect(e.managementToken).toBe(true);
+  });
+
+  it('lists the entitlements of a caller only', () => {
+    expect(entitlementsOf(grants, caller({ objectId: OID_B })).map((e) => e.workspace)).toEqual(['dev']);
+    expect(entitlementsOf(grants, caller({}))).toEqual([]);
+  });
+});
+
+describe('RateLimiter', () => {
+  it('allows the limit per minute, then answers 429 with Retry-After until the window ends', () => {
+    let now = 1_000_000;
+    const limiter = new RateLimiter(3, { now: () => now });
+    for (let i = 0; i < 3; i++) limiter.take('a');
+    limiter.take('b');
+    now += 20_000;
+    let error: unknown;
+    try {
+      limiter.take('a');
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterSeconds).toBe(40);
+    now += 40_000;
+    expect(() => limiter.take('a')).not.toThrow();
+  });
+
+  it('stays bounded under many callers', () => {
+    let now = 0;
+    const limiter = new RateLimiter(1, { now: () => now }, 10);
+    for (let i = 0; i < 10; i++) limiter.take(`c${i}`);
+    now += 61_000;
+    for (let i = 10; i < 30; i++) limiter.take(`c${i}`);
+    expect(() => limiter.take('c29')).toThrow(RateLimitedError);
+  });
+});
