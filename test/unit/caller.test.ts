@@ -17,11 +17,11 @@ let jwks: { keys: object[] };
 /** A fake OIDC authority behind an injected fetch: counts calls and can be switched off. */
 function authority() {
   const state = { calls: 0, down: false, keys: () => jwks };
-  const fetchFn = (async (url: string) => {
+  const fetchFn = ((url: string) => {
     state.calls += 1;
-    if (state.down) throw new TypeError('fetch failed');
-    if (url.endsWith('/openid-configuration')) return Response.json({ jwks_uri: `${AUTHORITY}/${TENANT}/discovery/v2.0/keys` });
-    return Response.json(state.keys());
+    if (state.down) return Promise.reject(new TypeError('fetch failed'));
+    if (url.endsWith('/openid-configuration')) return Promise.resolve(Response.json({ jwks_uri: `${AUTHORITY}/${TENANT}/discovery/v2.0/keys` }));
+    return Promise.resolve(Response.json(state.keys()));
   }) as typeof fetch;
   return { state, fetchFn };
 }
