@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { decodeJwt } from 'jose';
 import type { ServicePrincipal } from '../config';
 import { UpstreamRejectedError } from '../errors';
 import type { Clock } from '../policy';
@@ -28,6 +29,19 @@ export interface EntraTokenMinterOptions {
 interface CredentialEntry {
   readonly credential: TokenCredential;
   readonly version: string | undefined;
+}
+
+/**
+ * The credential computes expiry from `expires_in` and its own clock; the token's `exp` is
+ * what the workspace will enforce, so the earlier of the two is what callers are told.
+ */
+function expiryClaimMs(token: string): number {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' ? exp * 1000 : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 /**
@@ -88,7 +102,7 @@ export class EntraTokenMinter implements TokenMinter {
     const token = await credential.getToken(scope, { abortSignal: AbortSignal.timeout(15_000) });
     if (!token) throw new Error('the credential returned no token');
     this.options.onOutcome?.(true);
-    return { token: token.token, expiresOnMs: token.expiresOnTimestamp };
+    return { token: token.token, expiresOnMs: Math.min(token.expiresOnTimestamp, expiryClaimMs(token.token)) };
   }
 
   #fail(err: unknown, sp: ServicePrincipal): Error {

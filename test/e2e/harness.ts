@@ -1,0 +1,119 @@
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
+import { TableClient } from '@azure/data-tables';
+import { expect } from 'vitest';
+import { startSandbox } from '../../src/dev/sandbox';
+import type { Sandbox, SandboxOptions } from '../../src/dev/sandbox';
+import { spawnHost } from '../../src/dev/spawn-host';
+import type { SpawnedHost } from '../../src/dev/spawn-host';
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  readonly json: Record<string, unknown>;
+}
+
+/**
+ * The sandbox plus function hosts started over real HTTP, as `npm run host` runs them. Every
+ * reply, every host log and every secret in play is kept, so a test can assert nothing leaked.
+ */
+export class Stack {
+  readonly hosts: SpawnedHost[] = [];
+  readonly replies: Reply[] = [];
+  readonly vendedTokens: string[] = [];
+  readonly callerTokens: string[] = [];
+
+  private constructor(readonly sandbox: Sandbox) {}
+
+  static async start(options: SandboxOptions = {}): Promise<Stack> {
+    const sandbox = await startSandbox({ quiet: true, ...options });
+    // This test process talks to the sandbox's HTTPS servers too (the workspace, to use a vended token).
+    setDefaultCACertificates([...getCACertificates('default'), sandbox.caPem]);
+    return new Stack(sandbox);
+  }
+
+  /** A fresh (cold) function host: empty caches, exactly the sandbox's app settings. */
+  async host(overrides: Record<string, string> = {}): Promise<SpawnedHost> {
+    const host = await spawnHost({ ...this.sandbox.hostEnv(), ...overrides });
+    this.hosts.push(host);
+    return host;
+  }
+
+  async callerToken(opts?: Parameters<Sandbox['issueCallerToken']>[0]): Promise<string> {
+    const token = await this.sandbox.issueCallerToken(opts);
+    this.callerTokens.push(token);
+    return token;
+  }
+
+  async call(host: SpawnedHost, path: string, init: { method?: string; token?: string | null; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const token = init.token === undefined ? await this.callerToken() : init.token;
+    const headers: Record<string, string> = { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...init.headers };
+    let body: string | undefined;
+    if (init.body !== undefined) {
+      body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const res = await fetch(`${host.url}${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+    const text = await res.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      // not JSON: kept as text for the assertion that follows
+    }
+    const reply = { status: res.status, headers: res.headers, text, json };
+    this.replies.push(reply);
+    if (res.status === 200 && typeof json.access_token === 'string') {
+      this.vendedTokens.push(json.access_token);
+      const mgmt = (json.headers as Record<string, string> | undefined)?.['X-Databricks-Azure-SP-Management-Token'];
+      if (mgmt) this.vendedTokens.push(mgmt);
+    }
+    return reply;
+  }
+
+  vend(host: SpawnedHost, body: unknown, init: { token?: string | null; headers?: Record<string, string> } = {}): Promise<Reply> {
+    return this.call(host, '/token', { ...init, body });
+  }
+
+  async auditRows(): Promise<Record<string, unknown>[]> {
+    const client = TableClient.fromConnectionString(this.sandbox.audit.connectionString, this.sandbox.audit.tableName, { allowInsecureConnection: true });
+    const rows: Record<string, unknown>[] = [];
+    for await (const row of client.listEntities()) rows.push(row as Record<string, unknown>);
+    return rows;
+  }
+
+  /** Every credential in play: SP and app secrets, the HMAC key, caller and vended tokens. */
+  secrets(): string[] {
+    const { apps } = this.sandbox;
+    return [
+      apps.vendingApp.secret,
+      apps.callerApp.secret,
+      apps.otherCallerApp.secret,
+      ...Object.values(apps.servicePrincipals).map((sp) => sp.secret),
+      this.sandbox.auditHmacKey,
+      ...this.callerTokens,
+      ...this.vendedTokens,
+    ];
+  }
+
+  /** No secret or token in host logs, error bodies or audit rows; a JWT's signature part counts as the token. */
+  async expectNoLeaks(extra: readonly string[] = []): Promise<void> {
+    const haystacks = [
+      ...this.hosts.map((h) => h.output()),
+      ...this.replies.filter((r) => r.status !== 200).map((r) => r.text + JSON.stringify([...r.headers])),
+      JSON.stringify(await this.auditRows()),
+    ];
+    const needles = [...this.secrets(), ...extra].flatMap((s) => (s.split('.').length === 3 ? [s, s.split('.')[2] as string] : [s]));
+    expect(needles.length).toBeGreaterThan(0);
+    for (const hay of haystacks) for (const needle of needles) if (needle.length >= 16) expect(hay.includes(needle), 'a secret or token leaked').toBe(false);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.stop()));
+    await this.sandbox.stop();
+  }
+}
+
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
