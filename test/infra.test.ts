@@ -1,0 +1,631 @@
+// Infra tests: the real Bicep CLI compiles and lints infra/main.bicep, then the compiled ARM JSON and
+// an offline deployment snapshot (every nested module flattened, names and scopes evaluated) are
+// held against the contract: hardening flags, least-privilege role assignments, Entra ID in front,
+// and the very settings the code reads (src/core/config/settings.ts).
+//
+// The CLI comes from infra/scripts/bicep.sh (PATH, else a pinned NuGet package restored once into
+// .tools/). With CI=true a missing CLI fails the run; elsewhere the suite is skipped, loudly.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestContext } from 'vitest';
+import { DEPLOYED_SETTINGS, LOCAL_ONLY_SETTINGS } from '../src/core/config/settings';
+
+const execFileAsync = promisify(execFile);
+
+const repoRoot = resolve(__dirname, '..');
+const infraDir = join(repoRoot, 'infra');
+const bicepScript = join(infraDir, 'scripts', 'bicep.sh');
+const bicepConfig = join(infraDir, 'bicepconfig.json');
+
+/** Built-in role definition ids (the same in every tenant and cloud). */
+const ROLE = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985',
+} as const;
+
+/** Settings a Flex Consumption app must not carry: the runtime lives in functionAppConfig. */
+const FLEX_FORBIDDEN_SETTINGS = [
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTSHARE',
+  'AzureWebJobsStorage',
+];
+
+const SNAPSHOT_SCOPE = {
+  tenantId: '11111111-1111-4111-8111-111111111111',
+  subscriptionId: '44444444-4444-4444-8444-444444444444',
+  resourceGroup: 'rg-vending-test',
+  location: 'swedencentral',
+};
+const API_CLIENT_ID = '22222222-2222-4222-8222-222222222222';
+const OPERATOR_ID = '33333333-3333-4333-8333-333333333333';
+
+interface ArmResource {
+  type: string;
+  name: string;
+  id?: string;
+  kind?: string;
+  sku?: { name?: string; tier?: string };
+  identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> };
+  tags?: Record<string, string> | string;
+  scope?: string;
+  condition?: boolean | string;
+  copy?: unknown;
+  /** languageVersion 2.0 lists referenced (`existing`) resources too; they are not deployed. */
+  existing?: boolean;
+  properties?: Record<string, unknown>;
+}
+
+interface ArmTemplate {
+  languageVersion?: string;
+  parameters?: Record<string, { type: string; defaultValue?: unknown }>;
+  resources: ArmResource[] | Record<string, ArmResource>;
+  outputs?: Record<string, { type: string; value: unknown }>;
+}
+
+interface Snapshot {
+  predictedResources: ArmResource[];
+  diagnostics: unknown[];
+  outputs: Record<string, unknown>;
+}
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface Compiled {
+  template: ArmTemplate;
+  /** Every resource of the template and of each nested (module) deployment, in order. */
+  resources: ArmResource[];
+  buildOutput: string;
+  lint: CliRun;
+  /** Default parameters: no secret names, so the vault-wide Secrets User assignment. */
+  snapshot: Snapshot;
+  /** keyVaultSecretNames given: one Secrets User assignment per named secret. */
+  perSecretSnapshot: Snapshot;
+  cliVersion: string;
+}
+
+let compiled: Compiled | undefined;
+let workDir: string | undefined;
+
+async function runBicep(args: string[], timeoutMs = 120_000): Promise<CliRun> {
+  try {
+    const { stdout, stderr } = await execFileAsync('bash', [bicepScript, ...args], {
+      cwd: repoRoot,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: timeoutMs,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failed = err as { code?: number | string; stdout?: string; stderr?: string };
+    return {
+      code: typeof failed.code === 'number' ? failed.code : 1,
+      stdout: failed.stdout ?? '',
+      stderr: failed.stderr ?? String(err),
+    };
+  }
+}
+
+/** Diagnostic lines as the CLI prints them: `file(line,col) : Warning rule: message`. */
+function diagnosticsIn(output: string): string[] {
+  return output.split('\n').filter((line) => /\) : (Error|Warning|Info) /.test(line));
+}
+
+function listOf(resources: ArmTemplate['resources']): ArmResource[] {
+  return Array.isArray(resources) ? resources : Object.values(resources);
+}
+
+/** Modules compile to nested deployments: collect their templates' deployed resources too. */
+function collectResources(template: ArmTemplate): ArmResource[] {
+  const all: ArmResource[] = [];
+  for (const resource of listOf(template.resources)) {
+    if (resource.existing === true) continue;
+    all.push(resource);
+    const nested = resource.properties?.template as ArmTemplate | undefined;
+    if (resource.type === 'Microsoft.Resources/deployments' && nested) {
+      all.push(...collectResources(nested));
+    }
+  }
+  return all;
+}
+
+function snapshotParams(extra: string): string {
+  const using = relative(workDir ?? tmpdir(), join(infraDir, 'main.bicep')).split('\\').join('/');
+  return [
+    `using '${using}'`,
+    `param environmentName = 'test'`,
+    `param location = '${SNAPSHOT_SCOPE.location}'`,
+    `param vendingConfig = {`,
+    `  cloud: 'AzurePublic'`,
+    `  tenantId: '${SNAPSHOT_SCOPE.tenantId}'`,
+    `}`,
+    `param vendingApiClientId = '${API_CLIENT_ID}'`,
+    `param operatorPrincipalId = '${OPERATOR_ID}'`,
+    extra,
+    '',
+  ].join('\n');
+}
+
+async function takeSnapshot(dir: string, name: string, extra: string): Promise<Snapshot> {
+  const paramsFile = join(dir, `${name}.bicepparam`);
+  await writeFile(paramsFile, snapshotParams(extra));
+  const run = await runBicep([
+    'snapshot',
+    paramsFile,
+    '--mode',
+    'overwrite',
+    '--tenant-id',
+    SNAPSHOT_SCOPE.tenantId,
+    '--subscription-id',
+    SNAPSHOT_SCOPE.subscriptionId,
+    '--resource-group',
+    SNAPSHOT_SCOPE.resourceGroup,
+    '--location',
+    SNAPSHOT_SCOPE.location,
+  ]);
+  if (run.code !== 0) {
+    throw new Error(`bicep snapshot ${name} failed (${run.code}):\n${run.stdout}${run.stderr}`);
+  }
+  return JSON.parse(await readFile(join(dir, `${name}.snapshot.json`), 'utf8')) as Snapshot;
+}
+
+beforeAll(async () => {
+  const version = await runBicep(['--version'], 280_000);
+  if (version.code !== 0) {
+    const why = `Bicep CLI unavailable (infra/scripts/bicep.sh exited ${version.code}):\n${version.stderr.trim()}`;
+    if (process.env.CI === 'true' || process.env.CI === '1') {
+      throw new Error(`${why}\nCI=true: the infra tests must run, so this is a failure.`);
+    }
+    console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING the infra tests. ${why}\n${'!'.repeat(78)}\n`);
+    return;
+  }
+
+  workDir = await mkdtemp(join(tmpdir(), 'dbx-vend-infra-'));
+  const dir = workDir;
+  const outFile = join(dir, 'main.json');
+  // Build and lint are independent; the snapshots only read the sources.
+  const [build, lint, snapshot, perSecretSnapshot] = await Promise.all([
+    runBicep(['build', join(infraDir, 'main.bicep'), '--outfile', outFile]),
+    runBicep(['lint', '--pattern', 'infra/**/*.bicep', '--config', bicepConfig]),
+    takeSnapshot(dir, 'vault-scope', ''),
+    takeSnapshot(dir, 'per-secret', `param keyVaultSecretNames = ['etl-sp-secret', 'ml-sp-cert']`),
+  ]);
+  if (build.code !== 0) {
+    throw new Error(`bicep build failed (${build.code}):\n${build.stdout}${build.stderr}`);
+  }
+  const template = JSON.parse(await readFile(outFile, 'utf8')) as ArmTemplate;
+  compiled = {
+    template,
+    resources: collectResources(template),
+    buildOutput: build.stdout + build.stderr,
+    lint,
+    snapshot,
+    perSecretSnapshot,
+    cliVersion: version.stdout.trim(),
+  };
+}, 300_000);
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+/** The compiled infra, or a skip when the CLI is missing outside CI (beforeAll said so). */
+function infra(ctx: TestContext): Compiled {
+  if (!compiled) ctx.skip('Bicep CLI unavailable');
+  return compiled;
+}
+
+function only(resources: ArmResource[], type: string, name?: RegExp): ArmResource {
+  const found = resources.filter((r) => r.type === type && (!name || name.test(r.name)));
+  expect(found, `${type} ${name?.source ?? ''}`).toHaveLength(1);
+  return found[0];
+}
+
+function props(resource: ArmResource): Record<string, unknown> {
+  expect(resource.properties, `${resource.type} properties`).toBeTypeOf('object');
+  return resource.properties ?? {};
+}
+
+function roleGuid(assignment: ArmResource): string {
+  const id = String(props(assignment).roleDefinitionId);
+  return id.slice(id.lastIndexOf('/') + 1);
+}
+
+/** The scope of a role assignment in the snapshot, read off its resource id. */
+function scopeOf(assignment: ArmResource): string {
+  const id = assignment.id ?? '';
+  const runtime = /^\[extensionResourceId\('([^']+)', 'Microsoft\.Authorization\/roleAssignments'/.exec(id);
+  if (runtime?.[1]) return runtime[1];
+  const marker = '/providers/Microsoft.Authorization/roleAssignments/';
+  expect(id).toContain(marker);
+  return id.slice(0, id.indexOf(marker));
+}
+
+function appRoleAssignments(snapshot: Snapshot): { role: string; scope: string }[] {
+  return snapshot.predictedResources
+    .filter((r) => r.type === 'Microsoft.Authorization/roleAssignments')
+    .filter((r) => props(r).principalId !== OPERATOR_ID)
+    .map((r) => ({ role: roleGuid(r), scope: scopeOf(r) }));
+}
+
+const rgPrefix = `/subscriptions/${SNAPSHOT_SCOPE.subscriptionId}/resourceGroups/${SNAPSHOT_SCOPE.resourceGroup}/providers`;
+
+describe('infra: Bicep CLI', () => {
+  it('compiles main.bicep and its modules without a diagnostic', (ctx) => {
+    const { buildOutput, cliVersion } = infra(ctx);
+    expect(cliVersion).toMatch(/^Bicep CLI version \d+\.\d+\.\d+/);
+    expect(diagnosticsIn(buildOutput)).toEqual([]);
+  });
+
+  it('lints clean with every analyzer rule in bicepconfig.json at level error', async (ctx) => {
+    const { lint } = infra(ctx);
+    expect(diagnosticsIn(lint.stdout + lint.stderr)).toEqual([]);
+    expect(lint.code).toBe(0);
+
+    const config = JSON.parse(await readFile(bicepConfig, 'utf8')) as {
+      analyzers: { core: { enabled: boolean; rules: Record<string, { level: string }> } };
+    };
+    const rules = config.analyzers.core.rules;
+    expect(config.analyzers.core.enabled).toBe(true);
+    for (const rule of [
+      'no-unused-params',
+      'no-unused-vars',
+      'secure-secrets-in-params',
+      'outputs-should-not-contain-secrets',
+      'use-secure-value-for-secure-inputs',
+      'no-hardcoded-env-urls',
+      'prefer-interpolation',
+      'use-resource-id-functions',
+      'use-stable-resource-identifiers',
+      'what-if-short-circuiting',
+    ]) {
+      expect(rules[rule]?.level, rule).toBe('error');
+    }
+    expect(Object.entries(rules).filter(([, rule]) => rule.level !== 'error')).toEqual([]);
+  });
+
+  it('really applies that config: an unused parameter fails the lint', async (ctx) => {
+    infra(ctx);
+    const canary = join(workDir ?? tmpdir(), 'canary.bicep');
+    await writeFile(canary, "param unused string\noutput URL string = 'https://login.microsoftonline.com/'\n");
+    const run = await runBicep(['lint', canary, '--config', bicepConfig]);
+    const output = run.stdout + run.stderr;
+    expect(run.code).not.toBe(0);
+    expect(output).toMatch(/Error no-unused-params/);
+    expect(output).toMatch(/Error no-hardcoded-env-urls/);
+  });
+
+  it('uses plain local resources: no registry modules, no extensions', async (ctx) => {
+    infra(ctx);
+    const files = [join(infraDir, 'main.bicep')];
+    for (const name of await readdir(join(infraDir, 'modules'))) {
+      if (name.endsWith('.bicep')) files.push(join(infraDir, 'modules', name));
+    }
+    for (const file of files) {
+      const source = await readFile(file, 'utf8');
+      expect(source, file).not.toMatch(/\b(br|ts)[:/]/);
+      expect(source, file).not.toMatch(/^\s*(extension|provider)\s/m);
+      expect(source, file).not.toMatch(/^\s*module\s+\w+\s+'(?!modules\/)/m);
+    }
+  });
+});
+
+describe('infra: resources and their hardening (compiled ARM JSON)', () => {
+  it('compiles modules to nested deployments whose templates hold the resources', (ctx) => {
+    const { template, resources } = infra(ctx);
+    const modules = listOf(template.resources).filter((r) => r.type === 'Microsoft.Resources/deployments');
+    expect(modules.map((m) => m.name).sort()).toEqual(
+      ['function-app', 'identity', 'key-vault', 'monitoring', 'rbac', 'storage'].sort(),
+    );
+    expect(resources.length).toBeGreaterThan(modules.length + 10);
+  });
+
+  it('creates a user-assigned identity that the site runs as', (ctx) => {
+    const { resources } = infra(ctx);
+    only(resources, 'Microsoft.ManagedIdentity/userAssignedIdentities');
+    const site = only(resources, 'Microsoft.Web/sites');
+    expect(site.identity?.type).toBe('UserAssigned');
+    expect(props(site).keyVaultReferenceIdentity).toBe("[parameters('identityId')]");
+  });
+
+  it('runs the app on Flex Consumption (FC1), Node.js 22, HTTPS and TLS 1.2 only, no FTP', (ctx) => {
+    const { resources } = infra(ctx);
+    const plan = only(resources, 'Microsoft.Web/serverfarms');
+    expect(plan.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
+    expect(props(plan).reserved).toBe(true);
+
+    const site = only(resources, 'Microsoft.Web/sites');
+    expect(site.kind).toBe('functionapp,linux');
+    const p = props(site);
+    expect(p.httpsOnly).toBe(true);
+    expect(p.siteConfig).toMatchObject({ minTlsVersion: '1.2', scmMinTlsVersion: '1.2', ftpsState: 'Disabled' });
+    expect(p.functionAppConfig).toMatchObject({
+      runtime: { name: 'node', version: '22' },
+      scaleAndConcurrency: {
+        instanceMemoryMB: "[parameters('instanceMemoryMB')]",
+        maximumInstanceCount: "[parameters('maximumInstanceCount')]",
+      },
+      deployment: {
+        storage: {
+          type: 'blobContainer',
+          authentication: {
+            type: 'UserAssignedIdentity',
+            userAssignedIdentityResourceId: "[parameters('identityId')]",
+          },
+        },
+      },
+    });
+
+    for (const policy of ['ftp', 'scm']) {
+      const publishing = only(resources, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies', new RegExp(`'${policy}'|/${policy}`));
+      expect(props(publishing).allow, policy).toBe(false);
+    }
+  });
+
+  it('makes instance memory and maximum instance count parameters', (ctx) => {
+    const { template } = infra(ctx);
+    expect(template.parameters?.instanceMemoryMB?.defaultValue).toBe(2048);
+    expect(template.parameters?.maximumInstanceCount?.defaultValue).toBeTypeOf('number');
+  });
+
+  it('locks the storage account to Entra ID, TLS 1.2 and private blobs, with the audit table', (ctx) => {
+    const { resources } = infra(ctx);
+    const storage = only(resources, 'Microsoft.Storage/storageAccounts');
+    expect(props(storage)).toMatchObject({
+      allowSharedKeyAccess: false,
+      minimumTlsVersion: 'TLS1_2',
+      allowBlobPublicAccess: false,
+      supportsHttpsTrafficOnly: true,
+      defaultToOAuthAuthentication: true,
+    });
+    const container = only(resources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+    expect(props(container).publicAccess).toBe('None');
+    only(resources, 'Microsoft.Storage/storageAccounts/tableServices/tables');
+  });
+
+  it('keeps the vault in RBAC mode with soft delete and purge protection', (ctx) => {
+    const { resources } = infra(ctx);
+    const vault = props(only(resources, 'Microsoft.KeyVault/vaults'));
+    expect(vault).toMatchObject({ enableRbacAuthorization: true, enableSoftDelete: true, enablePurgeProtection: true });
+    expect(vault.accessPolicies).toBeUndefined();
+  });
+
+  it('sends telemetry to a workspace-based component that accepts Entra ID senders only', (ctx) => {
+    const { resources } = infra(ctx);
+    only(resources, 'Microsoft.OperationalInsights/workspaces');
+    const component = props(only(resources, 'Microsoft.Insights/components'));
+    expect(component.DisableLocalAuth).toBe(true);
+    expect(component.WorkspaceResourceId).toBeTruthy();
+  });
+
+  it('names every role assignment guid(scope, principal, role) for a service principal', (ctx) => {
+    const { resources } = infra(ctx);
+    const assignments = resources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments');
+    expect(assignments.length).toBeGreaterThanOrEqual(7);
+    for (const assignment of assignments) {
+      expect(assignment.name).toMatch(/^\[guid\(/);
+      expect(String(props(assignment).roleDefinitionId)).toMatch(/subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions'/);
+    }
+    const appAssignments = assignments.filter((a) => props(a).principalId === "[parameters('principalId')]");
+    expect(appAssignments).toHaveLength(5);
+    for (const assignment of appAssignments) expect(props(assignment).principalType).toBe('ServicePrincipal');
+  });
+
+  it('puts no account key or connection-string secret anywhere', (ctx) => {
+    const { template } = infra(ctx);
+    const text = JSON.stringify(template);
+    expect(text).not.toMatch(/DefaultEndpointsProtocol|AccountKey=|listKeys|listConnectionStrings|InstrumentationKey=/);
+  });
+});
+
+describe('infra: role assignments and scopes (deployment snapshot)', () => {
+  it('gives the app identity exactly its four roles, each on the narrowest scope', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const storage = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts');
+    const table = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables');
+    const vault = only(snapshot.predictedResources, 'Microsoft.KeyVault/vaults');
+    const component = only(snapshot.predictedResources, 'Microsoft.Insights/components');
+    const id = (r: ArmResource): string => r.id ?? '';
+
+    expect(id(table)).toBe(`${id(storage)}/tableServices/default/tables/vendingaudit`);
+    expect(appRoleAssignments(snapshot)).toEqual(
+      expect.arrayContaining([
+        { role: ROLE.storageBlobDataOwner, scope: id(storage) },
+        { role: ROLE.storageTableDataContributor, scope: id(table) },
+        { role: ROLE.keyVaultSecretsUser, scope: id(vault) },
+        { role: ROLE.monitoringMetricsPublisher, scope: id(component) },
+      ]),
+    );
+    expect(appRoleAssignments(snapshot)).toHaveLength(4);
+    for (const { scope } of appRoleAssignments(snapshot)) expect(scope.startsWith(rgPrefix)).toBe(true);
+  });
+
+  it('scopes Key Vault Secrets User to each named secret (and the HMAC key), not the vault', (ctx) => {
+    const { perSecretSnapshot } = infra(ctx);
+    const vault = only(perSecretSnapshot.predictedResources, 'Microsoft.KeyVault/vaults').id ?? '';
+    const secretScopes = appRoleAssignments(perSecretSnapshot)
+      .filter((a) => a.role === ROLE.keyVaultSecretsUser)
+      .map((a) => a.scope)
+      .sort();
+    expect(secretScopes).toEqual(
+      ['audit-hmac-key', 'etl-sp-secret', 'ml-sp-cert'].map((name) => `${vault}/secrets/${name}`),
+    );
+  });
+
+  it('lets only the named operator load credentials into the vault', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const vault = only(snapshot.predictedResources, 'Microsoft.KeyVault/vaults').id;
+    const operator = snapshot.predictedResources.filter(
+      (r) => r.type === 'Microsoft.Authorization/roleAssignments' && props(r).principalId === OPERATOR_ID,
+    );
+    expect(operator.map((r) => ({ role: roleGuid(r), scope: scopeOf(r), type: props(r).principalType }))).toEqual([
+      { role: ROLE.keyVaultSecretsOfficer, scope: vault, type: 'User' },
+      { role: ROLE.keyVaultCertificatesOfficer, scope: vault, type: 'User' },
+    ]);
+  });
+
+  it('reports no snapshot diagnostics', (ctx) => {
+    const { snapshot, perSecretSnapshot } = infra(ctx);
+    expect(snapshot.diagnostics).toEqual([]);
+    expect(perSecretSnapshot.diagnostics).toEqual([]);
+  });
+});
+
+describe('infra: Entra ID in front of the app (App Service authentication)', () => {
+  it('answers anonymous calls with 401, except the health probe', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const auth = props(only(snapshot.predictedResources, 'Microsoft.Web/sites/config', /\/authsettingsV2$/));
+    expect(auth.platform).toEqual({ enabled: true });
+    expect(auth.globalValidation).toEqual({
+      requireAuthentication: true,
+      unauthenticatedClientAction: 'Return401',
+      excludedPaths: ['/api/health'],
+    });
+    expect(auth.identityProviders).toMatchObject({
+      azureActiveDirectory: {
+        enabled: true,
+        registration: { clientId: API_CLIENT_ID },
+        validation: { allowedAudiences: ['api://dbx-token-vending', API_CLIENT_ID] },
+      },
+    });
+  });
+
+  it('trusts the v2 issuer of the callers\' tenant, built from the cloud\'s login endpoint', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const auth = props(only(snapshot.predictedResources, 'Microsoft.Web/sites/config', /\/authsettingsV2$/));
+    const registration = (auth.identityProviders as { azureActiveDirectory: { registration: { openIdIssuer: string } } })
+      .azureActiveDirectory.registration;
+    expect(registration.openIdIssuer).toBe(
+      `[format('{0}{1}/v2.0', environment().authentication.loginEndpoint, '${SNAPSHOT_SCOPE.tenantId}')]`,
+    );
+  });
+});
+
+describe('infra: app settings are exactly what the code reads', () => {
+  function appSettings(snapshot: Snapshot): Record<string, unknown> {
+    return props(only(snapshot.predictedResources, 'Microsoft.Web/sites/config', /\/appsettings$/));
+  }
+
+  it('sets every deployed setting and no local-only one', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const settings = appSettings(snapshot);
+    expect(DEPLOYED_SETTINGS.length).toBeGreaterThan(0);
+    for (const name of DEPLOYED_SETTINGS) expect(settings, name).toHaveProperty([name]);
+    for (const name of LOCAL_ONLY_SETTINGS) expect(settings, name).not.toHaveProperty([name]);
+    for (const name of FLEX_FORBIDDEN_SETTINGS) expect(settings, name).not.toHaveProperty([name]);
+  });
+
+  it('passes the code no setting beyond DEPLOYED_SETTINGS (compiled module parameter)', (ctx) => {
+    const { template } = infra(ctx);
+    const functionApp = listOf(template.resources).find((r) => r.name === 'function-app');
+    const params = functionApp?.properties?.parameters as Record<string, { value: unknown }> | undefined;
+    const vendingSettings = params?.vendingSettings?.value as Record<string, unknown> | undefined;
+    expect(Object.keys(vendingSettings ?? {}).sort()).toEqual([...DEPLOYED_SETTINGS].sort());
+  });
+
+  it('runs host storage and telemetry over the managed identity', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const settings = appSettings(snapshot);
+    const storage = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts');
+    const clientId = settings.AZURE_CLIENT_ID;
+    expect(String(clientId)).toMatch(/userAssignedIdentities\/id-vend-[a-z0-9]+', '[\d-]+'\)\.clientId\]$/);
+    expect(settings).toMatchObject({
+      AzureWebJobsStorage__accountName: storage.name,
+      AzureWebJobsStorage__credential: 'managedidentity',
+      AzureWebJobsStorage__clientId: clientId,
+    });
+    expect(String(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)).toMatch(
+      /^\[format\('ClientId=\{0\};Authorization=AAD', reference\(.*userAssignedIdentities.*\)\.clientId\)\]$/,
+    );
+  });
+
+  it('reads the audit HMAC key through a Key Vault reference to the deployed vault', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const vault = only(snapshot.predictedResources, 'Microsoft.KeyVault/vaults');
+    const site = only(snapshot.predictedResources, 'Microsoft.Web/sites');
+    const identity = only(snapshot.predictedResources, 'Microsoft.ManagedIdentity/userAssignedIdentities');
+    expect(appSettings(snapshot).AUDIT_HMAC_KEY).toBe(
+      `@Microsoft.KeyVault(VaultName=${vault.name};SecretName=audit-hmac-key)`,
+    );
+    expect(props(site).keyVaultReferenceIdentity).toBe(identity.id);
+  });
+
+  it('derives authority, management scope and resource ids per cloud', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const settings = appSettings(snapshot);
+    expect(settings.DATABRICKS_RESOURCE_ID).toBe('2ff814a6-3304-4ab8-85cb-cd0e6f879c1d');
+    // audiences[0] is "https://management.core.windows.net/" in the public cloud: the scope comes
+    // out as "https://management.core.windows.net//.default", as DESIGN.md has it.
+    expect(settings.AZURE_MANAGEMENT_SCOPE).toBe("[format('{0}/.default', environment().authentication.audiences[0])]");
+    expect(String(settings.AZURE_AUTHORITY_HOST)).toContain('environment().authentication.loginEndpoint');
+    expect(String(settings.AUDIT_TABLE_ENDPOINT)).toMatch(/\.primaryEndpoints\.table\]$/);
+    expect(settings.AUDIT_TABLE_NAME).toBe('vendingaudit');
+    expect(String(settings.VENDING_CONFIG)).toMatch(/^\[string\(createObject\('cloud', 'AzurePublic'.*'keyVaultUrl'/);
+  });
+
+  it('tags the site for azd as the "api" service', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const site = only(snapshot.predictedResources, 'Microsoft.Web/sites');
+    expect(site.tags).toMatchObject({ 'azd-service-name': 'api', 'azd-env-name': 'test' });
+  });
+});
+
+describe('infra: outputs and azd wiring', () => {
+  it('outputs UPPER_SNAKE names for azd, none of them a secret', (ctx) => {
+    const { template } = infra(ctx);
+    const names = Object.keys(template.outputs ?? {});
+    for (const name of [
+      'AZURE_FUNCTION_NAME',
+      'AZURE_FUNCTION_URL',
+      'SERVICE_API_NAME',
+      'SERVICE_API_ENDPOINT',
+      'AZURE_KEY_VAULT_NAME',
+      'AZURE_KEY_VAULT_URL',
+      'AZURE_IDENTITY_CLIENT_ID',
+      'AZURE_IDENTITY_PRINCIPAL_ID',
+      'AUDIT_TABLE_NAME',
+    ]) {
+      expect(names).toContain(name);
+    }
+    for (const name of names) expect(name).toMatch(/^[A-Z][A-Z0-9_]*$/);
+    // Outputs land in the azd environment file; a local-only switch there would leak into `npm run host`.
+    for (const name of LOCAL_ONLY_SETTINGS) expect(names).not.toContain(name);
+    expect(JSON.stringify(template.outputs)).not.toMatch(/secureString|secureObject|ConnectionString/);
+  });
+
+  it('gives the parameters file only parameters main.bicep declares, and every required one', async (ctx) => {
+    const { template } = infra(ctx);
+    const file = JSON.parse(await readFile(join(infraDir, 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    const declared = template.parameters ?? {};
+    for (const name of Object.keys(file.parameters)) expect(Object.keys(declared), name).toContain(name);
+    const required = Object.entries(declared)
+      .filter(([, p]) => p.defaultValue === undefined)
+      .map(([name]) => name);
+    for (const name of required) expect(Object.keys(file.parameters), name).toContain(name);
+    expect(file.parameters.environmentName?.value).toBe('${AZURE_ENV_NAME}');
+    expect(file.parameters.location?.value).toBe('${AZURE_LOCATION}');
+  });
+
+  it('declares the azd project: one TypeScript function service named api', async (ctx) => {
+    infra(ctx);
+    const azureYaml = await readFile(join(repoRoot, 'azure.yaml'), 'utf8');
+    expect(azureYaml).toMatch(/^name: dbx-token-vending$/m);
+    expect(azureYaml).toMatch(/^ {2}api:\n {4}project: \.\n {4}host: function\n {4}language: ts$/m);
+  });
+});
