@@ -78,7 +78,7 @@ export class Stack {
   async auditRows(): Promise<Record<string, unknown>[]> {
     const client = TableClient.fromConnectionString(this.sandbox.audit.connectionString, this.sandbox.audit.tableName, { allowInsecureConnection: true });
     const rows: Record<string, unknown>[] = [];
-    for await (const row of client.listEntities()) rows.push(row as Record<string, unknown>);
+    for await (const row of client.listEntities()) rows.push(row);
     return rows;
   }
 
@@ -103,7 +103,7 @@ export class Stack {
       ...this.replies.filter((r) => r.status !== 200).map((r) => r.text + JSON.stringify([...r.headers])),
       JSON.stringify(await this.auditRows()),
     ];
-    const needles = [...this.secrets(), ...extra].flatMap((s) => (s.split('.').length === 3 ? [s, s.split('.')[2] as string] : [s]));
+    const needles = [...this.secrets(), ...extra].flatMap((s) => (s.split('.').length === 3 ? [s, s.split('.')[2]] : [s]));
     expect(needles.length).toBeGreaterThan(0);
     for (const hay of haystacks) for (const needle of needles) if (needle.length >= 16) expect(hay.includes(needle), 'a secret or token leaked').toBe(false);
   }

@@ -4,6 +4,13 @@ import type { SpawnedHost } from '../../src/dev/spawn-host';
 import { claimsOf, Stack } from './harness';
 
 const DATABRICKS = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d';
+interface VendBody {
+  access_token: string;
+  expires_in: number;
+  workspace: { host: string };
+  headers: Record<string, string>;
+}
+
 let stack: Stack;
 let host: SpawnedHost;
 
@@ -31,8 +38,8 @@ describe('POST /api/token (aad)', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers.get('cache-control')).toBe('no-store');
     expect(reply.headers.get('x-request-id')).toBe('req-happy-1');
-    const body = reply.json as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const token = body.access_token as string;
+    const body = reply.json as unknown as VendBody;
+    const token = body.access_token;
     const claims = claimsOf(token);
     expect(claims).toMatchObject({ aud: DATABRICKS, appid: sandbox.apps.servicePrincipals['etl-sp'].clientId, tid: sandbox.tenantId });
     expect(body).toMatchObject({
@@ -47,7 +54,7 @@ describe('POST /api/token (aad)', () => {
     expect(body.expires_in).toBeGreaterThan(3500);
     expect(body.headers['X-Databricks-Azure-SP-Management-Token']).toBeUndefined();
 
-    const me = await fetch(`${body.workspace.host}/api/2.0/preview/scim/v2/Me`, { headers: body.headers as Record<string, string> });
+    const me = await fetch(`${body.workspace.host}/api/2.0/preview/scim/v2/Me`, { headers: body.headers });
     expect(me.status).toBe(200);
     expect(((await me.json()) as { userName: string }).userName).toBe(sandbox.apps.servicePrincipals['etl-sp'].clientId);
 
