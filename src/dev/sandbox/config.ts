@@ -1,0 +1,120 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DEFAULT_CALLER_ROLES, VENDING_API_AUDIENCE } from './caller-token.js';
+
+/** The VENDING_CONFIG document (DESIGN §3), as the sandbox writes it. The product validates its own type. */
+export interface VendingConfigDocument {
+  cloud: 'AzurePublic' | 'AzureUSGovernment' | 'AzureChina';
+  tenantId: string;
+  callers: { audiences: string[]; allowedTenants: string[] };
+  keyVaultUrl: string;
+  servicePrincipals: Record<string, { clientId: string; secret?: string; certificate?: string; federated?: boolean }>;
+  workspaces: Record<string, { host: string; resourceId: string; servicePrincipal: string }>;
+  grants: Array<{
+    workspace: string;
+    callers: { roles: string[]; appIds: string[]; objectIds: string[] };
+    modes: Array<'aad' | 'pat'>;
+    maxLifetimeSeconds: number;
+    managementToken: boolean;
+  }>;
+  limits: { perCallerPerMinute: number };
+}
+
+export interface SandboxApp {
+  readonly clientId: string;
+  readonly secret: string;
+}
+
+export interface SandboxServicePrincipal {
+  readonly clientId: string;
+  /** Name of the Key Vault secret holding its client secret. */
+  readonly secretName: string;
+  /** The client secret put in the vault at start (a test that rotates it holds the new one). */
+  readonly secret: string;
+}
+
+export interface SandboxApps {
+  /** The function app's own identity: reads Key Vault through AZURE_CLIENT_ID/SECRET/TENANT_ID. */
+  readonly vendingApp: SandboxApp;
+  /** A caller holding the app role the analytics grant names. */
+  readonly callerApp: SandboxApp & { readonly roles: readonly string[] };
+  /** A caller with no role: granted nothing by role (ops-sandbox grants by app id, and not to it). */
+  readonly otherCallerApp: SandboxApp & { readonly roles: readonly string[] };
+  /** etl-sp is a workspace member; ops-sp is not and needs the management token. */
+  readonly servicePrincipals: { readonly 'etl-sp': SandboxServicePrincipal; readonly 'ops-sp': SandboxServicePrincipal };
+}
+
+/** Fresh ids and strong secrets for every sandbox: nothing here is reused between runs. */
+export function createApps(): SandboxApps {
+  const secret = (): string => randomBytes(32).toString('base64url');
+  return {
+    vendingApp: { clientId: randomUUID(), secret: secret() },
+    callerApp: { clientId: randomUUID(), secret: secret(), roles: [...DEFAULT_CALLER_ROLES] },
+    otherCallerApp: { clientId: randomUUID(), secret: secret(), roles: [] },
+    servicePrincipals: {
+      'etl-sp': { clientId: randomUUID(), secretName: 'etl-sp-secret', secret: secret() },
+      'ops-sp': { clientId: randomUUID(), secretName: 'ops-sp-secret', secret: secret() },
+    },
+  };
+}
+
+export interface SandboxEndpoints {
+  readonly tenantId: string;
+  readonly vaultUrl: string;
+  readonly workspaceUrl: string;
+  readonly workspaceResourceId: string;
+}
+
+export function buildVendingConfig(apps: SandboxApps, at: SandboxEndpoints): VendingConfigDocument {
+  const { 'etl-sp': etl, 'ops-sp': ops } = apps.servicePrincipals;
+  const workspace = (servicePrincipal: string) => ({ host: at.workspaceUrl, resourceId: at.workspaceResourceId, servicePrincipal });
+  return {
+    cloud: 'AzurePublic',
+    tenantId: at.tenantId,
+    callers: { audiences: [VENDING_API_AUDIENCE, apps.vendingApp.clientId], allowedTenants: [at.tenantId] },
+    keyVaultUrl: at.vaultUrl,
+    servicePrincipals: {
+      'etl-sp': { clientId: etl.clientId, secret: etl.secretName },
+      'ops-sp': { clientId: ops.clientId, secret: ops.secretName },
+    },
+    workspaces: { 'analytics-sandbox': workspace('etl-sp'), 'ops-sandbox': workspace('ops-sp') },
+    grants: [
+      {
+        workspace: 'analytics-sandbox', callers: { roles: [...DEFAULT_CALLER_ROLES], appIds: [], objectIds: [] },
+        modes: ['aad', 'pat'], maxLifetimeSeconds: 3600, managementToken: false,
+      },
+      {
+        workspace: 'ops-sandbox', callers: { roles: [], appIds: [apps.callerApp.clientId], objectIds: [] },
+        modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: true,
+      },
+    ],
+    limits: { perCallerPerMinute: 600 },
+  };
+}
+
+export interface HostEnvInput {
+  readonly config: VendingConfigDocument;
+  readonly authorityHost: string;
+  readonly tenantId: string;
+  readonly vendingApp: SandboxApp;
+  readonly caFile: string;
+  readonly auditConnectionString: string;
+  readonly auditTableName: string;
+  readonly auditHmacKey: string;
+}
+
+/** The app settings of a function host running against this sandbox (local switches included). */
+export function buildHostEnv(input: HostEnvInput): Record<string, string> {
+  return {
+    VENDING_CONFIG: JSON.stringify(input.config),
+    AZURE_AUTHORITY_HOST: input.authorityHost,
+    AZURE_TENANT_ID: input.tenantId,
+    AZURE_CLIENT_ID: input.vendingApp.clientId,
+    AZURE_CLIENT_SECRET: input.vendingApp.secret,
+    NODE_EXTRA_CA_CERTS: input.caFile,
+    KEYVAULT_CHALLENGE_VERIFICATION: 'off',
+    VENDING_ALLOW_LOOPBACK_WORKSPACES: 'on',
+    AUDIT_CONNECTION_STRING: input.auditConnectionString,
+    AUDIT_TABLE_NAME: input.auditTableName,
+    AUDIT_HMAC_KEY: input.auditHmacKey,
+  };
+}
