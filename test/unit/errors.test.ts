@@ -15,6 +15,7 @@ import {
 } from '../../src/core/errors';
 import { resolveRequestId, toProblemResponse } from '../../src/core/http';
 import { sanitizeVaultError } from '../../src/core/secrets';
+import { sanitizeEntraError } from '../../src/core/mint';
 
 describe('toProblemResponse', () => {
   const table: [Error, number, string][] = [
@@ -81,5 +82,16 @@ describe('resolveRequestId', () => {
   it('keeps a safe caller id and replaces anything else', () => {
     expect(resolveRequestId('abc-123:x.y_z')).toBe('abc-123:x.y_z');
     for (const bad of ['', 'a b', 'x'.repeat(129), 'a/b', null]) expect(resolveRequestId(bad)).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('sanitizeEntraError', () => {
+  it('reads the OAuth code from either error shape and keeps the message out', () => {
+    const msal = Object.assign(new Error('unauthorized_client: AADSTS700016: Application with identifier app-123 was not found. secret=hunter2'), { name: 'AuthenticationRequiredError' });
+    const identity = Object.assign(new Error('boom'), { name: 'AuthenticationError', errorResponse: { error: 'invalid_client', errorDescription: 'AADSTS7000222: expired secret=hunter2' } });
+    expect(sanitizeEntraError(msal, 'etl-sp')).toMatchObject({ code: 'upstream_rejected', detail: expect.stringContaining('(unauthorized_client, AADSTS700016)') as string });
+    expect(sanitizeEntraError(identity, 'etl-sp')).toMatchObject({ code: 'upstream_rejected', detail: expect.stringContaining('(invalid_client, AADSTS7000222)') as string });
+    expect(sanitizeEntraError(new Error('connect ECONNREFUSED 127.0.0.1:443'), 'etl-sp').code).toBe('upstream_unavailable');
+    for (const err of [msal, identity]) expect(sanitizeEntraError(err, 'etl-sp').detail).not.toMatch(/hunter2|app-123/);
   });
 });

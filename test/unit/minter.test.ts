@@ -28,10 +28,9 @@ function world(opts: { lifetimeMs?: number } = {}) {
         if (cached && cached.expiresOnTimestamp - state.now > 300_000) return cached;
         if (state.entraDown) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'AuthenticationError' });
         if (material?.value !== state.validSecret) {
-          throw Object.assign(new Error(`AADSTS7000215: Invalid client secret provided ${material?.value}`), {
-            name: 'AuthenticationError',
-            statusCode: 401,
-            errorResponse: { error: 'invalid_client', errorDescription: `AADSTS7000215: Invalid client secret provided. secret=${material?.value}` },
+          // The shape @azure/identity gives a refused client secret (MSAL server error → AuthenticationRequiredError).
+          throw Object.assign(new Error(`invalid_client: Error(s): 7000215 - Description: AADSTS7000215: Invalid client secret provided (${material?.value}).`), {
+            name: 'AuthenticationRequiredError',
           });
         }
         cached = { token: `token-${state.tokenCalls}`, expiresOnTimestamp: state.now + (opts.lifetimeMs ?? 3_600_000) };

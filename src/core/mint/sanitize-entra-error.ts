@@ -2,23 +2,39 @@ import { UpstreamRejectedError, UpstreamUnavailableError, isVendingError } from 
 import type { VendingError } from '../errors';
 
 /** OAuth errors that mean "Entra ID answered and said no", as opposed to "could not ask". */
-const REJECTIONS = new Set(['invalid_client', 'unauthorized_client', 'invalid_request', 'invalid_scope', 'invalid_grant', 'invalid_resource']);
+const REJECTIONS = ['invalid_client', 'unauthorized_client', 'invalid_request', 'invalid_scope', 'invalid_grant', 'invalid_resource'] as const;
+const LEADING_CODE = new RegExp(`^(${REJECTIONS.join('|')}):`);
+
+interface EntraFailure {
+  readonly code: string | undefined;
+  readonly aadsts: string | undefined;
+}
+
+/**
+ * Reads the OAuth error code and AADSTS number out of an @azure/identity error. The MSAL-based
+ * credentials surface a server refusal as an error whose message starts with the OAuth code
+ * ("invalid_client: … AADSTS7000215 …"); AuthenticationError carries it in `errorResponse`.
+ */
+export function readEntraFailure(err: unknown): EntraFailure {
+  const response = (err as { errorResponse?: { error?: unknown; errorDescription?: unknown } }).errorResponse;
+  const message = err instanceof Error ? err.message : '';
+  const description = typeof response?.errorDescription === 'string' ? response.errorDescription : message;
+  const code = typeof response?.error === 'string' ? response.error : LEADING_CODE.exec(message)?.[1];
+  return { code, aadsts: /AADSTS\d{4,8}/.exec(description)?.[0] };
+}
 
 export function entraErrorCode(err: unknown): string | undefined {
-  const code = (err as { errorResponse?: { error?: unknown } }).errorResponse?.error;
-  return typeof code === 'string' ? code : undefined;
+  return readEntraFailure(err).code;
 }
 
 /**
  * Only the OAuth error code and the AADSTS number pass into the detail: the SDK's message
- * can quote the request, and a certificate or secret must never be echoed.
+ * quotes the app id, trace ids and sometimes the request, and a secret must never be echoed.
  */
 export function sanitizeEntraError(err: unknown, spName: string): VendingError {
   if (isVendingError(err)) return err;
-  const code = entraErrorCode(err);
-  if (code && REJECTIONS.has(code)) {
-    const description = (err as { errorResponse?: { errorDescription?: unknown } }).errorResponse?.errorDescription;
-    const aadsts = typeof description === 'string' ? /AADSTS\d{4,8}/.exec(description)?.[0] : undefined;
+  const { code, aadsts } = readEntraFailure(err);
+  if (code && (REJECTIONS as readonly string[]).includes(code)) {
     return new UpstreamRejectedError({
       detail: `Entra ID refused service principal "${spName}" (${code}${aadsts ? `, ${aadsts}` : ''}): ${hint(code)}`,
       cause: err,
