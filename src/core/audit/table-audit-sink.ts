@@ -55,6 +55,9 @@ export class TableAuditSink implements AuditSink {
 
   #ensureTable(): Promise<void> {
     this.#ready ??= this.#client.createTable({ abortSignal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
+      // In Azure the identity's role is scoped to the table itself, which the template creates:
+      // it may not create tables, and need not. A missing table then shows up as a failed write.
+      if ((err as { statusCode?: number }).statusCode === 403) return;
       this.#ready = undefined;
       throw err;
     });
