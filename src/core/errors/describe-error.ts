@@ -1,7 +1,10 @@
+import { isVendingError } from './vending-error';
+
 /**
  * What of an error may reach a log line. Azure SDK errors keep only their name, code and HTTP
  * status: their messages and attached requests can carry vault hosts, secret names, request
- * bodies and tokens. Plain JavaScript errors (our own bugs) keep their message and stack.
+ * bodies and tokens. Plain JavaScript errors (our own bugs) keep their message and stack, and
+ * our own errors their caller-facing detail.
  */
 export interface ErrorSummary {
   readonly name: string;
@@ -21,7 +24,10 @@ export function describeError(err: unknown, depth = 0): ErrorSummary {
   const summary: { -readonly [K in keyof ErrorSummary]: ErrorSummary[K] } = { name: err.name };
   if (code && /^[A-Za-z0-9_.-]{1,64}$/.test(code)) summary.code = code;
   if (typeof anyErr.statusCode === 'number') summary.statusCode = anyErr.statusCode;
-  if (PLAIN_ERRORS.has(err.name) && PLAIN_ERRORS.has(err.constructor.name) && isOwnError(err)) {
+  if (isVendingError(err)) {
+    // Our own details are written for callers, so they are safe for logs too.
+    summary.message = err.detail;
+  } else if (PLAIN_ERRORS.has(err.name) && PLAIN_ERRORS.has(err.constructor.name) && isOwnError(err)) {
     summary.message = err.message;
     if (err.stack) summary.stack = err.stack;
   }
