@@ -18,7 +18,7 @@ describe('src/index.ts (what the Functions host loads)', () => {
     }));
     vi.stubEnv('AUDIT_TABLE_ENDPOINT', 'https://st.table.core.windows.net');
     vi.stubEnv('AUDIT_HMAC_KEY', Buffer.alloc(32, 1).toString('base64'));
-    await import('../../src/index');
+    await import('../../src/index.js');
     const routes = http.mock.calls.map(([name, options]) => ({ name, route: options.route, authLevel: options.authLevel, methods: options.methods }));
     expect(routes.map((r) => `${r.name} ${r.route}`)).toEqual(['token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'health health']);
     for (const r of routes) {
