@@ -1,5 +1,6 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey, JWTPayload } from 'jose';
+import { rejection } from '../support/rejection';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SigningKeyStore, verifyCaller } from '../../src/core/caller';
 import type { CallerPolicy } from '../../src/core/caller';
@@ -49,14 +50,6 @@ async function verify(token: string | null, store = makeStore(authority().fetchF
   return verifyCaller(token === null ? null : `Bearer ${token}`, { keys: store, policy, clock: { now: () => NOW } });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('verifyCaller', () => {
   it('accepts a v2 app token and maps the identity', async () => {

@@ -1,4 +1,5 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
+import { rejection } from '../support/rejection';
 import { describe, expect, it } from 'vitest';
 import type { ServicePrincipal } from '../../src/core/config';
 import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
@@ -42,14 +43,6 @@ function world(opts: { lifetimeMs?: number } = {}) {
   return { state, minter };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('EntraTokenMinter', () => {
   it('serves 100 concurrent cold requests with one secret read and one token call', async () => {
