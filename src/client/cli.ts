@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { describeFailure, EXIT, exitCodeOf, formatToken, isClientError, TOKEN_FORMATS } from './lib/cli-output';
+import type { TokenFormat } from './lib/cli-output';
+import type { TokenMode, VendingClientOptions } from './types';
+import { VendingClient } from './vending-client';
+
+export interface CliIo {
+  readonly stdout: { write(chunk: string): unknown };
+  readonly stderr: { write(chunk: string): unknown };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const USAGE = `Usage:
+  dbx-vend token --workspace NAME [--mode aad|pat] [--min-validity S] [--management-token]
+                 [--purpose TEXT] [--lifetime S] [--format json|env|header]
+  dbx-vend workspaces
+  dbx-vend revoke --workspace NAME --token-id ID
+
+Options for every command:
+  --endpoint URL   vending API base, e.g. https://func-x.azurewebsites.net/api (env DBX_VEND_ENDPOINT)
+  --scope SCOPE    vending API scope (env DBX_VEND_SCOPE; default api://dbx-token-vending/.default)
+  --help
+
+The caller token comes from DBX_VEND_CALLER_TOKEN if set, else from DefaultAzureCredential
+(az login, managed identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, ...).
+
+  eval "$(dbx-vend token --workspace analytics-prod --format env)"   # DATABRICKS_HOST, DATABRICKS_TOKEN, ...
+
+The token is written to stdout only; diagnostics go to stderr.
+Exit codes: 0 ok, 2 usage, 3 refused (4xx, no caller credential), 4 unavailable (5xx, network).
+`;
+
+const OPTIONS = {
+  endpoint: { type: 'string' },
+  scope: { type: 'string' },
+  workspace: { type: 'string' },
+  mode: { type: 'string' },
+  'min-validity': { type: 'string' },
+  'management-token': { type: 'boolean' },
+  purpose: { type: 'string' },
+  lifetime: { type: 'string' },
+  format: { type: 'string' },
+  'token-id': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** Which options each command takes, beyond --endpoint, --scope and --help. */
+const COMMANDS: Readonly<Record<string, readonly (keyof Values)[]>> = {
+  token: ['workspace', 'mode', 'min-validity', 'management-token', 'purpose', 'lifetime', 'format'],
+  workspaces: [],
+  revoke: ['workspace', 'token-id'],
+};
+
+class UsageError extends Error {
+  override readonly name = 'UsageError' as const;
+}
+
+/** Runs one `dbx-vend` command; resolves to the exit code and never rejects. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return EXIT.ok;
+    }
+    const command = checkCommand(positionals, values);
+    const client = createClient(await clientOptions(values, io.env));
+    await runCommand(command, client, values, io);
+    return EXIT.ok;
+  } catch (err) {
+    return reportFailure(err, io);
+  }
+}
+
+function checkCommand(positionals: string[], values: Values): string {
+  const [command, ...extra] = positionals;
+  if (command === undefined) throw new UsageError('a command is required (token, workspaces or revoke).');
+  const allowed = COMMANDS[command];
+  if (!allowed) throw new UsageError('unknown command; expected token, workspaces or revoke.');
+  if (extra.length > 0) throw new UsageError(`${command} takes no positional arguments.`);
+  const common: readonly string[] = ['endpoint', 'scope', 'help'];
+  const stray = Object.keys(values).find((name) => !common.includes(name) && !allowed.includes(name as keyof Values));
+  if (stray) throw new UsageError(`--${stray} does not apply to ${command}.`);
+  return command;
+}
+
+async function clientOptions(values: Values, env: CliIo['env']): Promise<VendingClientOptions> {
+  const endpoint = values.endpoint ?? env.DBX_VEND_ENDPOINT;
+  if (!endpoint) throw new UsageError('--endpoint (or DBX_VEND_ENDPOINT) is required.');
+  const scope = values.scope ?? env.DBX_VEND_SCOPE;
+  const callerToken = env.DBX_VEND_CALLER_TOKEN;
+  const common = { endpoint, ...(scope ? { scope } : {}) };
+  if (callerToken) return { ...common, getCallerToken: () => Promise.resolve(callerToken) };
+  // Loaded only when needed: CI runs with DBX_VEND_CALLER_TOKEN need not pay for it.
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  return { ...common, credential: new DefaultAzureCredential() };
+}
+
+/** The client refuses a bad endpoint with a TypeError: for the CLI that is a usage error. */
+function createClient(options: VendingClientOptions): VendingClient {
+  try {
+    return new VendingClient(options);
+  } catch (err) {
+    throw err instanceof TypeError ? new UsageError(err.message) : err;
+  }
+}
+
+async function runCommand(command: string, client: VendingClient, values: Values, io: CliIo): Promise<void> {
+  if (command === 'workspaces') {
+    io.stdout.write(`${JSON.stringify(await client.listWorkspaces(), null, 2)}\n`);
+  } else if (command === 'revoke') {
+    const workspace = required(values.workspace, 'workspace');
+    const tokenId = required(values['token-id'], 'token-id');
+    await client.revokeToken(workspace, tokenId);
+    io.stderr.write(`dbx-vend: revoked token ${tokenId} in ${workspace}.\n`);
+  } else {
+    const format = oneOf<TokenFormat>(values.format ?? 'json', TOKEN_FORMATS, 'format');
+    const token = await client.getToken({
+      workspace: required(values.workspace, 'workspace'),
+      mode: oneOf<TokenMode>(values.mode ?? 'aad', ['aad', 'pat'], 'mode'),
+      ...optionalSeconds(values['min-validity'], 'minValiditySeconds', 'min-validity'),
+      ...optionalSeconds(values.lifetime, 'lifetimeSeconds', 'lifetime'),
+      ...(values['management-token'] ? { managementToken: true } : {}),
+      ...(values.purpose === undefined ? {} : { purpose: values.purpose }),
+    });
+    io.stdout.write(formatToken(token, format));
+  }
+}
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`--${name} is required.`);
+  return value;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}.`);
+  return value as T;
+}
+
+function optionalSeconds<K extends string>(value: string | undefined, key: K, name: string): Partial<Record<K, number>> {
+  if (value === undefined) return {};
+  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--${name} must be a whole number of seconds.`);
+  return { [key]: Number(value) } as Partial<Record<K, number>>;
+}
+
+function reportFailure(err: unknown, io: CliIo): number {
+  if (isClientError(err)) {
+    io.stderr.write(describeFailure(err));
+    return exitCodeOf(err);
+  }
+  if (err instanceof UsageError || isParseArgsError(err)) {
+    io.stderr.write(`dbx-vend: ${err.message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  io.stderr.write(`dbx-vend: unexpected ${err instanceof Error ? err.name : 'failure'}; no details are printed because they might hold a secret.\n`);
+  return EXIT.unexpected;
+}
+
+function isParseArgsError(err: unknown): err is Error {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS_');
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = EXIT.unexpected;
+    },
+  );
+}
