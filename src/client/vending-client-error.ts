@@ -1,18 +1,7 @@
-/** Problem codes the vending API answers with (DESIGN §2). */
-export type ServiceProblemCode =
-  | 'invalid_request'
-  | 'invalid_token'
-  | 'not_granted'
-  | 'unknown_workspace'
-  | 'unknown_token'
-  | 'method_not_allowed'
-  | 'body_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'upstream_rejected'
-  | 'upstream_unavailable'
-  | 'audit_unavailable'
-  | 'internal_error';
+import type { ProblemCode } from '../core/errors';
+
+/** Problem codes the vending API answers with (DESIGN §2): the service's own list, as a type only. */
+export type ServiceProblemCode = ProblemCode;
 
 /** Failures found on this side of the wire: no problem body to read a code from. */
 export type ClientFailureCode = 'network_error' | 'timeout' | 'invalid_response' | 'credential_unavailable';
