@@ -1,6 +1,7 @@
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { isMicrosoftAuthority } from '../config';
+import { UpstreamRejectedError } from '../errors';
 import type { ServicePrincipal } from '../config';
 import type { SecretValue } from '../secrets';
 
@@ -25,7 +26,7 @@ export function createCredentialFactory(ctx: CredentialContext): CredentialFacto
       case 'secret':
         return new ClientSecretCredential(ctx.tenantId, sp.clientId, requireMaterial(material), options);
       case 'certificate':
-        return new ClientCertificateCredential(ctx.tenantId, sp.clientId, { certificate: requireMaterial(material) }, { ...options, sendCertificateChain: true });
+        return new ClientCertificateCredential(ctx.tenantId, sp.clientId, { certificate: requirePem(sp, material) }, { ...options, sendCertificateChain: true });
       case 'federated':
         return new ClientAssertionCredential(ctx.tenantId, sp.clientId, () => exchangeAssertion(ctx.appCredential), options);
     }
@@ -35,6 +36,17 @@ export function createCredentialFactory(ctx: CredentialContext): CredentialFacto
 function requireMaterial(material: SecretValue | undefined): string {
   if (!material) throw new TypeError('credential material is required for secret and certificate service principals');
   return material.value;
+}
+
+/** The credential reads PEM only; a PKCS#12 import would otherwise fail later as an opaque parse error. */
+function requirePem(sp: ServicePrincipal, material: SecretValue | undefined): string {
+  const pem = requireMaterial(material);
+  if (material?.contentType === 'application/x-pkcs12' || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem) || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new UpstreamRejectedError({
+      detail: `The certificate of service principal "${sp.name}" is not a PEM with its private key in Key Vault: the operators should import it with content type application/x-pem-file.`,
+    });
+  }
+  return pem;
 }
 
 async function exchangeAssertion(appCredential: TokenCredential): Promise<string> {

@@ -13,6 +13,8 @@ export interface AssertionContext {
 }
 
 const CERT_ALGORITHMS = ['RS256', 'PS256'];
+/** Entra ID allows five minutes of clock skew on assertions (MSAL sets `nbf` a second after `iat`). */
+const CLOCK_TOLERANCE_S = 300;
 
 function thumbprint(pem: string, hash: 'sha1' | 'sha256'): string {
   return createHash(hash).update(new X509Certificate(pem).raw).digest('base64url');
@@ -37,6 +39,7 @@ async function verifyWithCertificates(assertion: string, client: RegisteredClien
       issuer: client.clientId,
       subject: client.clientId,
       requiredClaims: ['exp', 'jti'],
+      clockTolerance: CLOCK_TOLERANCE_S,
     }).then(() => true, () => false);
     if (ok) return true;
   }
@@ -49,6 +52,7 @@ async function verifyFederated(assertion: string, client: RegisteredClient, ctx:
     audience: TOKEN_EXCHANGE_AUDIENCE,
     issuer: ctx.issuer,
     requiredClaims: ['exp', 'sub'],
+    clockTolerance: CLOCK_TOLERANCE_S,
   }).catch(() => undefined);
   return !!result && client.federatedSubjects.includes(result.payload.sub ?? '');
 }
