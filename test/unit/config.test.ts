@@ -84,6 +84,11 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('does not take inherited names for references', () => {
+    const bad = doc({ grants: [{ workspace: 'constructor', callers: { roles: ['r'] }, modes: ['aad'], maxLifetimeSeconds: 600 }] });
+    expect(issuesOf(env(bad))).toEqual(['grants.0.workspace: no workspace named "constructor"']);
+  });
+
   it('requires workspace hosts of the configured cloud, and loopback only with the local switch', () => {
     const loopback = doc({ workspaces: { 'analytics-prod': { host: 'https://127.0.0.1:8443', resourceId: RESOURCE, servicePrincipal: 'etl-sp' } } });
     expect(issuesOf(env(loopback))).toEqual(['workspaces.analytics-prod.host: must be a workspace host ending in .azuredatabricks.net for cloud AzurePublic']);

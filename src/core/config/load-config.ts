@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { CLOUDS, DATABRICKS_RESOURCE_ID } from './clouds';
-import type { CloudName } from './clouds';
+import type { CloudName, CloudProfile } from './clouds';
 import { ConfigError } from './config-error';
 import { readConfigDocument } from './read-document';
 import type { Env } from './read-document';
@@ -56,7 +56,8 @@ export function loadConfig(env: Env): VendingConfig {
   if (parsed && !parsed.success) issues.push(...formatZodIssues(parsed.error.issues));
   const service = readServiceSettings(env, issues);
   const authorityHost = readAuthorityHost(env, parsed?.data, issues);
-  if (parsed?.success && service) checkReferences(parsed.data, service, issues);
+  // Cross-references are checked on the raw document too, so one run lists every problem.
+  if (raw !== undefined) checkReferences(raw, service?.allowLoopbackWorkspaces ?? false, issues);
   if (issues.length > 0 || !parsed?.success || !service || !authorityHost) throw new ConfigError(issues);
   return deepFreeze(buildConfig(parsed.data, service, authorityHost, env));
 }
@@ -78,18 +79,30 @@ function readAuthorityHost(env: Env, doc: ConfigDocument | undefined, issues: st
   return host;
 }
 
-function checkReferences(doc: ConfigDocument, service: ServiceSettings, issues: string[]): void {
-  const suffix = CLOUDS[doc.cloud].workspaceHostSuffix;
-  for (const [name, ws] of Object.entries(doc.workspaces)) {
-    if (!doc.servicePrincipals[ws.servicePrincipal]) issues.push(`workspaces.${name}.servicePrincipal: no service principal named "${ws.servicePrincipal}"`);
-    const url = new URL(ws.host);
-    const loopback = service.allowLoopbackWorkspaces && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
-    if (!url.hostname.endsWith(suffix) && !loopback) issues.push(`workspaces.${name}.host: must be a workspace host ending in ${suffix} for cloud ${doc.cloud}`);
-    if (url.pathname !== '/' || url.search || url.hash || url.username) issues.push(`workspaces.${name}.host: must be an origin only (https://adb-….azuredatabricks.net)`);
+type Loose = Record<string, unknown>;
+const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkReferences(raw: unknown, allowLoopback: boolean, issues: string[]): void {
+  if (!isObject(raw)) return;
+  const sps = isObject(raw.servicePrincipals) ? raw.servicePrincipals : {};
+  const workspaces = isObject(raw.workspaces) ? raw.workspaces : {};
+  const cloud = typeof raw.cloud === 'string' && Object.hasOwn(CLOUDS, raw.cloud) ? CLOUDS[raw.cloud as CloudName] : undefined;
+  for (const [name, ws] of Object.entries(workspaces)) {
+    if (!isObject(ws)) continue;
+    if (typeof ws.servicePrincipal === 'string' && !Object.hasOwn(sps, ws.servicePrincipal)) issues.push(`workspaces.${name}.servicePrincipal: no service principal named "${ws.servicePrincipal}"`);
+    if (typeof ws.host === 'string' && URL.canParse(ws.host)) checkHost(name, new URL(ws.host), cloud, raw.cloud, allowLoopback, issues);
   }
-  doc.grants.forEach((grant, i) => {
-    if (!doc.workspaces[grant.workspace]) issues.push(`grants.${i}.workspace: no workspace named "${grant.workspace}"`);
+  (Array.isArray(raw.grants) ? raw.grants : []).forEach((grant: unknown, i) => {
+    if (isObject(grant) && typeof grant.workspace === 'string' && !Object.hasOwn(workspaces, grant.workspace)) issues.push(`grants.${i}.workspace: no workspace named "${grant.workspace}"`);
   });
+}
+
+function checkHost(name: string, url: URL, cloud: CloudProfile | undefined, cloudName: unknown, allowLoopback: boolean, issues: string[]): void {
+  const loopback = allowLoopback && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
+  if (cloud && !url.hostname.endsWith(cloud.workspaceHostSuffix) && !loopback) {
+    issues.push(`workspaces.${name}.host: must be a workspace host ending in ${cloud.workspaceHostSuffix} for cloud ${String(cloudName)}`);
+  }
+  if (url.pathname !== '/' || url.search || url.hash || url.username) issues.push(`workspaces.${name}.host: must be an origin only (https://adb-….azuredatabricks.net)`);
 }
 
 function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHost: string, env: Env): VendingConfig {
