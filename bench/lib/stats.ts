@@ -1,0 +1,29 @@
+/** Summary of a small sample, in the sample's unit: the usual median, p95 by nearest rank (no interpolation). */
+export interface Summary {
+  readonly min: number;
+  readonly median: number;
+  readonly p95: number;
+  readonly max: number;
+}
+
+export function nearestRank(sorted: readonly number[], percentile: number): number {
+  if (sorted.length === 0) throw new TypeError('no samples');
+  const rank = Math.max(1, Math.ceil((percentile / 100) * sorted.length));
+  return sorted[rank - 1];
+}
+
+function median(sorted: readonly number[]): number {
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (n: number): number => Math.round(n * 10) / 10;
+  return {
+    min: round(nearestRank(sorted, 0)),
+    median: round(median(sorted)),
+    p95: round(nearestRank(sorted, 95)),
+    max: round(nearestRank(sorted, 100)),
+  };
+}
