@@ -10,8 +10,9 @@ export interface ProcessSample {
 }
 
 /**
- * Pids of this process's children running the function host. `spawnHost` does not expose the
- * child, and /proc/<pid>/task/<tid>/children is not on every kernel, so the stat files are read.
+ * Pids of this process's children running the function host, including one still starting (not
+ * yet handed back by `spawnHost`) when the deadline hits. /proc/<pid>/task/<tid>/children is not on
+ * every kernel, so the stat files are read.
  */
 export async function hostChildPids(): Promise<Set<number>> {
   const pids = new Set<number>();
@@ -29,13 +30,6 @@ export async function hostChildPids(): Promise<Set<number>> {
     }
   }
   return pids;
-}
-
-/** The one host child that is in `after` and not in `before`. */
-export async function newHostPid(before: ReadonlySet<number>): Promise<number> {
-  const fresh = [...(await hostChildPids())].filter((pid) => !before.has(pid));
-  if (fresh.length !== 1) throw new Error(`expected one new function host process, found ${fresh.length}`);
-  return fresh[0];
 }
 
 /** USER_HZ: 100 on every Linux architecture Node runs on. */

@@ -95,7 +95,7 @@ export function formatReport(r: BenchResults): string {
 export async function writeResults(dir: string, r: BenchResults): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const text = `${JSON.stringify(r, null, 2)}\n`;
-  const files = [join(dir, 'latest.json'), join(dir, `${r.date}.json`)];
+  const files = [join(dir, 'latest.json')];
   for (const file of files) await writeFile(file, text);
   return files;
 }

@@ -2,7 +2,7 @@ import type { Sandbox } from '../../src/dev/sandbox';
 import { spawnHost } from '../../src/dev/spawn-host';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
 import type { CallerPool } from './caller-pool';
-import { hostChildPids, newHostPid, sampleProcess } from './host-process';
+import { sampleProcess } from './host-process';
 import type { ProcessSample } from './host-process';
 import { runLoad } from './load';
 import type { LoadFigures } from './load';
@@ -62,10 +62,9 @@ async function loadAtEachConcurrency(pool: CallerPool, pid: number, url: string,
 
 /** One host: started, warmed up, then loaded with each connection count in turn. */
 export async function measureWarmHost(sandbox: Sandbox, pool: CallerPool, plan: WarmPlan, track: (host: SpawnedHost) => void): Promise<WarmFigures> {
-  const before = await hostChildPids();
   const host = await spawnHost(sandbox.hostEnv());
   track(host);
-  const pid = await newHostPid(before);
+  const { pid } = host;
   const afterStart = await sampleProcess(pid);
   sandbox.vault.resetCounters();
   sandbox.authority.resetCounters();

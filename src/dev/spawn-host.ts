@@ -4,6 +4,8 @@ import { join, sep } from 'node:path';
 export interface SpawnedHost {
   /** `http://127.0.0.1:<port>/api` */
   readonly url: string;
+  /** The host's process id (for memory and CPU figures). */
+  readonly pid: number;
   /** Everything the host printed so far (stdout and stderr). */
   output(): string;
   stop(): Promise<void>;
@@ -36,7 +38,7 @@ export function spawnHost(settings: Record<string, string>, options: { port?: nu
       const url = /listening on (http:\/\/127\.0\.0\.1:\d+\/api)/.exec(output)?.[1];
       if (url) {
         clearTimeout(timer);
-        resolve({ url, output: () => output, stop: () => stop(child, exited) });
+        resolve({ url, pid: child.pid ?? -1, output: () => output, stop: () => stop(child, exited) });
       }
     };
     child.stdout.on('data', onData);
