@@ -32,6 +32,12 @@ export class Stack {
     return new Stack(sandbox);
   }
 
+  /** A sandbox with one function host, the usual start of a test file. */
+  static async withHost(): Promise<{ stack: Stack; host: SpawnedHost }> {
+    const stack = await Stack.start();
+    return { stack, host: await stack.host() };
+  }
+
   /** A fresh (cold) function host: empty caches, exactly the sandbox's app settings. */
   async host(overrides: Record<string, string> = {}): Promise<SpawnedHost> {
     const host = await spawnHost({ ...this.sandbox.hostEnv(), ...overrides });

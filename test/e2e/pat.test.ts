@@ -5,10 +5,7 @@ import { Stack } from './harness';
 let stack: Stack;
 let host: SpawnedHost;
 
-beforeAll(async () => {
-  stack = await Stack.start();
-  host = await stack.host();
-});
+beforeAll(async () => ({ stack, host } = await Stack.withHost()));
 afterAll(async () => {
   await stack?.expectNoLeaks();
   await stack?.stop();

@@ -14,10 +14,7 @@ interface VendBody {
 let stack: Stack;
 let host: SpawnedHost;
 
-beforeAll(async () => {
-  stack = await Stack.start();
-  host = await stack.host();
-});
+beforeAll(async () => ({ stack, host } = await Stack.withHost()));
 afterAll(async () => {
   await stack?.stop();
 });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { HttpResponseInit } from '@azure/functions';
 import type { RouteDefinition } from '../../functions/routes';
+import { readBodyWithin } from '../read-body';
 import { matchRoute } from './match-route';
 
 /** The Functions host buffers bodies far beyond this; here it only protects the local process. */
@@ -43,8 +44,8 @@ async function handle(routes: readonly RouteDefinition[], log: LogLine, req: Inc
   const path = url.pathname.startsWith('/api/') ? url.pathname.slice('/api/'.length) : undefined;
   const found = path === undefined ? undefined : routes.map((r) => ({ r, params: matchRoute(r.route, path) })).find((m) => m.params);
   if (!found?.params) return void res.writeHead(404, { 'Content-Length': '0' }).end();
-  const body = await readBody(req);
-  if (body === undefined) return void res.writeHead(413, { 'Content-Length': '0', Connection: 'close' }).end();
+  const body = await readBodyWithin(req, TRANSPORT_LIMIT_BYTES);
+  if (body === undefined) return void res.writeHead(413, { 'Content-Length': '0' }).end();
   const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
   // What Azure's front end adds: the client address.
   headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
@@ -67,22 +68,6 @@ function write(res: ServerResponse, response: HttpResponseInit | void): void {
   const body = typeof init.body === 'string' ? Buffer.from(init.body) : Buffer.alloc(0);
   res.writeHead(init.status ?? 200, { ...Object.fromEntries(headers), 'Content-Length': String(body.length) });
   res.end(body);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > TRANSPORT_LIMIT_BYTES) {
-        req.pause();
-        resolve(undefined);
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function close(server: Server): Promise<void> {

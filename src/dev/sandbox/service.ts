@@ -1,6 +1,8 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { readBodyWithin } from '../read-body.js';
+import { KillSwitch } from './kill-switch.js';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** Every sandbox service refuses bodies over this size; no legitimate call comes near it. */
@@ -44,20 +46,6 @@ export function json(status: number, body: unknown, headers?: Record<string, str
   return { status, json: body, headers };
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  // Reads to the end even when over the limit (keeping nothing) so the 413 reaches the client.
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= BODY_LIMIT_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > BODY_LIMIT_BYTES ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function toServiceRequest(req: IncomingMessage, body: Buffer): ServiceRequest {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   return { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body };
@@ -74,7 +62,7 @@ function writeResponse(res: ServerResponse, out: ServiceResponse): void {
 async function respond(opts: ServiceOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let out: ServiceResponse;
   try {
-    const body = await readBody(req);
+    const body = await readBodyWithin(req, BODY_LIMIT_BYTES);
     out = body ? await opts.handler(toServiceRequest(req, body)) : json(413, { error: 'body_too_large' });
   } catch (err) {
     // A sandbox bug must answer 500, never take the process (and the test run) down.
@@ -102,35 +90,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const server: Server = opts.tls
     ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, listener)
     : createHttpServer(listener);
-  const sockets = new Set<Socket>();
-  let down = false;
-  server.on('connection', (socket: Socket) => {
-    if (down) return void socket.destroy();
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const killSwitch = new KillSwitch(server);
+  server.on('connection', (socket: Socket) => void killSwitch.admit(socket));
   server.on('clientError', (_err, socket) => socket.destroy());
   const port = await listen(server);
-  const cutAll = (): void => {
-    server.closeAllConnections();
-    for (const socket of sockets) socket.destroy();
-  };
-  let closing: Promise<void> | undefined;
   return {
     url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
-    get isDown() { return down; },
-    setDown(value: boolean) {
-      down = value;
-      if (down) cutAll();
-    },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        down = true;
-        server.close(() => resolve());
-        cutAll();
-      });
-      return closing;
-    },
+    get isDown() { return killSwitch.isDown; },
+    setDown: (value: boolean) => killSwitch.setDown(value),
+    close: () => killSwitch.close(),
   };
 }

@@ -1,5 +1,6 @@
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { KillSwitch } from './kill-switch.js';
 
 /** A loopback TCP proxy whose "down" switch cuts every connection without touching the upstream. */
 export interface TcpProxy {
@@ -9,17 +10,12 @@ export interface TcpProxy {
 }
 
 export async function startTcpProxy(upstreamPort: number): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
-  let down = false;
-  const track = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
-  const server = createServer((client) => {
-    if (down) return void client.destroy();
+  const server = createServer();
+  const killSwitch = new KillSwitch(server);
+  server.on('connection', (client: Socket) => {
+    if (!killSwitch.admit(client)) return;
     const upstream = connect(upstreamPort, '127.0.0.1');
-    track(client);
-    track(upstream);
+    killSwitch.admit(upstream);
     // Either side failing ends both: a half-open pair would hang the client instead of failing it.
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
@@ -27,27 +23,13 @@ export async function startTcpProxy(upstreamPort: number): Promise<TcpProxy> {
     upstream.on('close', () => client.destroy());
     client.pipe(upstream).pipe(client);
   });
-  const cutAll = (): void => {
-    for (const socket of sockets) socket.destroy();
-  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  let closing: Promise<void> | undefined;
   return {
     port: (server.address() as AddressInfo).port,
-    setDown(value: boolean) {
-      down = value;
-      if (down) cutAll();
-    },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        down = true;
-        server.close(() => resolve());
-        cutAll();
-      });
-      return closing;
-    },
+    setDown: (value: boolean) => killSwitch.setDown(value),
+    close: () => killSwitch.close(),
   };
 }
