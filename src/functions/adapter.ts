@@ -11,9 +11,20 @@ export function requestContext(request: HttpRequest): RequestContext {
   return {
     requestId: resolveRequestId(request.headers.get('x-request-id')),
     authorization: request.headers.get('authorization'),
-    sourceIp: request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || undefined,
+    sourceIp: clientAddress(request.headers.get('x-forwarded-for')),
     userAgent: request.headers.get('user-agent') ?? undefined,
   };
+}
+
+/**
+ * The caller's address for the audit record. Azure's front end appends the address it saw to
+ * X-Forwarded-For (as `ip:port`), after anything the client sent itself: only the last entry is
+ * trustworthy.
+ */
+export function clientAddress(forwardedFor: string | null): string | undefined {
+  const last = forwardedFor?.split(',').at(-1)?.trim();
+  if (!last) return undefined;
+  return /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(last) ? last.slice(0, last.lastIndexOf(':')) : last.replace(/^\[(.*)\](:\d+)?$/, '$1');
 }
 
 export function incomingBody(request: HttpRequest): IncomingBody {

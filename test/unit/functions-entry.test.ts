@@ -28,3 +28,14 @@ describe('src/index.ts (what the Functions host loads)', () => {
     vi.unstubAllEnvs();
   });
 });
+
+describe('clientAddress', () => {
+  it('takes the entry the front end appended, without its port', async () => {
+    const { clientAddress } = await import('../../src/functions/adapter.js');
+    expect(clientAddress('203.0.113.9:51234')).toBe('203.0.113.9');
+    expect(clientAddress('6.6.6.6, 203.0.113.9:443')).toBe('203.0.113.9');
+    expect(clientAddress('[2001:db8::1]:443')).toBe('2001:db8::1');
+    expect(clientAddress('127.0.0.1')).toBe('127.0.0.1');
+    expect(clientAddress(null)).toBeUndefined();
+  });
+});
