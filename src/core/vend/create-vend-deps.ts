@@ -26,7 +26,7 @@ export function createVendDeps(config: VendingConfig, options: { clock?: Clock; 
       managedIdentityClientId: config.service.azureClientId,
       authorityHost: config.authorityHost,
       disableInstanceDiscovery: !isMicrosoftAuthority(config.authorityHost),
-    } as ConstructorParameters<typeof DefaultAzureCredential>[0]);
+    });
   const keys = new SigningKeyStore({ discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, clock });
   const onEntra = health.report('entra');
   const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, authorityHost: config.authorityHost, v1IssuerBase: config.v1IssuerBase };
