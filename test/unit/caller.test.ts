@@ -10,7 +10,7 @@ const TENANT = '11111111-2222-3333-4444-555555555555';
 const OTHER_TENANT = '99999999-2222-3333-4444-555555555555';
 const AUTHORITY = 'https://login.example.test';
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
-const policy: CallerPolicy = { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT], authorityHost: AUTHORITY, v1IssuerBase: 'https://sts.windows.net/' };
+const policy: CallerPolicy = { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT], v1IssuerBase: 'https://sts.windows.net/', v2IssuerHost: AUTHORITY };
 
 let key: CryptoKey;
 let jwks: { keys: object[] };

@@ -51,6 +51,15 @@ describe('loadConfig', () => {
     const config = loadConfig(env(gov, { AZURE_AUTHORITY_HOST: 'https://login.example.test/' }));
     expect(config.managementScope).toBe('https://management.core.usgovcloudapi.net//.default');
     expect(config.authorityHost).toBe('https://login.example.test');
+    expect(config.v2IssuerHost).toBe('https://login.example.test');
+  });
+
+  it('knows that Azure China issues v2 tokens under another host than its authority', () => {
+    const china = doc({ cloud: 'AzureChina', workspaces: { 'analytics-prod': { host: 'https://adb-1.2.databricks.azure.cn', resourceId: RESOURCE, servicePrincipal: 'etl-sp' } } });
+    const config = loadConfig(env(china));
+    expect(config.authorityHost).toBe('https://login.chinacloudapi.cn');
+    expect(config.v2IssuerHost).toBe('https://login.partner.microsoftonline.cn');
+    expect(config.v1IssuerBase).toBe('https://sts.chinacloudapi.cn/');
   });
 
   it('lists every offending path at once', () => {

@@ -10,8 +10,8 @@ export const MAX_TOKEN_BYTES = 16 * 1024;
 export interface CallerPolicy {
   readonly audiences: readonly string[];
   readonly allowedTenants: readonly string[];
-  readonly authorityHost: string;
   readonly v1IssuerBase: string;
+  readonly v2IssuerHost: string;
 }
 
 export interface VerifyCallerDeps {
@@ -22,7 +22,7 @@ export interface VerifyCallerDeps {
 
 /** The accepted issuers, v1 and v2, for each allowed tenant. */
 export function issuersFor(policy: CallerPolicy, tenantId: string): [string, string] {
-  return [`${policy.v1IssuerBase}${tenantId}/`, `${policy.authorityHost}/${tenantId}/v2.0`];
+  return [`${policy.v1IssuerBase}${tenantId}/`, `${policy.v2IssuerHost}/${tenantId}/v2.0`];
 }
 
 /** Turns an Authorization header into a verified caller, or throws InvalidTokenError (401). */

@@ -4,6 +4,8 @@ export interface CloudProfile {
   readonly managementScope: string;
   /** The v1 token issuer prefix; the tenant id and a slash follow. */
   readonly v1IssuerBase: string;
+  /** The v2 token issuer host; `/{tid}/v2.0` follows. Not always the authority (Azure China). */
+  readonly v2IssuerHost: string;
   readonly workspaceHostSuffix: string;
 }
 
@@ -12,18 +14,21 @@ export const CLOUDS = {
     authorityHost: 'https://login.microsoftonline.com',
     managementScope: 'https://management.core.windows.net//.default',
     v1IssuerBase: 'https://sts.windows.net/',
+    v2IssuerHost: 'https://login.microsoftonline.com',
     workspaceHostSuffix: '.azuredatabricks.net',
   },
   AzureUSGovernment: {
     authorityHost: 'https://login.microsoftonline.us',
     managementScope: 'https://management.core.usgovcloudapi.net//.default',
     v1IssuerBase: 'https://sts.windows.net/',
+    v2IssuerHost: 'https://login.microsoftonline.us',
     workspaceHostSuffix: '.databricks.azure.us',
   },
   AzureChina: {
     authorityHost: 'https://login.chinacloudapi.cn',
     managementScope: 'https://management.core.chinacloudapi.cn//.default',
     v1IssuerBase: 'https://sts.chinacloudapi.cn/',
+    v2IssuerHost: 'https://login.partner.microsoftonline.cn',
     workspaceHostSuffix: '.databricks.azure.cn',
   },
 } as const satisfies Record<string, CloudProfile>;

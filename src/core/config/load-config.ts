@@ -34,6 +34,8 @@ export interface VendingConfig {
   readonly tenantId: string;
   readonly authorityHost: string;
   readonly v1IssuerBase: string;
+  /** The cloud's v2 issuer host, or the authority itself when AZURE_AUTHORITY_HOST points elsewhere. */
+  readonly v2IssuerHost: string;
   readonly databricksScope: string;
   readonly managementScope: string;
   readonly audiences: readonly string[];
@@ -119,6 +121,7 @@ function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHos
     tenantId: doc.tenantId.toLowerCase(),
     authorityHost,
     v1IssuerBase: cloud.v1IssuerBase,
+    v2IssuerHost: authorityHost === cloud.authorityHost ? cloud.v2IssuerHost : authorityHost,
     databricksScope: `${env[APP_SETTINGS.DATABRICKS_RESOURCE_ID] || DATABRICKS_RESOURCE_ID}/.default`,
     managementScope: env[APP_SETTINGS.AZURE_MANAGEMENT_SCOPE] || cloud.managementScope,
     audiences: doc.callers.audiences,

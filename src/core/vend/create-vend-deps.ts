@@ -29,7 +29,7 @@ export function createVendDeps(config: VendingConfig, options: { clock?: Clock; 
     });
   const keys = new SigningKeyStore({ discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, clock });
   const onEntra = health.report('entra');
-  const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, authorityHost: config.authorityHost, v1IssuerBase: config.v1IssuerBase };
+  const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
   const secrets = new KeyVaultSecretSource({
     vaultUrl: config.keyVaultUrl,
     credential: appCredential,
