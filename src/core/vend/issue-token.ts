@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { fingerprintToken } from '../audit';
 import type { Workspace } from '../config';
-import { InvalidRequestError, UnknownWorkspaceError } from '../errors';
+import { InvalidRequestError } from '../errors';
 import { jsonResponse, readJsonBody } from '../http';
 import type { CoreResponse, IncomingBody } from '../http';
 import { patComment } from '../mint';
@@ -9,6 +9,7 @@ import type { MintedToken } from '../mint';
 import { authorize } from '../policy';
 import type { Entitlement } from '../policy';
 import { buildRecord } from './audit-trail';
+import { authenticate, findWorkspace } from './authenticate';
 import type { Decision } from './audit-trail';
 import { tokenRequestSchema } from './request-schema';
 import type { TokenRequest } from './request-schema';
@@ -27,12 +28,10 @@ interface Vended {
  */
 export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: IncomingBody, decision: Decision): Promise<CoreResponse> {
   const startedAt = deps.clock.now();
-  decision.caller = await deps.verifyCaller(ctx.authorization);
-  deps.limiter.take(`${decision.caller.tenantId}/${decision.caller.objectId}`);
+  decision.caller = await authenticate(deps, ctx);
   const request = await readJsonBody(incoming, tokenRequestSchema);
   Object.assign(decision, { workspace: request.workspace, mode: request.mode, managementToken: request.management_token, purpose: request.purpose });
-  const ws = deps.config.workspaces.get(request.workspace);
-  if (!ws) throw new UnknownWorkspaceError({ detail: `No workspace named "${request.workspace}" is configured.` });
+  const ws = findWorkspace(deps, request.workspace);
   decision.servicePrincipal = ws.servicePrincipal.name;
   const entitlement = authorize(deps.grants, decision.caller, { workspace: ws.name, mode: request.mode, managementToken: request.management_token });
   const vended = request.mode === 'pat' ? await vendPat(deps, ctx, ws, request, entitlement, decision) : await vendAad(deps, ws, request);

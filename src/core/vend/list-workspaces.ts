@@ -1,12 +1,12 @@
 import type { CoreResponse } from '../http';
 import { jsonResponse } from '../http';
 import { entitlementsOf } from '../policy';
+import { authenticate } from './authenticate';
 import type { RequestContext, VendDeps } from './vend-deps';
 
 /** GET /api/workspaces: what this caller may vend for. Other workspaces are not revealed. */
 export async function listWorkspaces(deps: VendDeps, ctx: RequestContext): Promise<CoreResponse> {
-  const caller = await deps.verifyCaller(ctx.authorization);
-  deps.limiter.take(`${caller.tenantId}/${caller.objectId}`);
+  const caller = await authenticate(deps, ctx);
   const items = entitlementsOf(deps.grants, caller).flatMap((e) => {
     const ws = deps.config.workspaces.get(e.workspace);
     if (!ws) return [];

@@ -1,8 +1,9 @@
-import { InvalidRequestError, UnknownWorkspaceError } from '../errors';
+import { InvalidRequestError } from '../errors';
 import type { CoreResponse } from '../http';
 import { baseHeaders } from '../http';
 import { authorize } from '../policy';
 import { buildRecord } from './audit-trail';
+import { authenticate, findWorkspace } from './authenticate';
 import type { Decision } from './audit-trail';
 import type { RequestContext, VendDeps } from './vend-deps';
 
@@ -14,12 +15,10 @@ const TOKEN_ID = /^[A-Za-z0-9_-]{1,128}$/;
  */
 export async function revokeToken(deps: VendDeps, ctx: RequestContext, params: { workspace: string; tokenId: string }, decision: Decision): Promise<CoreResponse> {
   const startedAt = deps.clock.now();
-  decision.caller = await deps.verifyCaller(ctx.authorization);
-  deps.limiter.take(`${decision.caller.tenantId}/${decision.caller.objectId}`);
+  decision.caller = await authenticate(deps, ctx);
   Object.assign(decision, { workspace: params.workspace, mode: 'pat', managementToken: false });
   if (!TOKEN_ID.test(params.tokenId)) throw new InvalidRequestError({ detail: 'token_id is not a Databricks token id.' });
-  const ws = deps.config.workspaces.get(params.workspace);
-  if (!ws) throw new UnknownWorkspaceError({ detail: `No workspace named "${params.workspace}" is configured.` });
+  const ws = findWorkspace(deps, params.workspace);
   decision.servicePrincipal = ws.servicePrincipal.name;
   authorize(deps.grants, decision.caller, { workspace: ws.name, mode: 'pat', managementToken: false });
   const spToken = await deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120);
