@@ -9,6 +9,7 @@ let host: SpawnedHost;
 
 beforeAll(async () => ({ stack, host } = await Stack.withHost()));
 afterAll(async () => {
+  await stack?.expectNoLeaks();
   await stack?.stop();
 });
 
@@ -18,6 +19,7 @@ describe('the client against the real service', () => {
     stack.sandbox.authority.resetCounters();
     const [a, b] = await Promise.all([client.databricksHeaders('analytics-sandbox'), client.databricksHeaders('analytics-sandbox')]);
     expect(a).toEqual(b);
+    stack.vendedTokens.push(a.Authorization?.slice('Bearer '.length) ?? '');
     expect((await fetch(`${stack.sandbox.workspaceUrl}/api/2.0/preview/scim/v2/Me`, { headers: a })).status).toBe(200);
     const issued = (await stack.auditRows()).filter((r) => r.outcome === 'issued');
     expect(issued).toHaveLength(1);
@@ -34,6 +36,7 @@ describe('the client against the real service', () => {
     expect(stdout).toContain(`export DATABRICKS_HOST='${stack.sandbox.workspaceUrl}'`);
     const token = /export DATABRICKS_TOKEN='([^']+)'/.exec(stdout)?.[1] ?? '';
     expect(token.split('.')).toHaveLength(3);
+    stack.vendedTokens.push(token);
     expect(stderr).not.toContain(token);
     const refused = await runCli(['token', '--endpoint', host.url, '--workspace', 'no-such-ws'], { ...io, stdout: { write: () => true } });
     expect(refused).toBe(3);

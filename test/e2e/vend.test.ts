@@ -16,6 +16,7 @@ let host: SpawnedHost;
 
 beforeAll(async () => ({ stack, host } = await Stack.withHost()));
 afterAll(async () => {
+  await stack?.expectNoLeaks();
   await stack?.stop();
 });
 
