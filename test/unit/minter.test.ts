@@ -93,4 +93,21 @@ describe('EntraTokenMinter', () => {
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.message).not.toContain('ECONNREFUSED');
   });
+
+  it('replaces a token late in its life in the background, and keeps it when that fails', async () => {
+    const { state, minter } = world();
+    const first = await minter.getToken(SP, SCOPE, 300);
+    state.now += 50 * 60_000; // 10 minutes left: still fresh for 300 s, but within the refresh-ahead window
+    state.entraDown = true;
+    expect((await minter.getToken(SP, SCOPE, 300)).token).toBe(first.token);
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await minter.getToken(SP, SCOPE, 300)).token).toBe(first.token); // the failed refresh kept it
+    state.entraDown = false;
+    await new Promise((r) => setTimeout(r, 30));
+    await minter.getToken(SP, SCOPE, 300); // starts another refresh, which succeeds
+    await new Promise((r) => setTimeout(r, 30));
+    const refreshed = await minter.getToken(SP, SCOPE, 300);
+    expect(refreshed.token).not.toBe(first.token);
+    expect(refreshed.expiresOnMs - state.now).toBe(3_600_000);
+  });
 });

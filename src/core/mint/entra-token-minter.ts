@@ -24,6 +24,8 @@ export interface EntraTokenMinterOptions {
   readonly createCredential: CredentialFactory;
   readonly clock?: Clock;
   readonly onOutcome?: (ok: boolean) => void;
+  /** A cached token with less than this left is still served, and replaced in the background. */
+  readonly refreshAheadMs?: number;
 }
 
 interface CredentialEntry {
@@ -63,13 +65,26 @@ export class EntraTokenMinter implements TokenMinter {
     const key = `${sp.name}\u0000${scope}`;
     const fresh = (t: MintedToken | undefined): t is MintedToken => !!t && t.expiresOnMs - this.#clock.now() >= minValiditySeconds * 1000;
     const cached = this.#tokens.get(key);
-    if (fresh(cached)) return cached;
+    if (fresh(cached)) {
+      this.#refreshAhead(key, sp, scope, cached);
+      return cached;
+    }
     const shared = await this.#shared(key, () => this.#mint(sp, scope, false));
     if (fresh(shared)) return shared;
     // The credential's own cache handed back a token too close to expiry: start from a new credential.
     const forced = await this.#shared(key, () => this.#mint(sp, scope, true));
     if (fresh(forced)) return forced;
     throw new UpstreamRejectedError({ detail: `Entra ID issued a token for "${sp.name}" that is valid for less than the ${minValiditySeconds} s asked for.` });
+  }
+
+  /**
+   * Entra ID tokens live 60-90 minutes; without this, callers late in that window would get tokens
+   * with only their minimum validity left. The refresh is shared like any mint, and a failure
+   * (Entra ID down) just keeps the cached token until it is no longer fresh enough.
+   */
+  #refreshAhead(key: string, sp: ServicePrincipal, scope: string, cached: MintedToken): void {
+    if (this.#inflight.has(key) || cached.expiresOnMs - this.#clock.now() > (this.options.refreshAheadMs ?? 15 * 60_000)) return;
+    this.#shared(key, () => this.#mint(sp, scope, true)).catch(() => undefined);
   }
 
   #shared(key: string, run: () => Promise<MintedToken>): Promise<MintedToken> {
