@@ -1,6 +1,6 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { rejection } from '../support/rejection';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ServicePrincipal } from '../../src/core/config';
 import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
 import { EntraTokenMinter } from '../../src/core/mint';
@@ -11,7 +11,7 @@ const SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
 
 /** A fake Entra ID: accepts only `validSecret`, issues numbered tokens valid for `lifetimeMs`. */
 function world(opts: { lifetimeMs?: number } = {}) {
-  const state = { now: 1_000_000, validSecret: 's1', vault: { value: 's1', version: 'v1' }, secretReads: 0, tokenCalls: 0, credentials: 0, entraDown: false };
+  const state = { now: 1_000_000, validSecret: 's1', vault: { value: 's1', version: 'v1' }, secretReads: 0, tokenCalls: 0, credentials: 0, entraDown: false, outages: 0 };
   const secrets: SecretSource = {
     get: async (): Promise<SecretValue> => {
       state.secretReads += 1;
@@ -27,7 +27,7 @@ function world(opts: { lifetimeMs?: number } = {}) {
         state.tokenCalls += 1;
         await new Promise((r) => setTimeout(r, 5));
         if (cached && cached.expiresOnTimestamp - state.now > 300_000) return cached;
-        if (state.entraDown) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'AuthenticationError' });
+        if (state.entraDown && ++state.outages) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'AuthenticationError' });
         if (material?.value !== state.validSecret) {
           // The shape @azure/identity gives a refused client secret (MSAL server error → AuthenticationRequiredError).
           throw Object.assign(new Error(`invalid_client: Error(s): 7000215 - Description: AADSTS7000215: Invalid client secret provided (${material?.value}).`), {
@@ -100,14 +100,12 @@ describe('EntraTokenMinter', () => {
     state.now += 50 * 60_000; // 10 minutes left: still fresh for 300 s, but within the refresh-ahead window
     state.entraDown = true;
     expect((await minter.getToken(SP, SCOPE, 300)).token).toBe(first.token);
-    await new Promise((r) => setTimeout(r, 30));
-    expect((await minter.getToken(SP, SCOPE, 300)).token).toBe(first.token); // the failed refresh kept it
+    await vi.waitFor(() => expect(state.outages).toBe(1)); // the background refresh ran, and failed
+    expect((await minter.getToken(SP, SCOPE, 300)).token).toBe(first.token);
     state.entraDown = false;
-    await new Promise((r) => setTimeout(r, 30));
-    await minter.getToken(SP, SCOPE, 300); // starts another refresh, which succeeds
-    await new Promise((r) => setTimeout(r, 30));
+    // Each call starts a refresh when none is in flight; soon one succeeds and replaces the token.
+    await vi.waitFor(async () => expect((await minter.getToken(SP, SCOPE, 300)).token).not.toBe(first.token));
     const refreshed = await minter.getToken(SP, SCOPE, 300);
-    expect(refreshed.token).not.toBe(first.token);
     expect(refreshed.expiresOnMs - state.now).toBe(3_600_000);
   });
 });
