@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
@@ -63,7 +63,6 @@ async function writeCallerToken(sandbox: Sandbox, stopAll: (() => Promise<void>)
   stopAll.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
   const file = join(dir, 'caller-token');
   writeFileSync(file, await sandbox.issueCallerToken({ expiresInSeconds: 3600 }), { mode: 0o600 });
-  chmodSync(file, 0o600);
   return file;
 }
 

@@ -43,10 +43,6 @@ export class SigningKeyStore {
     };
   }
 
-  get hasKeys(): boolean {
-    return this.#resolver !== undefined;
-  }
-
   /** The jose key resolver for jwtVerify. */
   readonly resolve = async (header: JWTHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> => {
     const now = this.#options.clock.now();

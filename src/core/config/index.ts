@@ -1,4 +1,4 @@
-export { loadConfig, formatZodIssues } from './load-config';
+export { loadConfig } from './load-config';
 export type { VendingConfig, Workspace, ServicePrincipal, SpCredential } from './load-config';
 export type { Env } from './read-document';
 export type { ServiceSettings, AuditTarget } from './service-settings';

@@ -64,10 +64,10 @@ export function loadConfig(env: Env): VendingConfig {
   return deepFreeze(buildConfig(parsed.data, service, authorityHost, env));
 }
 
-export function formatZodIssues(list: readonly z.core.$ZodIssue[], prefix = ''): string[] {
+function formatZodIssues(list: readonly z.core.$ZodIssue[]): string[] {
   return list.map((issue) => {
     const message = issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, 'required ($1)');
-    return `${prefix}${issue.path.length ? issue.path.join('.') : '(document)'}: ${message}`;
+    return `${issue.path.length ? issue.path.join('.') : '(document)'}: ${message}`;
   });
 }
 

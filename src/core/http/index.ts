@@ -3,5 +3,4 @@ export type { ProblemBody, CoreResponse } from './problem';
 export { resolveRequestId } from './request-id';
 export { readJsonBody, MAX_BODY_BYTES } from './read-json-body';
 export type { IncomingBody } from './read-json-body';
-export { silentLogger } from './logger';
 export type { Logger } from './logger';
