@@ -5,6 +5,8 @@ import type { RequestContext, VendDeps } from './vend-deps';
 
 /** What is known of a decision so far; grows as the request passes each check. */
 export interface Decision {
+  /** When the request arrived (clock ms): the audit record's latency is measured from here. */
+  readonly startedAt: number;
   caller?: CallerIdentity;
   workspace?: string;
   servicePrincipal?: string;
@@ -16,7 +18,6 @@ export interface Decision {
 export function buildRecord(
   deps: VendDeps,
   ctx: RequestContext,
-  startedAt: number,
   decision: Decision,
   outcome: AuditRecord['outcome'],
   result: { status: number; code: string; tokenId?: string; fingerprint?: string; expiresOn?: number },
@@ -44,16 +45,16 @@ export function buildRecord(
     purpose: decision.purpose,
     source_ip: ctx.sourceIp?.slice(0, 64),
     user_agent: ctx.userAgent?.slice(0, 256),
-    latency_ms: Math.max(0, Math.round(now - startedAt)),
+    latency_ms: Math.max(0, Math.round(now - decision.startedAt)),
   };
 }
 
 /** Records a refusal or failure. Best effort: the caller gets no token either way, and the original error. */
-export async function recordRefusal(deps: VendDeps, ctx: RequestContext, startedAt: number, decision: Decision, err: unknown): Promise<string | undefined> {
+export async function recordRefusal(deps: VendDeps, ctx: RequestContext, decision: Decision, err: unknown): Promise<string | undefined> {
   const status = isVendingError(err) ? err.status : 500;
   const code = isVendingError(err) ? err.code : 'internal_error';
   try {
-    await deps.audit.record(buildRecord(deps, ctx, startedAt, decision, status < 500 ? 'denied' : 'failed', { status, code }));
+    await deps.audit.record(buildRecord(deps, ctx, decision, status < 500 ? 'denied' : 'failed', { status, code }));
     return undefined;
   } catch {
     return 'audit record of a refusal could not be written';

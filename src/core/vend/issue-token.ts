@@ -27,7 +27,6 @@ interface Vended {
  * `decision` is filled in as each step passes, so a refusal is audited with what was known.
  */
 export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: IncomingBody, decision: Decision): Promise<CoreResponse> {
-  const startedAt = deps.clock.now();
   decision.caller = await authenticate(deps, ctx);
   const request = await readJsonBody(incoming, tokenRequestSchema);
   Object.assign(decision, { workspace: request.workspace, mode: request.mode, managementToken: request.management_token, purpose: request.purpose });
@@ -38,7 +37,7 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
   const fingerprint = fingerprintToken(vended.token, deps.config.service.auditHmacKey);
   const expiresOn = Math.floor(vended.expiresOnMs / 1000);
   // Fail closed: if this write throws, the token never leaves (AuditUnavailableError → 503).
-  await deps.audit.record(buildRecord(deps, ctx, startedAt, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn }));
+  await deps.audit.record(buildRecord(deps, ctx, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn }));
   return jsonResponse(200, responseBody(deps, ctx, ws, request, vended, expiresOn), ctx.requestId);
 }
 

@@ -14,7 +14,6 @@ const TOKEN_ID = /^[A-Za-z0-9_-]{1,128}$/;
  * The record is written before the revocation, like an issuance: no record, no action.
  */
 export async function revokeToken(deps: VendDeps, ctx: RequestContext, params: { workspace: string; tokenId: string }, decision: Decision): Promise<CoreResponse> {
-  const startedAt = deps.clock.now();
   decision.caller = await authenticate(deps, ctx);
   Object.assign(decision, { workspace: params.workspace, mode: 'pat', managementToken: false });
   if (!TOKEN_ID.test(params.tokenId)) throw new InvalidRequestError({ detail: 'token_id is not a Databricks token id.' });
@@ -22,7 +21,7 @@ export async function revokeToken(deps: VendDeps, ctx: RequestContext, params: {
   decision.servicePrincipal = ws.servicePrincipal.name;
   authorize(deps.grants, decision.caller, { workspace: ws.name, mode: 'pat', managementToken: false });
   const spToken = await deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120);
-  await deps.audit.record(buildRecord(deps, ctx, startedAt, decision, 'revoked', { status: 204, code: 'revoked', tokenId: params.tokenId }));
+  await deps.audit.record(buildRecord(deps, ctx, decision, 'revoked', { status: 204, code: 'revoked', tokenId: params.tokenId }));
   const mark = `dbx-token-vending caller=${decision.caller.tenantId}/${decision.caller.objectId} `;
   await deps.pats.revoke(ws, spToken.token, params.tokenId, mark);
   const headers = baseHeaders(ctx.requestId);

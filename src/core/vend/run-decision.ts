@@ -16,16 +16,15 @@ export async function runDecision(
   action: string,
   run: (decision: Decision) => Promise<CoreResponse>,
 ): Promise<CoreResponse> {
-  const startedAt = deps.clock.now();
-  const decision: Decision = {};
+  const decision: Decision = { startedAt: deps.clock.now() };
   try {
     const response = await run(decision);
-    logger.info(`${action}: ${response.status}`, { ...logFields(ctx, decision), latency_ms: deps.clock.now() - startedAt });
+    logger.info(`${action}: ${response.status}`, { ...logFields(ctx, decision), latency_ms: deps.clock.now() - decision.startedAt });
     return response;
   } catch (err) {
-    const auditNote = await recordRefusal(deps, ctx, startedAt, decision, err);
+    const auditNote = await recordRefusal(deps, ctx, decision, err);
     const response = toProblemResponse(err, ctx.requestId);
-    const fields = { ...logFields(ctx, decision), status: response.status, code: isVendingError(err) ? err.code : 'internal_error', latency_ms: deps.clock.now() - startedAt };
+    const fields = { ...logFields(ctx, decision), status: response.status, code: isVendingError(err) ? err.code : 'internal_error', latency_ms: deps.clock.now() - decision.startedAt };
     if (response.status >= 500) logger.error(`${action}: ${response.status}`, { ...fields, error: describeError(err), ...(auditNote ? { audit: auditNote } : {}) });
     else logger.info(`${action}: ${response.status}`, { ...fields, ...(auditNote ? { audit: auditNote } : {}) });
     return response;
