@@ -50,8 +50,7 @@ beforeAll(async () => {
   host = await stack.host({ VENDING_CONFIG: JSON.stringify(config) });
 });
 afterAll(async () => {
-  await stack?.expectNoLeaks([keyPem.split('\n').slice(1, 4).join('\n')]);
-  await stack?.stop();
+  await stack?.finish([keyPem.split('\n').slice(1, 4).join('\n')]);
 });
 
 describe('service principal credentials', () => {

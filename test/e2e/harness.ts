@@ -1,6 +1,6 @@
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { TableClient } from '@azure/data-tables';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startSandbox } from '../../src/dev/sandbox';
 import type { Sandbox, SandboxOptions } from '../../src/dev/sandbox';
 import { spawnHost } from '../../src/dev/spawn-host';
@@ -114,6 +114,15 @@ export class Stack {
     for (const hay of haystacks) for (const needle of needles) if (needle.length >= 16) expect(hay.includes(needle), 'a secret or token leaked').toBe(false);
   }
 
+  /** The end of every e2e file: the leak scan, then stop, which runs even when the scan fails. */
+  async finish(extra: readonly string[] = []): Promise<void> {
+    try {
+      await this.expectNoLeaks(extra);
+    } finally {
+      await this.stop();
+    }
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.stop()));
     await this.sandbox.stop();
@@ -122,4 +131,17 @@ export class Stack {
 
 export function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/**
+ * Registers a test file's hooks: a sandbox with one host before its tests, `finish()` after them.
+ * The fields are set once `beforeAll` has run.
+ */
+export function stackWithHost(): { readonly stack: Stack; readonly host: SpawnedHost } {
+  const ctx = {} as { stack: Stack; host: SpawnedHost };
+  beforeAll(async () => void Object.assign(ctx, await Stack.withHost()));
+  afterAll(async () => {
+    await ctx.stack?.finish();
+  });
+  return ctx;
 }

@@ -9,8 +9,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   stack.sandbox.vault.setDown(false);
-  await stack?.expectNoLeaks();
-  await stack?.stop();
+  await stack?.finish();
 });
 
 describe('operating the service', () => {

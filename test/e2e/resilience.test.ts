@@ -17,8 +17,7 @@ afterEach(() => {
   stack.sandbox.audit.setDown(false);
 });
 afterAll(async () => {
-  await stack?.expectNoLeaks();
-  await stack?.stop();
+  await stack?.finish();
 });
 
 function expectUnavailable(reply: Reply, code: string): void {

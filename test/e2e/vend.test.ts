@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SpawnedHost } from '../../src/dev/spawn-host';
-import { claimsOf, Stack } from './harness';
+import { describe, expect, it } from 'vitest';
+import { claimsOf, stackWithHost } from './harness';
 
 const DATABRICKS = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d';
 interface VendBody {
@@ -11,14 +10,7 @@ interface VendBody {
   headers: Record<string, string>;
 }
 
-let stack: Stack;
-let host: SpawnedHost;
-
-beforeAll(async () => ({ stack, host } = await Stack.withHost()));
-afterAll(async () => {
-  await stack?.expectNoLeaks();
-  await stack?.stop();
-});
+const env = stackWithHost();
 
 function expectProblem(reply: { status: number; headers: Headers; json: Record<string, unknown> }, status: number, code: string): void {
   expect({ status: reply.status, code: reply.json.code }).toEqual({ status, code });
@@ -31,8 +23,8 @@ function expectProblem(reply: { status: number; headers: Headers; json: Record<s
 
 describe('POST /api/token (aad)', () => {
   it('vends a Databricks token that the workspace accepts, and records it', async () => {
-    const { sandbox } = stack;
-    const reply = await stack.vend(host, { workspace: 'analytics-sandbox', purpose: 'nightly ETL' }, { headers: { 'x-request-id': 'req-happy-1' } });
+    const { sandbox } = env.stack;
+    const reply = await env.stack.vend(env.host, { workspace: 'analytics-sandbox', purpose: 'nightly ETL' }, { headers: { 'x-request-id': 'req-happy-1' } });
     expect(reply.status).toBe(200);
     expect(reply.headers.get('cache-control')).toBe('no-store');
     expect(reply.headers.get('x-request-id')).toBe('req-happy-1');
@@ -56,7 +48,7 @@ describe('POST /api/token (aad)', () => {
     expect(me.status).toBe(200);
     expect(((await me.json()) as { userName: string }).userName).toBe(sandbox.apps.servicePrincipals['etl-sp'].clientId);
 
-    const row = (await stack.auditRows()).find((r) => r.request_id === 'req-happy-1');
+    const row = (await env.stack.auditRows()).find((r) => r.request_id === 'req-happy-1');
     expect(row).toMatchObject({
       partitionKey: new Date().toISOString().slice(0, 10).replace(/-/g, ''),
       outcome: 'issued',
@@ -78,23 +70,23 @@ describe('POST /api/token (aad)', () => {
   });
 
   it('adds the management token when asked and granted, so a non-member SP gets in', async () => {
-    const reply = await stack.vend(host, { workspace: 'ops-sandbox', management_token: true });
+    const reply = await env.stack.vend(env.host, { workspace: 'ops-sandbox', management_token: true });
     expect(reply.status).toBe(200);
     const headers = reply.json.headers as Record<string, string>;
     expect(claimsOf(headers['X-Databricks-Azure-SP-Management-Token'] ?? '').aud).toBe('https://management.core.windows.net/');
-    const me = await fetch(`${stack.sandbox.workspaceUrl}/api/2.0/clusters/list`, { headers });
+    const me = await fetch(`${env.stack.sandbox.workspaceUrl}/api/2.0/clusters/list`, { headers });
     expect(me.status).toBe(200);
   });
 
   it('refuses the management token where the grant does not allow it (403)', async () => {
-    expectProblem(await stack.vend(host, { workspace: 'analytics-sandbox', management_token: true }), 403, 'not_granted');
+    expectProblem(await env.stack.vend(env.host, { workspace: 'analytics-sandbox', management_token: true }), 403, 'not_granted');
   });
 
   it('serves a delegated (user) caller holding the role, and says so in the audit', async () => {
-    const token = await stack.callerToken({ kind: 'user' });
-    const reply = await stack.vend(host, { workspace: 'analytics-sandbox' }, { token, headers: { 'x-request-id': 'req-user-1' } });
+    const token = await env.stack.callerToken({ kind: 'user' });
+    const reply = await env.stack.vend(env.host, { workspace: 'analytics-sandbox' }, { token, headers: { 'x-request-id': 'req-user-1' } });
     expect(reply.status).toBe(200);
-    expect((await stack.auditRows()).find((r) => r.request_id === 'req-user-1')).toMatchObject({ caller_kind: 'user', caller_name: expect.stringContaining('@') as string });
+    expect((await env.stack.auditRows()).find((r) => r.request_id === 'req-user-1')).toMatchObject({ caller_kind: 'user', caller_name: expect.stringContaining('@') as string });
   });
 });
 
@@ -106,16 +98,16 @@ describe('refusals', () => {
     ['another tenant', { tenantId: '0b0b0b0b-0000-4000-8000-000000000000' }],
     ['unsigned', { alg: 'none' }],
   ] as const)('401 for %s, with the Bearer challenge', async (_name, opts) => {
-    const token = opts === null ? null : await stack.callerToken(opts);
-    const reply = await stack.vend(host, { workspace: 'analytics-sandbox' }, { token });
+    const token = opts === null ? null : await env.stack.callerToken(opts);
+    const reply = await env.stack.vend(env.host, { workspace: 'analytics-sandbox' }, { token });
     expectProblem(reply, 401, 'invalid_token');
     expect(reply.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
   });
 
   it('403 for a caller without a grant, 404 for an unknown workspace', async () => {
-    const other = await stack.callerToken({ clientId: stack.sandbox.apps.otherCallerApp.clientId, roles: [] });
-    expectProblem(await stack.vend(host, { workspace: 'analytics-sandbox' }, { token: other }), 403, 'not_granted');
-    expectProblem(await stack.vend(host, { workspace: 'no-such-ws' }), 404, 'unknown_workspace');
+    const other = await env.stack.callerToken({ clientId: env.stack.sandbox.apps.otherCallerApp.clientId, roles: [] });
+    expectProblem(await env.stack.vend(env.host, { workspace: 'analytics-sandbox' }, { token: other }), 403, 'not_granted');
+    expectProblem(await env.stack.vend(env.host, { workspace: 'no-such-ws' }), 404, 'unknown_workspace');
   });
 
   it.each([
@@ -128,48 +120,48 @@ describe('refusals', () => {
     ['body over 16 KiB', 413, 'body_too_large', { workspace: 'analytics-sandbox', purpose: 'x'.repeat(17_000) }, {}],
     ['not JSON content type', 415, 'unsupported_media_type', 'workspace=analytics-sandbox', { 'Content-Type': 'application/x-www-form-urlencoded' }],
   ] as const)('%s → %s %s', async (_name, status, code, body, headers) => {
-    expectProblem(await stack.vend(host, body, { headers }), status, code);
+    expectProblem(await env.stack.vend(env.host, body, { headers }), status, code);
   });
 
   it('405 with Allow for a wrong method, and records refusals as denied', async () => {
-    const reply = await stack.call(host, '/token', { method: 'GET' });
+    const reply = await env.stack.call(env.host, '/token', { method: 'GET' });
     expectProblem(reply, 405, 'method_not_allowed');
     expect(reply.headers.get('allow')).toBe('POST');
-    const rows = await stack.auditRows();
+    const rows = await env.stack.auditRows();
     expect(rows.filter((r) => r.outcome === 'denied' && r.code === 'invalid_token').length).toBeGreaterThanOrEqual(5);
-    expect(rows.some((r) => r.outcome === 'denied' && r.code === 'not_granted' && r.caller_appid === stack.sandbox.apps.otherCallerApp.clientId)).toBe(true);
+    expect(rows.some((r) => r.outcome === 'denied' && r.code === 'not_granted' && r.caller_appid === env.stack.sandbox.apps.otherCallerApp.clientId)).toBe(true);
   });
 
   it('makes a request id when the caller sends none or an unsafe one', async () => {
-    const reply = await stack.vend(host, { workspace: 'no-such-ws' }, { headers: { 'x-request-id': 'bad id with spaces' } });
+    const reply = await env.stack.vend(env.host, { workspace: 'no-such-ws' }, { headers: { 'x-request-id': 'bad id with spaces' } });
     expect(reply.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
 
 describe('GET /api/workspaces and /api/health', () => {
   it('lists only what the caller may vend for', async () => {
-    const mine = await stack.call(host, '/workspaces');
+    const mine = await env.stack.call(env.host, '/workspaces');
     expect(mine.status).toBe(200);
     expect(JSON.parse(mine.text)).toEqual([
-      { name: 'analytics-sandbox', host: stack.sandbox.workspaceUrl, resource_id: stack.sandbox.workspaceResourceId, modes: ['aad', 'pat'], max_lifetime_seconds: 3600, management_token: false },
-      { name: 'ops-sandbox', host: stack.sandbox.workspaceUrl, resource_id: stack.sandbox.workspaceResourceId, modes: ['aad'], max_lifetime_seconds: 3600, management_token: true },
+      { name: 'analytics-sandbox', host: env.stack.sandbox.workspaceUrl, resource_id: env.stack.sandbox.workspaceResourceId, modes: ['aad', 'pat'], max_lifetime_seconds: 3600, management_token: false },
+      { name: 'ops-sandbox', host: env.stack.sandbox.workspaceUrl, resource_id: env.stack.sandbox.workspaceResourceId, modes: ['aad'], max_lifetime_seconds: 3600, management_token: true },
     ]);
-    const other = await stack.callerToken({ clientId: stack.sandbox.apps.otherCallerApp.clientId, roles: [] });
-    expect(JSON.parse((await stack.call(host, '/workspaces', { token: other })).text)).toEqual([]);
-    expectProblem(await stack.call(host, '/workspaces', { token: null }), 401, 'invalid_token');
+    const other = await env.stack.callerToken({ clientId: env.stack.sandbox.apps.otherCallerApp.clientId, roles: [] });
+    expect(JSON.parse((await env.stack.call(env.host, '/workspaces', { token: other })).text)).toEqual([]);
+    expectProblem(await env.stack.call(env.host, '/workspaces', { token: null }), 401, 'invalid_token');
   });
 
   it('answers health anonymously with names only', async () => {
-    const reply = await stack.call(host, '/health', { token: null });
+    const reply = await env.stack.call(env.host, '/health', { token: null });
     expect(reply.status).toBe(200);
     expect(reply.json).toEqual({ status: 'ok', version: '0.1.0', checks: { config: 'ok', keyvault: 'ok', entra: 'ok', audit: 'ok' } });
-    expect(reply.text).not.toContain(stack.sandbox.vaultUrl);
+    expect(reply.text).not.toContain(env.stack.sandbox.vaultUrl);
   });
 });
 
 describe('leaks', () => {
   it('no token or secret in host logs, error bodies or audit rows', async () => {
-    expect(stack.vendedTokens.length).toBeGreaterThan(2);
-    await stack.expectNoLeaks();
+    expect(env.stack.vendedTokens.length).toBeGreaterThan(2);
+    await env.stack.expectNoLeaks();
   });
 });
