@@ -9,9 +9,14 @@ import { startLocalHost } from './local-host';
  * settings found in the environment, exactly what Azure would hand it. Nothing is emulated.
  */
 async function main(): Promise<void> {
+  const log = (level: string, fn: string, message: string): void => console.log(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`);
   let deps;
   try {
-    deps = createVendDeps(loadConfig(process.env));
+    // An invalid configuration stops here (78); a missing audit key does not: the host starts,
+    // answers 503 and says what it lacks until the key can be read (DESIGN §8).
+    deps = createVendDeps(loadConfig(process.env), {
+      onAuditKeyChange: (problem) => log(problem ? 'Warning' : 'Information', 'startup', problem ? `cannot vend yet: ${problem}` : 'audit key read from Key Vault; vending is on'),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -22,7 +27,7 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? '7071');
   const host = await startLocalHost(makeRoutes(deps), {
     port,
-    log: (level, fn, message) => console.log(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`),
+    log,
   });
   console.log(`dbx-token-vending listening on ${host.url}`);
   const stop = (): void => void host.close().then(() => process.exit(0));

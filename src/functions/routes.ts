@@ -1,5 +1,5 @@
 import type { HttpHandler, HttpMethod } from '@azure/functions';
-import { issueToken, listWorkspaces, revokeToken, runDecision } from '../core/vend';
+import { healthStatusCode, issueToken, listWorkspaces, revokeToken, runDecision } from '../core/vend';
 import type { VendDeps } from '../core/vend';
 import { jsonResponse } from '../core/http';
 import { contextLogger, incomingBody, methodNotAllowed, requestContext, toHttpResponse } from './adapter';
@@ -51,8 +51,10 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       name: 'health',
       route: 'health',
       authLevel: 'anonymous',
-      handler: (request) =>
-        Promise.resolve(methodNotAllowed(request, ['GET']) ?? toHttpResponse(jsonResponse(200, deps.health.snapshot(deps.version), requestContext(request).requestId))),
+      handler: (request) => {
+        const snapshot = deps.health.snapshot(deps.version);
+        return Promise.resolve(methodNotAllowed(request, ['GET']) ?? toHttpResponse(jsonResponse(healthStatusCode(snapshot), snapshot, requestContext(request).requestId)));
+      },
     },
   ];
 }

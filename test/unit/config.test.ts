@@ -115,11 +115,23 @@ describe('loadConfig', () => {
     expect(issuesOf({})).toEqual([
       'VENDING_CONFIG: missing (or set VENDING_CONFIG_FILE to a file path)',
       'AUDIT_TABLE_ENDPOINT: missing (no audit sink, no tokens)',
-      'AUDIT_HMAC_KEY: missing (base64, at least 32 bytes)',
     ]);
     expect(issuesOf({ ...env(doc()), VENDING_CONFIG: '{nope' })[0]).toMatch(/^VENDING_CONFIG: not valid JSON/);
     expect(issuesOf({ ...env(doc()), VENDING_CONFIG_FILE: '/nonexistent' })[0]).toBe('VENDING_CONFIG and VENDING_CONFIG_FILE: set one, not both');
     expect(issuesOf({ ...env(doc()), AZURE_AUTHORITY_HOST: 'http://login.local' })).toEqual(['AZURE_AUTHORITY_HOST: must be an https origin (MSAL refuses anything else)']);
+  });
+
+  it('reads the audit key from the vault by name unless AUDIT_HMAC_KEY holds a usable key', () => {
+    const { AUDIT_HMAC_KEY: _key, ...noKey } = env(doc());
+    expect(loadConfig(noKey).service.auditKey).toEqual({ kind: 'secret', secretName: 'audit-hmac-key', unresolvedReference: false });
+    expect(loadConfig({ ...noKey, AUDIT_HMAC_SECRET_NAME: 'other-key' }).service.auditKey).toMatchObject({ secretName: 'other-key' });
+    // App Service's text for a reference it could not resolve: noted, never taken for a key.
+    const unresolved = loadConfig({ ...noKey, AUDIT_HMAC_KEY: '@Microsoft.KeyVault(VaultName=kv;SecretName=audit-hmac-key)' }).service.auditKey;
+    expect(unresolved).toEqual({ kind: 'secret', secretName: 'audit-hmac-key', unresolvedReference: true });
+    expect(loadConfig(env(doc())).service.auditKey).toEqual({ kind: 'value', key: Buffer.from(HMAC, 'base64') });
+    expect(issuesOf({ ...noKey, AUDIT_HMAC_SECRET_NAME: 'bad_name!' })).toEqual([
+      'AUDIT_HMAC_SECRET_NAME: must be a Key Vault secret name (1-127 letters, digits and dashes)',
+    ]);
   });
 
   it('uses the local audit connection string when given', () => {

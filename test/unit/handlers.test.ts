@@ -6,6 +6,7 @@ import { AuditUnavailableError, InvalidTokenError } from '../../src/core/errors'
 import { compileGrants, RateLimiter } from '../../src/core/policy';
 import type { CallerIdentity } from '../../src/core/policy';
 import { HealthTracker } from '../../src/core/vend';
+import { FixedAuditKey } from '../../src/core/secrets';
 import type { VendDeps } from '../../src/core/vend';
 import { makeRoutes } from '../../src/functions/routes';
 
@@ -42,6 +43,7 @@ function world(overrides: Partial<VendDeps> = {}) {
     limiter: new RateLimiter(100, { now: () => 1_000 }),
     minter: { getToken: () => Promise.resolve({ token: MINTED, expiresOnMs: 2_000_000_000_000 }) },
     audit: { record: (r) => (rows.push(r), Promise.resolve()) },
+    auditKey: new FixedAuditKey(Buffer.alloc(32, 3)),
     clock: { now: () => 1_764_000_000_000 },
     health: new HealthTracker(),
     pats: { create: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
@@ -67,6 +69,15 @@ describe('token handler (constructed HttpRequest, no host)', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ outcome: 'issued', token_id: 'uti-123', token_fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) as string });
     expect(JSON.stringify(rows) + logs.join('\n')).not.toContain(MINTED.split('.')[2]);
+  });
+
+  it('without the audit key, answers 503 audit_unavailable with Retry-After and mints nothing', async () => {
+    let minted = 0;
+    const auditKey = { current: () => Promise.reject(new AuditUnavailableError(new Error('no key'), 5)), problem: () => 'audit key: missing' };
+    const { post } = world({ auditKey, minter: { getToken: () => (minted++, Promise.resolve({ token: MINTED, expiresOnMs: 2_000_000_000_000 })) } });
+    const res = await post({ workspace: 'prod' });
+    expect({ status: res.status, code: res.body.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 503, code: 'audit_unavailable', retryAfter: '5' });
+    expect(minted).toBe(0);
   });
 
   it('fails closed: an audit sink that cannot write means 503 and no token', async () => {

@@ -5,27 +5,44 @@ export type AuditTarget =
   | { readonly kind: 'connection-string'; readonly connectionString: string; readonly tableName: string }
   | { readonly kind: 'endpoint'; readonly endpoint: string; readonly tableName: string };
 
+/**
+ * Where the audit fingerprint key comes from: the value itself (AUDIT_HMAC_KEY, local runs and
+ * tests) or a Key Vault secret read at run time. A missing key is not a start-up error: the app
+ * starts and says what it lacks until the secret exists (DESIGN §8).
+ */
+export type AuditKeySetting =
+  | { readonly kind: 'value'; readonly key: Buffer }
+  | {
+      readonly kind: 'secret';
+      readonly secretName: string;
+      /** AUDIT_HMAC_KEY held App Service's unresolved `@Microsoft.KeyVault(...)` text: reported, never used. */
+      readonly unresolvedReference: boolean;
+    };
+
 export interface ServiceSettings {
   readonly audit: AuditTarget;
-  readonly auditHmacKey: Buffer;
+  readonly auditKey: AuditKeySetting;
   /** Client id of the user-assigned managed identity (Azure) or the local identity. */
   readonly azureClientId: string | undefined;
   readonly keyVaultChallengeVerification: boolean;
   readonly allowLoopbackWorkspaces: boolean;
 }
 
+export const DEFAULT_AUDIT_HMAC_SECRET_NAME = 'audit-hmac-key';
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
+const MIN_KEY_BYTES = 32;
 
 /** The app settings beside the config document (DESIGN §3), checked with the same rigour. */
 export function readServiceSettings(env: Env, issues: string[]): ServiceSettings | undefined {
   const tableName = env[APP_SETTINGS.AUDIT_TABLE_NAME] ?? 'vendingaudit';
   if (!TABLE_NAME.test(tableName)) issues.push(`${APP_SETTINGS.AUDIT_TABLE_NAME}: must be 3-63 letters and digits, starting with a letter`);
   const audit = readAuditTarget(env, tableName, issues);
-  const auditHmacKey = readHmacKey(env[APP_SETTINGS.AUDIT_HMAC_KEY], issues);
-  if (!audit || !auditHmacKey) return undefined;
+  const auditKey = readAuditKeySetting(env, issues);
+  if (!audit || !auditKey) return undefined;
   return {
     audit,
-    auditHmacKey,
+    auditKey,
     azureClientId: env[APP_SETTINGS.AZURE_CLIENT_ID] || undefined,
     keyVaultChallengeVerification: env.KEYVAULT_CHALLENGE_VERIFICATION !== 'off',
     allowLoopbackWorkspaces: env.VENDING_ALLOW_LOOPBACK_WORKSPACES === 'on',
@@ -47,15 +64,33 @@ function readAuditTarget(env: Env, tableName: string, issues: string[]): AuditTa
   return { kind: 'endpoint', endpoint, tableName };
 }
 
-function readHmacKey(value: string | undefined, issues: string[]): Buffer | undefined {
-  if (!value) {
-    issues.push(`${APP_SETTINGS.AUDIT_HMAC_KEY}: missing (base64, at least 32 bytes)`);
+/** App Service hands the app this text, unchanged, when it cannot resolve a Key Vault reference. */
+export function isUnresolvedKeyVaultReference(value: string): boolean {
+  return /^\s*@Microsoft\.KeyVault\(/i.test(value);
+}
+
+function readAuditKeySetting(env: Env, issues: string[]): AuditKeySetting | undefined {
+  const secretName = env[APP_SETTINGS.AUDIT_HMAC_SECRET_NAME] || DEFAULT_AUDIT_HMAC_SECRET_NAME;
+  if (!SECRET_NAME.test(secretName)) {
+    issues.push(`${APP_SETTINGS.AUDIT_HMAC_SECRET_NAME}: must be a Key Vault secret name (1-127 letters, digits and dashes)`);
     return undefined;
   }
-  const key = Buffer.from(value, 'base64');
-  if (key.length < 32 || !/^[A-Za-z0-9+/=_-]+$/.test(value)) {
-    issues.push(`${APP_SETTINGS.AUDIT_HMAC_KEY}: must be base64 of at least 32 bytes`);
+  const value = env[APP_SETTINGS.AUDIT_HMAC_KEY];
+  if (!value) return { kind: 'secret', secretName, unresolvedReference: false };
+  if (isUnresolvedKeyVaultReference(value)) return { kind: 'secret', secretName, unresolvedReference: true };
+  const key = parseAuditKey(value);
+  if (!key) {
+    // A key given by hand that is wrong is a configuration mistake, reported like any other.
+    issues.push(`${APP_SETTINGS.AUDIT_HMAC_KEY}: must be base64 of at least ${MIN_KEY_BYTES} bytes`);
     return undefined;
   }
-  return key;
+  return { kind: 'value', key };
+}
+
+/** The key bytes, or undefined when the text is not base64 of at least 32 bytes. */
+export function parseAuditKey(value: string): Buffer | undefined {
+  const text = value.trim();
+  if (!/^[A-Za-z0-9+/=_-]+$/.test(text)) return undefined;
+  const key = Buffer.from(text, 'base64');
+  return key.length >= MIN_KEY_BYTES ? key : undefined;
 }

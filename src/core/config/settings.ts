@@ -12,15 +12,20 @@ export const APP_SETTINGS = {
   AUDIT_TABLE_ENDPOINT: 'AUDIT_TABLE_ENDPOINT',
   AUDIT_TABLE_NAME: 'AUDIT_TABLE_NAME',
   AUDIT_CONNECTION_STRING: 'AUDIT_CONNECTION_STRING',
+  AUDIT_HMAC_SECRET_NAME: 'AUDIT_HMAC_SECRET_NAME',
   AUDIT_HMAC_KEY: 'AUDIT_HMAC_KEY',
   AZURE_AUTHORITY_HOST: 'AZURE_AUTHORITY_HOST',
   DATABRICKS_RESOURCE_ID: 'DATABRICKS_RESOURCE_ID',
   AZURE_MANAGEMENT_SCOPE: 'AZURE_MANAGEMENT_SCOPE',
 } as const;
 
-/** Emulator and local-trust switches (DESIGN §6). Never set in Azure; infra tests assert that. */
+/**
+ * Emulator and local-trust switches (DESIGN §6), and the audit key given as a value (Azure reads it
+ * from Key Vault by AUDIT_HMAC_SECRET_NAME). Never set in Azure; infra tests assert that.
+ */
 export const LOCAL_ONLY_SETTINGS: readonly string[] = [
   APP_SETTINGS.AUDIT_CONNECTION_STRING,
+  APP_SETTINGS.AUDIT_HMAC_KEY,
   APP_SETTINGS.VENDING_CONFIG_FILE,
   'NODE_EXTRA_CA_CERTS',
   'KEYVAULT_CHALLENGE_VERIFICATION',

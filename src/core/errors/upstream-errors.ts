@@ -28,7 +28,7 @@ export class AuditUnavailableError extends VendingError {
   readonly code = 'audit_unavailable' as const;
   readonly status = 503;
   readonly title = 'Audit unavailable';
-  constructor(cause?: unknown) {
-    super({ detail: 'The issuance could not be recorded, so no token was issued. Retry later.', cause, retryAfterSeconds: 5 });
+  constructor(cause?: unknown, retryAfterSeconds = 5) {
+    super({ detail: 'The issuance could not be recorded, so no token was issued. Retry later.', cause, retryAfterSeconds });
   }
 }

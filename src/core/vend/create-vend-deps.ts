@@ -4,12 +4,13 @@ import { DefaultAzureCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { TableAuditSink } from '../audit';
 import { SigningKeyStore, verifyCaller } from '../caller';
-import { isMicrosoftAuthority } from '../config';
+import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
 import { EntraTokenMinter, createCredentialFactory, createPat, revokePat } from '../mint';
 import { RateLimiter, compileGrants, systemClock } from '../policy';
 import type { Clock } from '../policy';
-import { KeyVaultSecretSource } from '../secrets';
+import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
+import type { AuditKeySource, SecretSource } from '../secrets';
 import { HealthTracker } from './health';
 import type { VendDeps } from './vend-deps';
 
@@ -17,7 +18,14 @@ import type { VendDeps } from './vend-deps';
  * The one place that wires config to real clients (octo-sts' main): the app's identity, Key
  * Vault, Entra ID, Table storage. Everything else receives interfaces.
  */
-export function createVendDeps(config: VendingConfig, options: { clock?: Clock; appCredential?: TokenCredential } = {}): VendDeps {
+export interface CreateVendDepsOptions {
+  readonly clock?: Clock;
+  readonly appCredential?: TokenCredential;
+  /** Told when the audit key goes missing or arrives (names only). Default: the console, which the host logs. */
+  readonly onAuditKeyChange?: (problem: string | undefined) => void;
+}
+
+export function createVendDeps(config: VendingConfig, options: CreateVendDepsOptions = {}): VendDeps {
   const clock = options.clock ?? systemClock;
   const health = new HealthTracker();
   const appCredential =
@@ -28,7 +36,6 @@ export function createVendDeps(config: VendingConfig, options: { clock?: Clock; 
       disableInstanceDiscovery: !isMicrosoftAuthority(config.authorityHost),
     });
   const keys = new SigningKeyStore({ discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, clock });
-  const onEntra = health.report('entra');
   const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
   const secrets = new KeyVaultSecretSource({
     vaultUrl: config.keyVaultUrl,
@@ -37,6 +44,7 @@ export function createVendDeps(config: VendingConfig, options: { clock?: Clock; 
     clock,
     onOutcome: health.report('keyvault'),
   });
+  const auditKey = health.watchAuditKey(createAuditKey(config, secrets, clock, options.onAuditKeyChange ?? logAuditKeyChange));
   return {
     config,
     grants: compileGrants(config.grants),
@@ -46,14 +54,27 @@ export function createVendDeps(config: VendingConfig, options: { clock?: Clock; 
       secrets,
       createCredential: createCredentialFactory({ tenantId: config.tenantId, authorityHost: config.authorityHost, appCredential }),
       clock,
-      onOutcome: onEntra,
+      onOutcome: health.report('entra'),
     }),
     audit: new TableAuditSink(config.service.audit, appCredential, health.report('audit')),
+    auditKey,
     clock,
     health,
     pats: { create: createPat, revoke: revokePat },
     version: packageVersion(),
   };
+}
+
+/** AUDIT_HMAC_KEY when given; otherwise the vault secret, read now and polled until it exists. */
+function createAuditKey(config: VendingConfig, secrets: SecretSource, clock: Clock, onChange: (problem: string | undefined) => void): AuditKeySource {
+  const setting = config.service.auditKey;
+  if (setting.kind === 'value') return new FixedAuditKey(setting.key);
+  return new VaultAuditKey({ secrets, secretName: setting.secretName, unresolvedReference: setting.unresolvedReference, parse: parseAuditKey, clock, onChange }).start();
+}
+
+function logAuditKeyChange(problem: string | undefined): void {
+  if (problem) console.warn(`dbx-token-vending cannot vend yet: ${problem}`);
+  else console.info('dbx-token-vending: audit key read from Key Vault; vending is on');
 }
 
 function packageVersion(): string {

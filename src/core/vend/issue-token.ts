@@ -33,8 +33,10 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
   const ws = findWorkspace(deps, request.workspace);
   decision.servicePrincipal = ws.servicePrincipal.name;
   const entitlement = authorize(deps.grants, decision.caller, { workspace: ws.name, mode: request.mode, managementToken: request.management_token });
+  // No key, no audit record, so no token: checked before anything is minted.
+  const auditKey = await deps.auditKey.current();
   const vended = request.mode === 'pat' ? await vendPat(deps, ctx, ws, request, entitlement, decision) : await vendAad(deps, ws, request);
-  const fingerprint = fingerprintToken(vended.token, deps.config.service.auditHmacKey);
+  const fingerprint = fingerprintToken(vended.token, auditKey);
   const expiresOn = Math.floor(vended.expiresOnMs / 1000);
   // Fail closed: if this write throws, the token never leaves (AuditUnavailableError → 503).
   await deps.audit.record(buildRecord(deps, ctx, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn }));

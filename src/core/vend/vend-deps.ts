@@ -3,6 +3,7 @@ import type { VendingConfig } from '../config';
 import type { CreatedPat, TokenMinter } from '../mint';
 import type { CallerIdentity, Clock, CompiledGrant, RateLimiter } from '../policy';
 import type { Workspace } from '../config';
+import type { AuditKeySource } from '../secrets';
 import type { HealthTracker } from './health';
 
 /** Everything the vend path needs, as small interfaces, so tests can swap any of them. */
@@ -13,6 +14,8 @@ export interface VendDeps {
   readonly limiter: RateLimiter;
   readonly minter: TokenMinter;
   readonly audit: AuditSink;
+  /** The audit fingerprint key; throws AuditUnavailableError (503) while it cannot be had. */
+  readonly auditKey: AuditKeySource;
   readonly clock: Clock;
   readonly health: HealthTracker;
   readonly pats: {
