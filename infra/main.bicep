@@ -1,7 +1,8 @@
 // Deploys the Databricks token-vending function into one resource group: a user-assigned managed
 // identity, a Flex Consumption function app (Node.js 22) behind Entra ID authentication, identity-only
-// storage with the audit table, an RBAC-mode Key Vault, Log Analytics with Entra-only Application
-// Insights, and the role assignments between them (modules/rbac.bicep). Nothing in it holds a key.
+// storage (one account for the Functions host, another for the audit table alone), an RBAC-mode Key
+// Vault, Log Analytics with Entra-only Application Insights, and the role assignments between them
+// (modules/rbac.bicep). Nothing in it holds a key.
 //
 //   azd up                                            (infra/main.parameters.json, azure.yaml)
 //   az deployment group create -g <rg> -f infra/main.bicep -p ...   (see infra/README.md)
@@ -29,10 +30,10 @@ param vendingConfig object
 @maxLength(36)
 param vendingApiClientId string
 
-@description('Identifier URIs a caller token\'s aud may name, besides the API\'s client id (v2 tokens carry that).')
-param vendingApiAudiences string[] = [
-  'api://dbx-token-vending'
-]
+// Entra's identifier-URI restrictions (on by default for new apps in many tenants) accept only URIs
+// that carry the tenant or app id, or a verified domain: api://<appId> always passes.
+@description('Identifier URIs of the vending API that a caller token\'s aud may name, besides its client id (v2 tokens carry that). Empty (or only empty strings): api://<vendingApiClientId>.')
+param vendingApiAudiences string[] = []
 
 @description('Entra ID tenant of the callers (the issuer App Service authentication accepts).')
 param callerTenantId string = tenant().tenantId
@@ -40,7 +41,7 @@ param callerTenantId string = tenant().tenantId
 @description('Key Vault secret (and certificate) names the app may read. Empty: the app may read every secret in this vault. The secrets must exist before they are named here.')
 param keyVaultSecretNames string[] = []
 
-@description('Name of the Key Vault secret that holds the audit HMAC key (32+ random bytes, base64).')
+@description('Name of the Key Vault secret that holds the audit HMAC key (32+ random bytes, base64). The app reads it by name and picks it up within a minute of its creation.')
 param auditHmacSecretName string = 'audit-hmac-key'
 
 @description('Name of the audit table.')
@@ -61,7 +62,14 @@ param maximumInstanceCount int = 40
 @maxValue(730)
 param logRetentionInDays int = 30
 
-@description('Days a deleted secret stays recoverable (purge protection keeps it that long).')
+@description('Name of an existing deployment\'s vault (azd keeps it in the environment as AZURE_KEY_VAULT_NAME). Empty: a new name, unique to this provision, so that a vault soft-deleted by `azd down` (purge protection keeps it) never blocks the next one.')
+@maxLength(24)
+param keyVaultName string = ''
+
+@description('When this deployment runs; only used to make a new vault name unique (see keyVaultName). Leave the default.')
+param provisionedAt string = utcNow()
+
+@description('Days a deleted vault or secret stays recoverable (purge protection keeps it that long).')
 @minValue(7)
 @maxValue(90)
 param keyVaultSoftDeleteRetentionInDays int = 90
@@ -85,9 +93,10 @@ var names = {
   identity: 'id-vend-${resourceToken}'
   logAnalytics: 'log-vend-${resourceToken}'
   appInsights: 'appi-vend-${resourceToken}'
-  storage: 'stvend${resourceToken}'
+  hostStorage: 'sthost${resourceToken}'
+  auditStorage: 'staudit${resourceToken}'
   deploymentContainer: 'app-package-${resourceToken}'
-  keyVault: 'kv-vend-${resourceToken}'
+  keyVault: empty(keyVaultName) ? 'kv-vend-${uniqueString(resourceToken, provisionedAt)}' : keyVaultName
   plan: 'plan-vend-${resourceToken}'
   functionApp: 'func-vend-${resourceToken}'
 }
@@ -105,6 +114,10 @@ var authorityHost = endsWith(loginEndpoint, '/') ? take(loginEndpoint, length(lo
 // every cloud (.usgovcloudapi.net, .chinacloudapi.cn); audiences[1] (management.azure.com) is not
 // what Databricks accepts.
 var managementScope = '${environment().authentication.audiences[0]}/.default'
+
+// The vending API's identifier URIs (aud of v1 tokens): api://<appId> unless others are given.
+var givenAudiences = filter(vendingApiAudiences, uri => !empty(uri))
+var apiIdentifierUris = empty(givenAudiences) ? ['api://${vendingApiClientId}'] : givenAudiences
 
 // When the secrets are named, the app reads only those and the audit HMAC key.
 var appSecretNames = empty(keyVaultSecretNames) ? [] : union([auditHmacSecretName], keyVaultSecretNames)
@@ -129,12 +142,21 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
-module storage 'modules/storage.bicep' = {
-  name: 'storage'
+module hostStorage 'modules/host-storage.bicep' = {
+  name: 'host-storage'
   params: {
-    name: names.storage
+    name: names.hostStorage
     location: location
     deploymentContainerName: names.deploymentContainer
+    tags: allTags
+  }
+}
+
+module auditStorage 'modules/audit-storage.bicep' = {
+  name: 'audit-storage'
+  params: {
+    name: names.auditStorage
+    location: location
     auditTableName: auditTableName
     tags: allTags
   }
@@ -153,7 +175,8 @@ module keyVault 'modules/key-vault.bicep' = {
 module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   dependsOn: [
-    storage
+    hostStorage
+    auditStorage
     keyVault
     monitoring
   ]
@@ -163,8 +186,10 @@ module rbac 'modules/rbac.bicep' = {
     // colliding with the assignments of the one it replaced.
     #disable-next-line what-if-short-circuiting
     principalId: identity.outputs.principalId
-    storageAccountName: names.storage
+    hostStorageAccountName: names.hostStorage
+    auditStorageAccountName: names.auditStorage
     auditTableName: auditTableName
+    roleNameSuffix: resourceToken
     keyVaultName: names.keyVault
     keyVaultSecretNames: appSecretNames
     appInsightsName: names.appInsights
@@ -175,7 +200,7 @@ module rbac 'modules/rbac.bicep' = {
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
-  // The app starts resolving its Key Vault reference and host storage at once: grant first.
+  // The app reaches host storage, the vault and the audit table as soon as it starts: grant first.
   dependsOn: [
     monitoring
     rbac
@@ -187,25 +212,26 @@ module functionApp 'modules/function-app.bicep' = {
     tags: allTags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
-    storageBlobEndpoint: storage.outputs.blobEndpoint
-    deploymentContainerName: storage.outputs.deploymentContainerName
+    storageAccountName: hostStorage.outputs.name
+    storageBlobEndpoint: hostStorage.outputs.blobEndpoint
+    deploymentContainerName: hostStorage.outputs.deploymentContainerName
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     appInsightsName: names.appInsights
     authTenantId: callerTenantId
     authClientId: vendingApiClientId
-    allowedAudiences: union(vendingApiAudiences, [vendingApiClientId])
+    allowedAudiences: union(apiIdentifierUris, [vendingApiClientId])
     // Exactly the settings the code reads in Azure (DEPLOYED_SETTINGS in src/core/config/settings.ts;
     // test/infra.test.ts holds the two lists against each other). No local-only switch belongs here.
     vendingSettings: {
       VENDING_CONFIG: string(union(vendingConfig, { keyVaultUrl: keyVault.outputs.url }))
       AZURE_CLIENT_ID: identity.outputs.clientId
-      AUDIT_TABLE_ENDPOINT: storage.outputs.tableEndpoint
-      AUDIT_TABLE_NAME: storage.outputs.auditTableName
-      // Resolved by App Service as the user-assigned identity (keyVaultReferenceIdentity); the app
-      // sees only the value. Versionless: a rotated key is picked up within a day, or on restart.
-      AUDIT_HMAC_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${auditHmacSecretName})'
+      AUDIT_TABLE_ENDPOINT: auditStorage.outputs.tableEndpoint
+      AUDIT_TABLE_NAME: auditStorage.outputs.auditTableName
+      // A name, not a Key Vault reference: the app reads the secret itself (same client, cache and
+      // refresh as the SP secrets), so it starts, says what it lacks, and begins vending within a
+      // minute of the secret's creation, with no restart.
+      AUDIT_HMAC_SECRET_NAME: auditHmacSecretName
       AZURE_AUTHORITY_HOST: authorityHost
       DATABRICKS_RESOURCE_ID: azureDatabricksAppId
       AZURE_MANAGEMENT_SCOPE: managementScope
@@ -246,14 +272,20 @@ output AZURE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 @description('Object (principal) id of the app\'s managed identity: the subject of federated credentials.')
 output AZURE_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 
-@description('Name of the storage account.')
-output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+@description('Name of the Functions host\'s storage account (deployment package, host state).')
+output AZURE_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
+
+@description('Name of the audit table\'s storage account.')
+output AUDIT_STORAGE_ACCOUNT_NAME string = auditStorage.outputs.name
 
 @description('Table endpoint of the audit table\'s account.')
-output AUDIT_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output AUDIT_TABLE_ENDPOINT string = auditStorage.outputs.tableEndpoint
 
 @description('Name of the audit table.')
-output AUDIT_TABLE_NAME string = storage.outputs.auditTableName
+output AUDIT_TABLE_NAME string = auditStorage.outputs.auditTableName
+
+@description('The scope a caller asks Entra ID for to call the vending API.')
+output VENDING_API_SCOPE string = '${apiIdentifierUris[0]}/.default'
 
 @description('Name of the Key Vault secret that holds the audit HMAC key.')
 output AUDIT_HMAC_SECRET_NAME string = auditHmacSecretName

@@ -24,6 +24,7 @@ const bicepConfig = join(infraDir, 'bicepconfig.json');
 /** Built-in role definition ids (the same in every tenant and cloud). */
 const ROLE = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  /** Must not be granted on the audit table: it may update and delete entities. */
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
@@ -31,15 +32,57 @@ const ROLE = {
   keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985',
 } as const;
 
-/** Settings a Flex Consumption app must not carry: the runtime lives in functionAppConfig. */
+/**
+ * App settings a Flex Consumption app refuses at deploy time ("The following app setting
+ * (Site.SiteConfig.AppSettings.X) for Flex Consumption sites is invalid"; Azure Functions app
+ * settings reference, "Flex Consumption plan deprecations"): the runtime lives in functionAppConfig.
+ * AzureWebJobsStorage (a connection string) is refused by our own rule: identity only.
+ */
 const FLEX_FORBIDDEN_SETTINGS = [
   'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_WORKER_RUNTIME_VERSION',
   'FUNCTIONS_EXTENSION_VERSION',
   'WEBSITE_NODE_DEFAULT_VERSION',
   'WEBSITE_RUN_FROM_PACKAGE',
   'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
   'WEBSITE_CONTENTSHARE',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'ENABLE_ORYX_BUILD',
+  'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT',
   'AzureWebJobsStorage',
+];
+
+/**
+ * siteConfig properties a Flex Consumption site refuses at deploy time (ARM error 51021, "The
+ * following site configuration property (Site.SiteConfig.X) for Flex Consumption sites is
+ * invalid"): runtime and scale live in functionAppConfig; FTP is closed by the publishing policies.
+ */
+const FLEX_FORBIDDEN_SITE_CONFIG = [
+  'ftpsState',
+  'alwaysOn',
+  'use32BitWorkerProcess',
+  'netFrameworkVersion',
+  'linuxFxVersion',
+  'windowsFxVersion',
+  'functionsRuntimeScaleMonitoringEnabled',
+  'preWarmedInstanceCount',
+  'functionAppScaleLimit',
+  'minimumElasticInstanceCount',
+  'javaVersion',
+  'nodeVersion',
+  'phpVersion',
+  'pythonVersion',
+  'powerShellVersion',
+];
+
+/**
+ * The custom role's data actions (Azure permissions reference, Microsoft.Storage; Table service
+ * REST authorization): Insert Entity needs entities/add/action (or entities/write, which also
+ * allows Insert Or Replace/Merge); Query Entities needs entities/read.
+ */
+const AUDIT_APPENDER_DATA_ACTIONS = [
+  'Microsoft.Storage/storageAccounts/tableServices/tables/entities/read',
+  'Microsoft.Storage/storageAccounts/tableServices/tables/entities/add/action',
 ];
 
 const SNAPSHOT_SCOPE = {
@@ -90,12 +133,16 @@ interface Compiled {
   template: ArmTemplate;
   /** Every resource of the template and of each nested (module) deployment, in order. */
   resources: ArmResource[];
+  /** The same, keyed by symbolic name (languageVersion 2.0), module name first: `function-app/site::auth`. */
+  symbolic: Map<string, ArmResource & { dependsOn?: string[] }>;
   buildOutput: string;
   lint: CliRun;
   /** Default parameters: no secret names, so the vault-wide Secrets User assignment. */
   snapshot: Snapshot;
   /** keyVaultSecretNames given: one Secrets User assignment per named secret. */
   perSecretSnapshot: Snapshot;
+  /** A custom identifier URI and an existing vault's name given (a re-provision by azd). */
+  customSnapshot: Snapshot;
   cliVersion: string;
 }
 
@@ -143,6 +190,18 @@ function collectResources(template: ArmTemplate): ArmResource[] {
   return all;
 }
 
+function symbolicResources(template: ArmTemplate, prefix = '', into = new Map<string, ArmResource & { dependsOn?: string[] }>()) {
+  const resources = template.resources;
+  if (Array.isArray(resources)) return into;
+  for (const [key, resource] of Object.entries(resources)) {
+    if (resource.existing === true) continue;
+    into.set(`${prefix}${key}`, resource);
+    const nested = resource.properties?.template as ArmTemplate | undefined;
+    if (resource.type === 'Microsoft.Resources/deployments' && nested) symbolicResources(nested, `${resource.name}/`, into);
+  }
+  return into;
+}
+
 function snapshotParams(extra: string): string {
   const using = relative(workDir ?? tmpdir(), join(infraDir, 'main.bicep')).split('\\').join('/');
   return [
@@ -155,6 +214,8 @@ function snapshotParams(extra: string): string {
     `}`,
     `param vendingApiClientId = '${API_CLIENT_ID}'`,
     `param operatorPrincipalId = '${OPERATOR_ID}'`,
+    // utcNow() is only known at deployment: the snapshot gets a fixed provision time.
+    `param provisionedAt = '20260101T000000Z'`,
     extra,
     '',
   ].join('\n');
@@ -198,11 +259,12 @@ beforeAll(async () => {
   const dir = workDir;
   const outFile = join(dir, 'main.json');
   // Build and lint are independent; the snapshots only read the sources.
-  const [build, lint, snapshot, perSecretSnapshot] = await Promise.all([
+  const [build, lint, snapshot, perSecretSnapshot, customSnapshot] = await Promise.all([
     runBicep(['build', join(infraDir, 'main.bicep'), '--outfile', outFile]),
     runBicep(['lint', '--pattern', 'infra/**/*.bicep', '--config', bicepConfig]),
     takeSnapshot(dir, 'vault-scope', ''),
     takeSnapshot(dir, 'per-secret', `param keyVaultSecretNames = ['etl-sp-secret', 'ml-sp-cert']`),
+    takeSnapshot(dir, 'custom', `param vendingApiAudiences = ['api://${SNAPSHOT_SCOPE.tenantId}/dbx-token-vending']\nparam keyVaultName = 'kv-vend-kept'`),
   ]);
   if (build.code !== 0) {
     throw new Error(`bicep build failed (${build.code}):\n${build.stdout}${build.stderr}`);
@@ -211,10 +273,12 @@ beforeAll(async () => {
   compiled = {
     template,
     resources: collectResources(template),
+    symbolic: symbolicResources(template),
     buildOutput: build.stdout + build.stderr,
     lint,
     snapshot,
     perSecretSnapshot,
+    customSnapshot,
     cliVersion: version.stdout.trim(),
   };
 }, 300_000);
@@ -329,7 +393,7 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
     const { template, resources } = infra(ctx);
     const modules = listOf(template.resources).filter((r) => r.type === 'Microsoft.Resources/deployments');
     expect(modules.map((m) => m.name).sort()).toEqual(
-      ['function-app', 'identity', 'key-vault', 'monitoring', 'rbac', 'storage'].sort(),
+      ['audit-storage', 'function-app', 'host-storage', 'identity', 'key-vault', 'monitoring', 'rbac'].sort(),
     );
     expect(resources.length).toBeGreaterThan(modules.length + 10);
   });
@@ -352,7 +416,7 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
     expect(site.kind).toBe('functionapp,linux');
     const p = props(site);
     expect(p.httpsOnly).toBe(true);
-    expect(p.siteConfig).toMatchObject({ minTlsVersion: '1.2', scmMinTlsVersion: '1.2', ftpsState: 'Disabled' });
+    expect(p.siteConfig).toEqual({ minTlsVersion: '1.2', scmMinTlsVersion: '1.2', http20Enabled: true });
     expect(p.functionAppConfig).toMatchObject({
       runtime: { name: 'node', version: '22' },
       scaleAndConcurrency: {
@@ -376,25 +440,80 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
     }
   });
 
+  it('carries no siteConfig property or app setting that Flex Consumption refuses at deploy time', (ctx) => {
+    const { template, snapshot } = infra(ctx);
+    // Anywhere in the compiled template, module templates included: not even a conditional one.
+    const text = JSON.stringify(template);
+    for (const name of FLEX_FORBIDDEN_SITE_CONFIG) expect(text, name).not.toMatch(new RegExp(`"${name}"\\s*:`, 'i'));
+    for (const name of FLEX_FORBIDDEN_SETTINGS) expect(text, name).not.toMatch(new RegExp(`"${name}"\\s*:`));
+    const site = props(only(snapshot.predictedResources, 'Microsoft.Web/sites'));
+    for (const name of FLEX_FORBIDDEN_SITE_CONFIG) expect(site.siteConfig, name).not.toHaveProperty([name]);
+  });
+
+  it('writes the site configuration one child at a time: appsettings, authsettingsV2, ftp, scm', (ctx) => {
+    const { symbolic } = infra(ctx);
+    const child = (key: string) => {
+      const found = symbolic.get(`function-app/site::${key}`);
+      expect(found, key).toBeDefined();
+      return found ?? { type: '', name: '' };
+    };
+    expect(child('settings').name).toContain("'appsettings'");
+    expect(child('auth').name).toContain("'authsettingsV2'");
+    expect(child('auth').dependsOn).toContain('site::settings');
+    expect(child('ftpPublishing').dependsOn).toContain('site::auth');
+    expect(child('scmPublishing').dependsOn).toContain('site::ftpPublishing');
+    // Every write to the site's configuration is in that one chain: none left to run in parallel.
+    const configChildren = [...symbolic.entries()].filter(([, r]) => /^Microsoft\.Web\/sites\/(config|basicPublishingCredentialsPolicies)$/.test(r.type));
+    expect(configChildren.map(([key]) => key).sort()).toEqual(
+      ['function-app/site::auth', 'function-app/site::ftpPublishing', 'function-app/site::scmPublishing', 'function-app/site::settings'],
+    );
+  });
+
+  it('asks for no extension bundle: the HTTP-only app needs none, and a host that cannot fetch one does not start', async (ctx) => {
+    infra(ctx);
+    const host = JSON.parse(await readFile(join(repoRoot, 'host.json'), 'utf8')) as Record<string, unknown>;
+    expect(host.version).toBe('2.0');
+    expect(host).not.toHaveProperty('extensionBundle');
+  });
+
   it('makes instance memory and maximum instance count parameters', (ctx) => {
     const { template } = infra(ctx);
     expect(template.parameters?.instanceMemoryMB?.defaultValue).toBe(2048);
     expect(template.parameters?.maximumInstanceCount?.defaultValue).toBeTypeOf('number');
   });
 
-  it('locks the storage account to Entra ID, TLS 1.2 and private blobs, with the audit table', (ctx) => {
-    const { resources } = infra(ctx);
-    const storage = only(resources, 'Microsoft.Storage/storageAccounts');
-    expect(props(storage)).toMatchObject({
-      allowSharedKeyAccess: false,
-      minimumTlsVersion: 'TLS1_2',
-      allowBlobPublicAccess: false,
-      supportsHttpsTrafficOnly: true,
-      defaultToOAuthAuthentication: true,
-    });
-    const container = only(resources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+  it('keeps host storage and the audit table in two accounts, both locked to Entra ID, TLS 1.2 and private blobs', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const accounts = snapshot.predictedResources.filter((r) => r.type === 'Microsoft.Storage/storageAccounts');
+    expect(accounts.map((a) => a.name).sort()).toEqual([expect.stringMatching(/^staudit[a-z0-9]+$/), expect.stringMatching(/^sthost[a-z0-9]+$/)]);
+    for (const account of accounts) {
+      expect(props(account), account.name).toMatchObject({
+        allowSharedKeyAccess: false,
+        minimumTlsVersion: 'TLS1_2',
+        allowBlobPublicAccess: false,
+        supportsHttpsTrafficOnly: true,
+        defaultToOAuthAuthentication: true,
+      });
+    }
+    const [audit, host] = [...accounts].sort((a, b) => a.name.localeCompare(b.name));
+    const container = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
     expect(props(container).publicAccess).toBe('None');
-    only(resources, 'Microsoft.Storage/storageAccounts/tableServices/tables');
+    expect(container.id?.startsWith(`${host.id}/`)).toBe(true);
+    const table = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables');
+    expect(table.id).toBe(`${audit.id}/tableServices/default/tables/vendingaudit`);
+    // The audit account holds the table and nothing else.
+    const inAudit = snapshot.predictedResources.filter((r) => r.id?.startsWith(`${audit.id}/`) && !r.type.startsWith('Microsoft.Authorization/'));
+    expect(inAudit.map((r) => r.type).sort()).toEqual(['Microsoft.Storage/storageAccounts/tableServices', 'Microsoft.Storage/storageAccounts/tableServices/tables']);
+  });
+
+  it('defines the audit role: add and read table entities only, assignable in this resource group', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const role = only(snapshot.predictedResources, 'Microsoft.Authorization/roleDefinitions');
+    expect(props(role)).toMatchObject({ type: 'CustomRole', assignableScopes: [`/subscriptions/${SNAPSHOT_SCOPE.subscriptionId}/resourceGroups/${SNAPSHOT_SCOPE.resourceGroup}`] });
+    expect(String(props(role).roleName)).toMatch(/^dbx-token-vending audit appender \([a-z0-9]+\)$/);
+    expect(props(role).permissions).toEqual([{ actions: [], notActions: [], dataActions: AUDIT_APPENDER_DATA_ACTIONS, notDataActions: [] }]);
+    const text = JSON.stringify(props(role).permissions);
+    expect(text).not.toMatch(/entities\/(write|delete|update\/action)|tables\/(write|delete)|\*/);
   });
 
   it('keeps the vault in RBAC mode with soft delete and purge protection', (ctx) => {
@@ -402,6 +521,19 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
     const vault = props(only(resources, 'Microsoft.KeyVault/vaults'));
     expect(vault).toMatchObject({ enableRbacAuthorization: true, enableSoftDelete: true, enablePurgeProtection: true });
     expect(vault.accessPolicies).toBeUndefined();
+    expect(vault.createMode).toBeUndefined();
+  });
+
+  it('names a new vault per provision unless azd hands back the existing one (re-provision after azd down)', (ctx) => {
+    const { template, snapshot, customSnapshot } = infra(ctx);
+    // A soft-deleted vault keeps its name for the retention period: a new provision must not reuse it.
+    expect(template.parameters?.provisionedAt?.defaultValue).toBe('[utcNow()]');
+    expect(template.parameters?.keyVaultName?.defaultValue).toBe('');
+    expect(only(snapshot.predictedResources, 'Microsoft.KeyVault/vaults').name).toMatch(/^kv-vend-[a-z0-9]{13}$/);
+    // azd keeps AZURE_KEY_VAULT_NAME (an output) in the environment and passes it back; `azd down`
+    // removes every output from it, so the next `azd up` names a new vault.
+    expect(only(customSnapshot.predictedResources, 'Microsoft.KeyVault/vaults').name).toBe('kv-vend-kept');
+    expect(template.outputs).toHaveProperty(['AZURE_KEY_VAULT_NAME']);
   });
 
   it('sends telemetry to a workspace-based component that accepts Entra ID senders only', (ctx) => {
@@ -418,7 +550,7 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
     expect(assignments.length).toBeGreaterThanOrEqual(7);
     for (const assignment of assignments) {
       expect(assignment.name).toMatch(/^\[guid\(/);
-      expect(String(props(assignment).roleDefinitionId)).toMatch(/subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions'/);
+      expect(String(props(assignment).roleDefinitionId)).toMatch(/^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', /);
     }
     const appAssignments = assignments.filter((a) => props(a).principalId === "[parameters('principalId')]");
     expect(appAssignments).toHaveLength(5);
@@ -435,22 +567,27 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
 describe('infra: role assignments and scopes (deployment snapshot)', () => {
   it('gives the app identity exactly its four roles, each on the narrowest scope', (ctx) => {
     const { snapshot } = infra(ctx);
-    const storage = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts');
+    const storage = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts', /^sthost/);
+    const auditAccount = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts', /^staudit/);
+    const auditRole = only(snapshot.predictedResources, 'Microsoft.Authorization/roleDefinitions');
     const table = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables');
     const vault = only(snapshot.predictedResources, 'Microsoft.KeyVault/vaults');
     const component = only(snapshot.predictedResources, 'Microsoft.Insights/components');
     const id = (r: ArmResource): string => r.id ?? '';
 
-    expect(id(table)).toBe(`${id(storage)}/tableServices/default/tables/vendingaudit`);
+    expect(id(table)).toBe(`${id(auditAccount)}/tableServices/default/tables/vendingaudit`);
     expect(appRoleAssignments(snapshot)).toEqual(
       expect.arrayContaining([
         { role: ROLE.storageBlobDataOwner, scope: id(storage) },
-        { role: ROLE.storageTableDataContributor, scope: id(table) },
+        { role: auditRole.name, scope: id(table) },
         { role: ROLE.keyVaultSecretsUser, scope: id(vault) },
         { role: ROLE.monitoringMetricsPublisher, scope: id(component) },
       ]),
     );
     expect(appRoleAssignments(snapshot)).toHaveLength(4);
+    // No role that may update or delete audit rows, on the table or above it.
+    expect(appRoleAssignments(snapshot).map((a) => a.role)).not.toContain(ROLE.storageTableDataContributor);
+    for (const { scope } of appRoleAssignments(snapshot)) expect(id(auditAccount).startsWith(scope)).toBe(false);
     for (const { scope } of appRoleAssignments(snapshot)) expect(scope.startsWith(rgPrefix)).toBe(true);
   });
 
@@ -479,9 +616,10 @@ describe('infra: role assignments and scopes (deployment snapshot)', () => {
   });
 
   it('reports no snapshot diagnostics', (ctx) => {
-    const { snapshot, perSecretSnapshot } = infra(ctx);
+    const { snapshot, perSecretSnapshot, customSnapshot } = infra(ctx);
     expect(snapshot.diagnostics).toEqual([]);
     expect(perSecretSnapshot.diagnostics).toEqual([]);
+    expect(customSnapshot.diagnostics).toEqual([]);
   });
 });
 
@@ -499,8 +637,18 @@ describe('infra: Entra ID in front of the app (App Service authentication)', () 
       azureActiveDirectory: {
         enabled: true,
         registration: { clientId: API_CLIENT_ID },
-        validation: { allowedAudiences: ['api://dbx-token-vending', API_CLIENT_ID] },
+        validation: { allowedAudiences: [`api://${API_CLIENT_ID}`, API_CLIENT_ID] },
       },
+    });
+  });
+
+  it('defaults the identifier URI to api://<appId> (Entra\'s restrictions accept it) and keeps a custom one possible', (ctx) => {
+    const { template, customSnapshot } = infra(ctx);
+    expect(template.parameters?.vendingApiAudiences?.defaultValue).toEqual([]);
+    expect(JSON.stringify(template)).not.toContain('api://dbx-token-vending');
+    const auth = props(only(customSnapshot.predictedResources, 'Microsoft.Web/sites/config', /\/authsettingsV2$/));
+    expect(auth.identityProviders).toMatchObject({
+      azureActiveDirectory: { validation: { allowedAudiences: [`api://${SNAPSHOT_SCOPE.tenantId}/dbx-token-vending`, API_CLIENT_ID] } },
     });
   });
 
@@ -540,7 +688,7 @@ describe('infra: app settings are exactly what the code reads', () => {
   it('runs host storage and telemetry over the managed identity', (ctx) => {
     const { snapshot } = infra(ctx);
     const settings = appSettings(snapshot);
-    const storage = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts');
+    const storage = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts', /^sthost/);
     const clientId = settings.AZURE_CLIENT_ID;
     expect(String(clientId)).toMatch(/userAssignedIdentities\/id-vend-[a-z0-9]+', '[\d-]+'\)\.clientId\]$/);
     expect(settings).toMatchObject({
@@ -553,14 +701,15 @@ describe('infra: app settings are exactly what the code reads', () => {
     );
   });
 
-  it('reads the audit HMAC key through a Key Vault reference to the deployed vault', (ctx) => {
-    const { snapshot } = infra(ctx);
-    const vault = only(snapshot.predictedResources, 'Microsoft.KeyVault/vaults');
+  it('names the audit key\'s secret for the app to read itself, never a Key Vault reference', (ctx) => {
+    const { snapshot, template } = infra(ctx);
+    const settings = appSettings(snapshot);
+    expect(settings.AUDIT_HMAC_SECRET_NAME).toBe('audit-hmac-key');
+    expect(settings).not.toHaveProperty(['AUDIT_HMAC_KEY']);
+    expect(JSON.stringify(template)).not.toContain('@Microsoft.KeyVault(');
+    // The site still resolves as its user-assigned identity, should an operator add a reference.
     const site = only(snapshot.predictedResources, 'Microsoft.Web/sites');
     const identity = only(snapshot.predictedResources, 'Microsoft.ManagedIdentity/userAssignedIdentities');
-    expect(appSettings(snapshot).AUDIT_HMAC_KEY).toBe(
-      `@Microsoft.KeyVault(VaultName=${vault.name};SecretName=audit-hmac-key)`,
-    );
     expect(props(site).keyVaultReferenceIdentity).toBe(identity.id);
   });
 
@@ -598,6 +747,8 @@ describe('infra: outputs and azd wiring', () => {
       'AZURE_IDENTITY_CLIENT_ID',
       'AZURE_IDENTITY_PRINCIPAL_ID',
       'AUDIT_TABLE_NAME',
+      'AUDIT_STORAGE_ACCOUNT_NAME',
+      'VENDING_API_SCOPE',
     ]) {
       expect(names).toContain(name);
     }
@@ -619,6 +770,9 @@ describe('infra: outputs and azd wiring', () => {
       .map(([name]) => name);
     for (const name of required) expect(Object.keys(file.parameters), name).toContain(name);
     expect(file.parameters.environmentName?.value).toBe('${AZURE_ENV_NAME}');
+    expect(file.parameters.keyVaultName?.value).toBe('${AZURE_KEY_VAULT_NAME}');
+    expect(file.parameters.vendingApiAudiences?.value).toEqual(['${VENDING_API_IDENTIFIER_URI}']);
+    expect(JSON.stringify(file)).not.toContain('api://dbx-token-vending');
     expect(file.parameters.location?.value).toBe('${AZURE_LOCATION}');
   });
 

@@ -22,7 +22,7 @@ param identityId string
 @description('Client id of the app\'s user-assigned managed identity.')
 param identityClientId string
 
-@description('Storage account of the Functions host and the deployment package.')
+@description('Storage account of the Functions host and the deployment package (not the audit table\'s).')
 param storageAccountName string
 
 @description('Blob endpoint of that account (ends with a slash).')
@@ -124,10 +124,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
       }
     }
+    // Flex Consumption refuses (ARM error 51021) the classic runtime and scale properties here:
+    // ftpsState, alwaysOn, use32BitWorkerProcess, netFrameworkVersion, linuxFxVersion,
+    // windowsFxVersion, functionsRuntimeScaleMonitoringEnabled, preWarmedInstanceCount,
+    // functionAppScaleLimit and the language versions. Runtime and scale are in functionAppConfig;
+    // FTP stays closed through the basic publishing credentials policies below.
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
   }
@@ -140,8 +144,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
 
   // Publishing goes through Entra ID (azd, func, az all use it); basic-auth credentials stay off.
+  // The site's configuration children are written one after another (appsettings, authsettingsV2,
+  // ftp, scm): ARM would otherwise write them in parallel, and concurrent writes to one site's
+  // configuration race (a setting goes missing, or a write fails with 409 Conflict).
   resource ftpPublishing 'basicPublishingCredentialsPolicies' = {
     name: 'ftp'
+    dependsOn: [
+      auth
+    ]
     properties: {
       allow: false
     }
@@ -149,6 +159,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
   resource scmPublishing 'basicPublishingCredentialsPolicies' = {
     name: 'scm'
+    dependsOn: [
+      ftpPublishing
+    ]
     properties: {
       allow: false
     }
@@ -160,6 +173,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // and the only check when the app runs outside App Service.
   resource auth 'config' = {
     name: 'authsettingsV2'
+    dependsOn: [
+      settings
+    ]
     properties: {
       platform: {
         enabled: true

@@ -1,8 +1,9 @@
 // Every role assignment of the deployment, in one place, each scoped as narrowly as Azure allows:
-//   app identity  Storage Blob Data Owner        storage account (the Functions host creates and
-//                                                leases its own containers; the deployment package
-//                                                container lives there too)
-//   app identity  Storage Table Data Contributor the audit table only
+//   app identity  Storage Blob Data Owner        the host storage account (the Functions host
+//                                                creates and leases its own containers; the
+//                                                deployment package container lives there too)
+//   app identity  audit appender (custom role,   the audit table only, in its own account: may add
+//                 defined here)                  and read entities, never update or delete them
 //   app identity  Key Vault Secrets User         each named secret, or the vault when no names are
 //                                                given (the vault holds only this app's secrets)
 //   app identity  Monitoring Metrics Publisher   the Application Insights component
@@ -13,11 +14,17 @@
 @description('Object (principal) id of the app\'s managed identity.')
 param principalId string
 
-@description('Storage account of the Functions host, deployment package and audit table.')
-param storageAccountName string
+@description('Storage account of the Functions host and the deployment package.')
+param hostStorageAccountName string
+
+@description('Storage account of the audit table (nothing else lives there).')
+param auditStorageAccountName string
 
 @description('The audit table.')
 param auditTableName string
+
+@description('Suffix that makes the custom role\'s name unique in the tenant (role names are tenant-wide).')
+param roleNameSuffix string
 
 @description('The vault with the SP credentials and the audit HMAC key.')
 param keyVaultName string
@@ -36,8 +43,6 @@ param operatorPrincipalType 'User' | 'Group' | 'ServicePrincipal'
 
 // Storage Blob Data Owner
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-// Storage Table Data Contributor
-var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 // Key Vault Secrets User
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 // Monitoring Metrics Publisher
@@ -47,8 +52,12 @@ var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 // Key Vault Certificates Officer
 var keyVaultCertificatesOfficerRoleId = 'a4417e6f-fecd-4de8-b567-7b0420556985'
 
-resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
-  name: storageAccountName
+resource hostStorageAccount 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
+  name: hostStorageAccountName
+}
+
+resource auditStorage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
+  name: auditStorageAccountName
 
   resource tableService 'tableServices' existing = {
     name: 'default'
@@ -75,8 +84,8 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 }
 
 resource hostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, storageBlobDataOwnerRoleId)
-  scope: storage
+  name: guid(hostStorageAccount.id, principalId, storageBlobDataOwnerRoleId)
+  scope: hostStorageAccount
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
     principalId: principalId
@@ -84,11 +93,41 @@ resource hostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource auditTableWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::tableService::auditTable.id, principalId, storageTableDataContributorRoleId)
-  scope: storage::tableService::auditTable
+// Insert Entity needs entities/add/action (or entities/write, which would also allow Insert Or
+// Replace and Merge); reading needs entities/read. Left out on purpose: entities/write,
+// entities/update/action, entities/delete, and tables/write (create or drop the table). So the app
+// cannot rewrite or erase the record of what it issued. Role definitions are tenant-wide objects
+// that outlive the resource group; the name below is stable, so a re-provision updates this one.
+resource auditAppenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'dbx-token-vending-audit-appender')
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributorRoleId)
+    roleName: 'dbx-token-vending audit appender (${roleNameSuffix})'
+    description: 'Add and read entities of the token-vending audit table; no update, no delete.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: [
+          'Microsoft.Storage/storageAccounts/tableServices/tables/entities/read'
+          'Microsoft.Storage/storageAccounts/tableServices/tables/entities/add/action'
+        ]
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource auditTableAppender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::tableService::auditTable.id, principalId, auditAppenderRole.name)
+  scope: auditStorage::tableService::auditTable
+  properties: {
+    // The subscription-level id, as for built-in roles (a role definition lives in the subscription
+    // whatever scope deployed it).
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', auditAppenderRole.name)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }
