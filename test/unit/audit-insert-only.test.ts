@@ -21,7 +21,8 @@ const server = createServer((req, res) => {
     if (conflictNext && req.url?.startsWith('/devstoreaccount1/audittest')) {
       conflictNext = false;
       res.writeHead(409, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ 'odata.error': { code: 'EntityAlreadyExists', message: { value: 'The specified entity already exists.' } } }));
+      res.end(JSON.stringify({ 'odata.error': { code: 'EntityAlreadyExists', message: { value: 'The specified entity already exists.' } } }));
+      return;
     }
     res.writeHead(req.url?.startsWith('/devstoreaccount1/Tables') ? 409 : 204, { 'content-type': 'application/json' });
     res.end(req.url?.startsWith('/devstoreaccount1/Tables') ? JSON.stringify({ 'odata.error': { code: 'TableAlreadyExists', message: { value: 'exists' } } }) : undefined);
