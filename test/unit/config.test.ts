@@ -34,6 +34,18 @@ function issuesOf(e: Record<string, string | undefined>): readonly string[] {
 }
 
 describe('loadConfig', () => {
+  it('lets a grant name other tenants only from callers.allowedTenants, as GUIDs', () => {
+    const OTHER = '99999999-8888-7777-6666-555555555555';
+    const grant = (tenants: unknown): Record<string, unknown> => ({ workspace: 'analytics-prod', callers: { roles: ['R'] }, modes: ['aad'], maxLifetimeSeconds: 3600, tenants });
+    const callers = { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT, OTHER.toUpperCase()] };
+    expect(loadConfig(env(doc({ callers, grants: [grant([TENANT, OTHER])] }))).grants[0]?.tenants).toEqual([TENANT, OTHER]);
+    expect(issuesOf(env(doc({ grants: [grant([OTHER])] })))).toEqual([`grants.0.tenants: "${OTHER}" is not in callers.allowedTenants`]);
+    expect(issuesOf(env(doc({ callers, grants: [grant(['contoso.onmicrosoft.com'])] })))).toEqual(
+      expect.arrayContaining(['grants.0.tenants.0: must be a GUID', 'grants.0.tenants: "contoso.onmicrosoft.com" is not in callers.allowedTenants']),
+    );
+    expect(issuesOf(env(doc({ callers, grants: [grant([])] })))).toEqual([expect.stringMatching(/^grants\.0\.tenants: /)]);
+  });
+
   it('accepts the documented example and applies cloud defaults', () => {
     const config = loadConfig(env(doc()));
     expect(config.authorityHost).toBe('https://login.microsoftonline.com');

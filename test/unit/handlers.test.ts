@@ -38,7 +38,7 @@ function world(overrides: Partial<VendDeps> = {}) {
   const logs: string[] = [];
   const deps: VendDeps = {
     config,
-    grants: compileGrants(config.grants),
+    grants: compileGrants(config.grants, config.tenantId),
     verifyCaller: (auth) => (auth === 'Bearer good' ? Promise.resolve(caller) : Promise.reject(new InvalidTokenError('The token is malformed.'))),
     limiter: new RateLimiter(100, { now: () => 1_000 }),
     minter: { getToken: () => Promise.resolve({ token: MINTED, expiresOnMs: 2_000_000_000_000 }) },
@@ -57,7 +57,12 @@ function world(overrides: Partial<VendDeps> = {}) {
     const res = await (routes.token)(request, context);
     return { status: res.status, headers: new Headers(res.headers), body: JSON.parse(typeof res.body === "string" ? res.body : "{}") as Record<string, unknown> };
   };
-  return { rows, logs, post };
+  const revoke = async (workspace: string, tokenId: string) => {
+    const request = new HttpRequest({ method: 'DELETE', url: 'http://localhost/api/token/x/y', headers: { authorization: 'Bearer good' }, params: { workspace, token_id: tokenId } });
+    const res = await (routes.revokeToken)(request, context);
+    return { status: res.status, body: JSON.parse(typeof res.body === 'string' ? res.body : '{}') as Record<string, unknown> };
+  };
+  return { rows, logs, post, revoke };
 }
 
 describe('token handler (constructed HttpRequest, no host)', () => {
@@ -102,10 +107,75 @@ describe('token handler (constructed HttpRequest, no host)', () => {
   it('records refusals with what was known', async () => {
     const { rows, post } = world();
     expect((await post({ workspace: 'prod' }, { authorization: 'Bearer nope' })).status).toBe(401);
-    expect((await post({ workspace: 'other' })).status).toBe(404);
-    expect(rows.map((r) => [r.outcome, r.code, r.caller_oid, r.workspace])).toEqual([
-      ['denied', 'invalid_token', undefined, undefined],
-      ['denied', 'unknown_workspace', 'oid-1', 'other'],
+    expect((await post({ workspace: 'other' })).status).toBe(403);
+    expect(rows.map((r) => [r.outcome, r.code, r.caller_oid, r.workspace, r.service_principal])).toEqual([
+      ['denied', 'invalid_token', undefined, undefined, undefined],
+      ['denied', 'not_granted', 'oid-1', 'other', undefined],
+    ]);
+  });
+});
+
+describe('names are what they claim (before the decision or the audit sees them)', () => {
+  const hostile = ['prod\r\nINJECTED: yes', 'pr\u0007od', 'prod\u202egnp.exe', 'a'.repeat(65), '.hidden', 'pröd', 'prod '];
+
+  it.each(hostile)('refuses workspace %j in the body with 400, and records no raw name', async (name) => {
+    const { rows, logs, post } = world();
+    const res = await post({ workspace: name, purpose: 'p' });
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'invalid_request' });
+    expect(res.body.detail).toMatch(/^workspace: must be 1-64 of/);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.workspace).toBeUndefined();
+    expect(JSON.stringify(rows) + logs.join('\n') + JSON.stringify(res.body)).not.toContain(name);
+  });
+
+  it.each(hostile)('refuses workspace %j on the revoke route with 400, and records no raw name', async (name) => {
+    const { rows, logs, revoke } = world();
+    const res = await revoke(name, '1234');
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'invalid_request' });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.workspace).toBeUndefined();
+    expect(JSON.stringify(rows) + logs.join('\n') + JSON.stringify(res.body)).not.toContain(name);
+  });
+
+  it.each([
+    ['a control character (BEL)', 'a\u0007b'],
+    ['a line feed', 'a\nb'],
+    ['a bidi override (format)', 'abc\u202edef'],
+    ['a zero-width joiner (format)', 'a\u200db'],
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', 'a\udc00'],
+    ['a private-use code point', 'a\ue000b'],
+    ['an unassigned code point', 'a\u0378b'],
+    ['a line separator', 'a\u2028b'],
+  ])('refuses a purpose with %s', async (_what, purpose) => {
+    const { rows, post } = world();
+    const res = await post({ workspace: 'prod', purpose });
+    expect({ status: res.status, code: res.body.code, detail: res.body.detail }).toEqual({ status: 400, code: 'invalid_request', detail: 'purpose: must be printable characters only' });
+    expect(rows[0]?.purpose).toBeUndefined();
+  });
+
+  it('accepts a printable purpose in any script, emoji (a valid surrogate pair) included', async () => {
+    const { rows, post } = world();
+    const purpose = 'nightly ETL – café 日本 🚀';
+    expect((await post({ workspace: 'prod', purpose })).status).toBe(200);
+    expect(rows[0]?.purpose).toBe(purpose);
+  });
+});
+
+describe('no enumeration of workspace names', () => {
+  it('answers an unknown and an existing-but-ungranted workspace alike', async () => {
+    const nobody: CallerIdentity = { ...caller, roles: [] };
+    const { rows, post } = world({ verifyCaller: () => Promise.resolve(nobody) });
+    const existing = await post({ workspace: 'prod' }, { authorization: 'Bearer any', 'x-request-id': 'same' });
+    const unknown = await post({ workspace: 'prod2' }, { authorization: 'Bearer any', 'x-request-id': 'same' });
+    expect(existing.status).toBe(403);
+    expect({ ...unknown.body, detail: String(unknown.body.detail).replace('prod2', 'prod') }).toEqual(existing.body);
+    expect(existing.body).toMatchObject({ code: 'not_granted', detail: 'Not granted, or no such workspace: "prod".' });
+    expect([...existing.headers.keys()].sort()).toEqual([...unknown.headers.keys()].sort());
+    // The audit trail still tells them apart: only the configured workspace has a service principal.
+    expect(rows.map((r) => [r.code, r.workspace, r.service_principal])).toEqual([
+      ['not_granted', 'prod', 'etl-sp'],
+      ['not_granted', 'prod2', undefined],
     ]);
   });
 });

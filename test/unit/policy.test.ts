@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { authorize, compileGrants, entitlementsOf, RateLimiter } from '../../src/core/policy';
+import { authorize, compileGrants, entitlementsOf, notGranted, RateLimiter } from '../../src/core/policy';
 import type { CallerIdentity } from '../../src/core/policy';
 import { NotGrantedError, RateLimitedError } from '../../src/core/errors';
 
+const HOME = 'c0c0c0c0-0000-4000-8000-000000000001';
+const PARTNER = 'd0d0d0d0-0000-4000-8000-000000000002';
 const APP_A = 'aaaaaaaa-0000-0000-0000-000000000001';
 const OID_B = 'bbbbbbbb-0000-0000-0000-000000000002';
 
@@ -10,11 +12,15 @@ const grants = compileGrants([
   { workspace: 'prod', callers: { roles: ['Vend.Prod'], appIds: [], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: false },
   { workspace: 'prod', callers: { roles: [], appIds: [APP_A.toUpperCase()], objectIds: [] }, modes: ['aad', 'pat'], maxLifetimeSeconds: 900, managementToken: true },
   { workspace: 'dev', callers: { roles: [], appIds: [], objectIds: [OID_B] }, modes: ['pat'], maxLifetimeSeconds: 7200, managementToken: false },
-]);
+  { workspace: 'shared', tenants: [PARTNER.toUpperCase(), HOME], callers: { roles: ['Vend.Shared'], appIds: [], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: false },
+  { workspace: 'partner-only', tenants: [PARTNER], callers: { roles: ['Vend.Shared'], appIds: [], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: false },
+], HOME.toUpperCase());
 
 function caller(overrides: Partial<CallerIdentity>): CallerIdentity {
-  return { tenantId: 't', objectId: 'oid-x', appId: 'app-x', roles: [], kind: 'app', name: undefined, ...overrides };
+  return { tenantId: HOME, objectId: 'oid-x', appId: 'app-x', roles: [], kind: 'app', name: undefined, ...overrides };
 }
+
+const NO_GRANT = /^Not granted, or no such workspace: /;
 
 describe('authorize', () => {
   const cases: { name: string; who: Partial<CallerIdentity>; ws: string; mode: 'aad' | 'pat'; mgmt: boolean; allow: boolean | RegExp }[] = [
@@ -23,9 +29,15 @@ describe('authorize', () => {
     { name: 'role does not grant management token', who: { roles: ['Vend.Prod'] }, ws: 'prod', mode: 'aad', mgmt: true, allow: /management token/ },
     { name: 'app id (any case) grants management token', who: { appId: APP_A }, ws: 'prod', mode: 'aad', mgmt: true, allow: true },
     { name: 'object id grants pat on dev', who: { objectId: OID_B }, ws: 'dev', mode: 'pat', mgmt: false, allow: true },
-    { name: 'object id has nothing on prod', who: { objectId: OID_B }, ws: 'prod', mode: 'aad', mgmt: false, allow: /No grant/ },
-    { name: 'role names compare exactly', who: { roles: ['vend.prod'] }, ws: 'prod', mode: 'aad', mgmt: false, allow: /No grant/ },
-    { name: 'nobody', who: {}, ws: 'prod', mode: 'aad', mgmt: false, allow: /No grant/ },
+    { name: 'object id has nothing on prod', who: { objectId: OID_B }, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },
+    { name: 'role names compare exactly', who: { roles: ['vend.prod'] }, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },
+    { name: 'nobody', who: {}, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },
+    { name: 'a granted role from another tenant counts for nothing', who: { tenantId: PARTNER, roles: ['Vend.Prod'] }, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },
+    { name: 'a granted app id from another tenant counts for nothing', who: { tenantId: PARTNER, appId: APP_A }, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },
+    { name: 'a granted object id from another tenant counts for nothing', who: { tenantId: PARTNER, objectId: OID_B }, ws: 'dev', mode: 'pat', mgmt: false, allow: NO_GRANT },
+    { name: 'a grant naming the partner tenant admits it', who: { tenantId: PARTNER, roles: ['Vend.Shared'] }, ws: 'shared', mode: 'aad', mgmt: false, allow: true },
+    { name: 'a grant naming the home tenant too admits it', who: { roles: ['Vend.Shared'] }, ws: 'shared', mode: 'aad', mgmt: false, allow: true },
+    { name: 'a grant naming only the partner tenant leaves the home tenant out', who: { roles: ['Vend.Shared'] }, ws: 'partner-only', mode: 'aad', mgmt: false, allow: NO_GRANT },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -45,9 +57,22 @@ describe('authorize', () => {
     expect(e.managementToken).toBe(true);
   });
 
-  it('lists the entitlements of a caller only', () => {
+  it('lists the entitlements of a caller only, in its tenant only', () => {
     expect(entitlementsOf(grants, caller({ objectId: OID_B })).map((e) => e.workspace)).toEqual(['dev']);
     expect(entitlementsOf(grants, caller({}))).toEqual([]);
+    expect(entitlementsOf(grants, caller({ tenantId: PARTNER, objectId: OID_B, appId: APP_A, roles: ['Vend.Prod', 'Vend.Shared'] })).map((e) => e.workspace)).toEqual(['shared', 'partner-only']);
+  });
+
+  it('refuses an ungranted workspace in the very words used for an unknown one', () => {
+    let refusal: unknown;
+    try {
+      authorize(grants, caller({}), { workspace: 'prod', mode: 'aad', managementToken: false });
+    } catch (err) {
+      refusal = err;
+    }
+    expect(refusal).toBeInstanceOf(NotGrantedError);
+    expect({ ...(refusal as NotGrantedError) }).toEqual({ ...notGranted('prod') });
+    expect((refusal as NotGrantedError).message).toBe(notGranted('prod').message);
   });
 });
 

@@ -4,6 +4,7 @@ export type { Env } from './read-document';
 export type { ServiceSettings, AuditTarget, AuditKeySetting } from './service-settings';
 export { parseAuditKey } from './service-settings';
 export type { GrantDocument } from './schema';
+export { NAME_PATTERN, NAME_RULE } from './schema';
 export { ConfigError } from './config-error';
 export { CLOUDS, DATABRICKS_RESOURCE_ID, isMicrosoftAuthority } from './clouds';
 export type { CloudName } from './clouds';

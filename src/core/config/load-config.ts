@@ -94,8 +94,12 @@ function checkReferences(raw: unknown, allowLoopback: boolean, issues: string[])
     if (typeof ws.servicePrincipal === 'string' && !Object.hasOwn(sps, ws.servicePrincipal)) issues.push(`workspaces.${name}.servicePrincipal: no service principal named "${ws.servicePrincipal}"`);
     if (typeof ws.host === 'string' && URL.canParse(ws.host)) checkHost(name, new URL(ws.host), cloud, raw.cloud, allowLoopback, issues);
   }
+  const allowedTenants = isObject(raw.callers) && Array.isArray(raw.callers.allowedTenants) ? raw.callers.allowedTenants.map((t) => String(t).toLowerCase()) : [];
   (Array.isArray(raw.grants) ? raw.grants : []).forEach((grant: unknown, i) => {
     if (isObject(grant) && typeof grant.workspace === 'string' && !Object.hasOwn(workspaces, grant.workspace)) issues.push(`grants.${i}.workspace: no workspace named "${grant.workspace}"`);
+    if (isObject(grant) && Array.isArray(grant.tenants)) {
+      for (const t of grant.tenants) if (typeof t === 'string' && !allowedTenants.includes(t.toLowerCase())) issues.push(`grants.${i}.tenants: "${t}" is not in callers.allowedTenants`);
+    }
   });
 }
 

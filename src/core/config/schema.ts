@@ -6,7 +6,10 @@ import { CLOUDS } from './clouds';
 // have no defaults.
 
 const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
-const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit');
+/** The syntax of every configured name; requests are checked against it before anything else sees a name. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const NAME_RULE = 'must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit';
+const alias = z.string().regex(NAME_PATTERN, NAME_RULE);
 const vaultObjectName = z.string().regex(/^[A-Za-z0-9-]{1,127}$/, 'must be a Key Vault object name (1-127 of [A-Za-z0-9-])');
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
 
@@ -34,6 +37,8 @@ const workspace = z.strictObject({
 
 const grant = z.strictObject({
   workspace: alias,
+  // Tenants whose principals the grant admits (each in callers.allowedTenants); default: tenantId only.
+  tenants: z.array(guid).min(1).optional(),
   callers: z
     .strictObject({
       roles: z.array(z.string().min(1).max(120)).default([]),

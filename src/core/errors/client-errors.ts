@@ -28,13 +28,6 @@ export class NotGrantedError extends VendingError {
   readonly title = 'Not granted';
 }
 
-export class UnknownWorkspaceError extends VendingError {
-  override readonly name = 'UnknownWorkspaceError' as const;
-  readonly code = 'unknown_workspace' as const;
-  readonly status = 404;
-  readonly title = 'Unknown workspace';
-}
-
 /** 404 for a PAT id this caller did not receive from us (or that no longer exists). */
 export class UnknownTokenError extends VendingError {
   override readonly name = 'UnknownTokenError' as const;

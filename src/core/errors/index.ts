@@ -4,7 +4,6 @@ export {
   InvalidRequestError,
   InvalidTokenError,
   NotGrantedError,
-  UnknownWorkspaceError,
   UnknownTokenError,
   MethodNotAllowedError,
   BodyTooLargeError,

@@ -16,7 +16,14 @@ export interface Entitlement {
   readonly managementToken: boolean;
 }
 
+/** Same words for "no grant" and "no such workspace": names cannot be enumerated by probing. */
+export function notGranted(workspace: string): NotGrantedError {
+  return new NotGrantedError({ detail: `Not granted, or no such workspace: "${workspace}".` });
+}
+
+/** The caller's tenant first: a role or id match from a tenant the grant does not admit counts for nothing. */
 export function callerMatches(grant: CompiledGrant, caller: CallerIdentity): boolean {
+  if (!grant.tenants.has(caller.tenantId.toLowerCase())) return false;
   return (
     caller.roles.some((role) => grant.roles.has(role)) ||
     grant.appIds.has(caller.appId.toLowerCase()) ||
@@ -32,7 +39,7 @@ export function callerMatches(grant: CompiledGrant, caller: CallerIdentity): boo
 export function authorize(grants: readonly CompiledGrant[], caller: CallerIdentity, request: AccessRequest): Entitlement {
   const forCaller = grants.filter((g) => g.workspace === request.workspace && callerMatches(g, caller));
   if (forCaller.length === 0) {
-    throw new NotGrantedError({ detail: `No grant lets this caller vend for workspace "${request.workspace}".` });
+    throw notGranted(request.workspace);
   }
   const withMode = forCaller.filter((g) => g.modes.has(request.mode));
   if (withMode.length === 0) {

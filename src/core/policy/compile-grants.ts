@@ -5,6 +5,8 @@ export type Mode = 'aad' | 'pat';
 /** A grant ready for matching: sets instead of arrays, ids lower-cased once. */
 export interface CompiledGrant {
   readonly workspace: string;
+  /** The tenants whose principals this grant admits: the home tenant unless the grant names others. */
+  readonly tenants: ReadonlySet<string>;
   readonly roles: ReadonlySet<string>;
   readonly appIds: ReadonlySet<string>;
   readonly objectIds: ReadonlySet<string>;
@@ -16,12 +18,16 @@ export interface CompiledGrant {
 /**
  * Compiled once at start-up. Role names compare exactly (Entra ID emits them as defined);
  * GUIDs compare case-insensitively because tokens and portals disagree on case.
+ *
+ * A grant is bound to tenants because app roles are not: each allowed tenant's admins decide
+ * who holds the API's roles there. Without `tenants`, only the home tenant's principals match.
  */
-export function compileGrants(grants: readonly GrantDocument[]): readonly CompiledGrant[] {
+export function compileGrants(grants: readonly GrantDocument[], homeTenantId: string): readonly CompiledGrant[] {
   return Object.freeze(
     grants.map((g) =>
       Object.freeze({
         workspace: g.workspace,
+        tenants: new Set((g.tenants ?? [homeTenantId]).map((id) => id.toLowerCase())),
         roles: new Set(g.callers.roles),
         appIds: new Set(g.callers.appIds.map((id) => id.toLowerCase())),
         objectIds: new Set(g.callers.objectIds.map((id) => id.toLowerCase())),

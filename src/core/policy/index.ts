@@ -1,6 +1,6 @@
 export { compileGrants } from './compile-grants';
 export type { CompiledGrant, Mode } from './compile-grants';
-export { authorize, entitlementsOf, callerMatches } from './authorize';
+export { authorize, entitlementsOf, callerMatches, notGranted } from './authorize';
 export type { AccessRequest, Entitlement } from './authorize';
 export type { CallerIdentity } from './caller-identity';
 export { RateLimiter, systemClock } from './rate-limiter';

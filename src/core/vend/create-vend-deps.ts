@@ -47,7 +47,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
   const auditKey = health.watchAuditKey(createAuditKey(config, secrets, clock, options.onAuditKeyChange ?? logAuditKeyChange));
   return {
     config,
-    grants: compileGrants(config.grants),
+    grants: compileGrants(config.grants, config.tenantId),
     verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock }),
     limiter: new RateLimiter(config.perCallerPerMinute, clock),
     minter: new EntraTokenMinter({

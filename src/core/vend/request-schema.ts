@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { NAME_PATTERN, NAME_RULE } from '../config';
 
 /** The body of POST /api/token (DESIGN §2). Unknown fields are rejected, not ignored. */
 export const tokenRequestSchema = z.strictObject({
-  workspace: z.string().min(1).max(64),
+  // The configured names' syntax, checked here so no other name reaches the decision or the audit.
+  workspace: z.string().regex(NAME_PATTERN, NAME_RULE),
   mode: z.enum(['aad', 'pat']).default('aad'),
   lifetime_seconds: z.int().min(60).max(86_400 * 90).optional(),
   min_validity_seconds: z.int().min(0).max(3000).default(300),
@@ -10,7 +12,8 @@ export const tokenRequestSchema = z.strictObject({
   purpose: z
     .string()
     .max(200)
-    .regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, 'must be printable characters only')
+    // No control, format (bidi overrides), lone surrogate, private-use or unassigned code points.
+    .regex(/^[^\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]*$/u, 'must be printable characters only')
     .optional(),
 });
 

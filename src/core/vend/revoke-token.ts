@@ -3,7 +3,7 @@ import type { CoreResponse } from '../http';
 import { baseHeaders } from '../http';
 import { authorize } from '../policy';
 import { buildRecord } from './audit-trail';
-import { authenticate, findWorkspace } from './authenticate';
+import { authenticate, checkWorkspaceName, findWorkspace } from './authenticate';
 import type { Decision } from './audit-trail';
 import type { RequestContext, VendDeps } from './vend-deps';
 
@@ -15,7 +15,8 @@ const TOKEN_ID = /^[A-Za-z0-9_-]{1,128}$/;
  */
 export async function revokeToken(deps: VendDeps, ctx: RequestContext, params: { workspace: string; tokenId: string }, decision: Decision): Promise<CoreResponse> {
   decision.caller = await authenticate(deps, ctx);
-  Object.assign(decision, { workspace: params.workspace, mode: 'pat', managementToken: false });
+  Object.assign(decision, { mode: 'pat', managementToken: false });
+  decision.workspace = checkWorkspaceName(params.workspace);
   if (!TOKEN_ID.test(params.tokenId)) throw new InvalidRequestError({ detail: 'token_id is not a Databricks token id.' });
   const ws = findWorkspace(deps, params.workspace);
   decision.servicePrincipal = ws.servicePrincipal.name;
