@@ -5,7 +5,10 @@ import { ALL_METHODS, makeRoutes } from './functions/routes';
 
 // Entry point the Functions host loads (package.json `main`). The configuration is validated
 // here, at load: an invalid document throws with every problem listed and no route is registered.
-app.setup({ enableHttpStream: false });
+// HTTP streaming: the body reaches the handler as a stream, not a buffer the host filled, so the
+// 16 KiB limit is enforced while reading (needs Functions runtime 4.28+, Core Tools 4.0.5530+ for
+// `func start`, @azure/functions 4.3.0+).
+app.setup({ enableHttpStream: true });
 
 const deps = createVendDeps(loadConfig(process.env));
 for (const route of makeRoutes(deps)) {

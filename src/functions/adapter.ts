@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { BodyTooLargeError, MethodNotAllowedError } from '../core/errors';
-import { MAX_BODY_BYTES, resolveRequestId, toProblemResponse } from '../core/http';
+import { MAX_BODY_BYTES, readBounded, resolveRequestId, toProblemResponse } from '../core/http';
 import type { CoreResponse, IncomingBody, Logger } from '../core/http';
 import type { RequestContext } from '../core/vend';
 
@@ -27,13 +27,20 @@ export function clientAddress(forwardedFor: string | null): string | undefined {
   return /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(last) ? last.slice(0, last.lastIndexOf(':')) : last.replace(/^\[(.*)\](:\d+)?$/, '$1');
 }
 
+/**
+ * The body as the core reads it: streamed (HTTP streaming is on, see index.ts) and counted
+ * chunk by chunk, so at most MAX_BODY_BYTES are ever held, chunked or not, whatever
+ * `content-length` said. A declared length over the limit is refused without reading at all.
+ */
 export function incomingBody(request: HttpRequest): IncomingBody {
   return {
     contentType: request.headers.get('content-type'),
     readBody: async () => {
       const declared = Number(request.headers.get('content-length') ?? '0');
       if (declared > MAX_BODY_BYTES) throw new BodyTooLargeError({ detail: `The body must be at most ${MAX_BODY_BYTES} bytes.` });
-      return request.text();
+      if (!request.body) return '';
+      const bytes = await readBounded(request.body.getReader(), MAX_BODY_BYTES);
+      return new TextDecoder().decode(bytes);
     },
   };
 }

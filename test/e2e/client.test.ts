@@ -32,6 +32,6 @@ describe('the client against the real service', () => {
     expect(stderr).not.toContain(token);
     const refused = await runCli(['token', '--endpoint', env.host.url, '--workspace', 'no-such-ws'], { ...io, stdout: { write: () => true } });
     expect(refused).toBe(3);
-    expect(stderr).toContain('unknown_workspace');
+    expect(stderr).toContain('not_granted');
   });
 });

@@ -104,10 +104,10 @@ describe('refusals', () => {
     expect(reply.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
   });
 
-  it('403 for a caller without a grant, 404 for an unknown workspace', async () => {
+  it('403 for a caller without a grant, and alike for an unknown workspace', async () => {
     const other = await env.stack.callerToken({ clientId: env.stack.sandbox.apps.otherCallerApp.clientId, roles: [] });
     expectProblem(await env.stack.vend(env.host, { workspace: 'analytics-sandbox' }, { token: other }), 403, 'not_granted');
-    expectProblem(await env.stack.vend(env.host, { workspace: 'no-such-ws' }), 404, 'unknown_workspace');
+    expectProblem(await env.stack.vend(env.host, { workspace: 'no-such-ws' }), 403, 'not_granted');
   });
 
   it.each([

@@ -4,9 +4,9 @@ import { describe, expect, it, vi } from 'vitest';
 const TENANT = '11111111-2222-3333-4444-555555555555';
 
 describe('src/index.ts (what the Functions host loads)', () => {
-  it('validates the configuration at load and registers every route as anonymous with all methods', async () => {
+  it('turns HTTP streaming on, validates the configuration at load and registers every route as anonymous with all methods', async () => {
     const http = vi.spyOn(app, 'http').mockImplementation(() => undefined);
-    vi.spyOn(app, 'setup').mockImplementation(() => undefined);
+    const setup = vi.spyOn(app, 'setup').mockImplementation(() => undefined);
     vi.stubEnv('VENDING_CONFIG', JSON.stringify({
       cloud: 'AzurePublic',
       tenantId: TENANT,
@@ -19,6 +19,8 @@ describe('src/index.ts (what the Functions host loads)', () => {
     vi.stubEnv('AUDIT_TABLE_ENDPOINT', 'https://st.table.core.windows.net');
     vi.stubEnv('AUDIT_HMAC_KEY', Buffer.alloc(32, 1).toString('base64'));
     await import('../../src/index.js');
+    // HTTP streaming on: the body reaches the handler as a stream, bounded while read.
+    expect(setup.mock.calls).toEqual([[{ enableHttpStream: true }]]);
     const routes = http.mock.calls.map(([name, options]) => ({ name, route: options.route, authLevel: options.authLevel, methods: options.methods }));
     expect(routes.map((r) => `${r.name} ${r.route}`)).toEqual(['token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'health health']);
     for (const r of routes) {

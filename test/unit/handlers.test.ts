@@ -1,4 +1,5 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
+import type { HttpRequestInit } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
 import { loadConfig } from '../../src/core/config';
@@ -62,7 +63,13 @@ function world(overrides: Partial<VendDeps> = {}) {
     const res = await (routes.revokeToken)(request, context);
     return { status: res.status, body: JSON.parse(typeof res.body === 'string' ? res.body : '{}') as Record<string, unknown> };
   };
-  return { rows, logs, post, revoke };
+  /** A request shaped as the library builds it with HTTP streaming on: headers apart, body a live stream. */
+  const postStream = async (body: ReadableStream<Uint8Array>, headers: Record<string, string>) => {
+    const nativeRequest = new Request('http://localhost/api/token', { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json', ...headers }, body, duplex: 'half' });
+    const res = await (routes.token)(new HttpRequest({ nativeRequest } as HttpRequestInit), context);
+    return { status: res.status, body: JSON.parse(typeof res.body === 'string' ? res.body : '{}') as Record<string, unknown> };
+  };
+  return { rows, logs, post, revoke, postStream };
 }
 
 describe('token handler (constructed HttpRequest, no host)', () => {
@@ -177,5 +184,41 @@ describe('no enumeration of workspace names', () => {
       ['not_granted', 'prod', 'etl-sp'],
       ['not_granted', 'prod2', undefined],
     ]);
+  });
+});
+
+describe('bodies are bounded while read', () => {
+  /** 50 MB made on demand, 64 KiB a pull, counting what was pulled. */
+  function fiftyMegabytes(): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
+    let pulled = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(0x20);
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+        if (pulled >= 50 * 1024 * 1024) controller.close();
+      },
+    });
+    return { stream, pulled: () => pulled };
+  }
+
+  it.each([
+    ['a content-length that lies (says 100)', { 'content-length': '100' }],
+    ['no content-length (chunked)', {}],
+  ])('answers 413 with %s, having pulled only a bounded part of 50 MB', async (_name, headers) => {
+    const { rows, postStream } = world();
+    const source = fiftyMegabytes();
+    const res = await postStream(source.stream, headers);
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 413, code: 'body_too_large' });
+    expect(rows.map((r) => r.code)).toEqual(['body_too_large']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The limit, and at most 1 MiB more read and dropped (so the connection stays whole), in 64 KiB pulls.
+    expect(source.pulled()).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  it('takes a streamed body under the limit', async () => {
+    const { postStream } = world();
+    const res = await postStream(new Blob([JSON.stringify({ workspace: 'prod' })]).stream(), {});
+    expect(res.status).toBe(200);
   });
 });

@@ -6,7 +6,10 @@ export const MAX_BODY_BYTES = 16 * 1024;
 /** What the trigger hands the core: the raw pieces of a request, nothing framework-specific. */
 export interface IncomingBody {
   readonly contentType: string | null;
-  /** Resolves to the body text; rejects with BodyTooLargeError past MAX_BODY_BYTES. */
+  /**
+   * Resolves to the body text; rejects with BodyTooLargeError as soon as more than
+   * MAX_BODY_BYTES have arrived (counted while streaming, never trusting `content-length`).
+   */
   readBody(): Promise<string>;
 }
 

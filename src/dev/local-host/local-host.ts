@@ -2,14 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { InvocationContext } from '@azure/functions';
 import type { HttpResponseInit } from '@azure/functions';
 import type { RouteDefinition } from '../../functions/routes';
-import { readBodyWithin } from '../read-body';
 import { matchRoute } from './match-route';
-
-/** The Functions host buffers bodies far beyond this; here it only protects the local process. */
-const TRANSPORT_LIMIT_BYTES = 1024 * 1024;
+import { streamRequest } from './stream-request';
 
 export interface LocalHost {
   readonly url: string;
@@ -21,7 +18,8 @@ export type LogLine = (level: string, functionName: string, message: string) => 
 /**
  * A thin adapter from node:http to the same handlers Azure runs: it routes like the Functions
  * host (`/api/<route>`), builds HttpRequest/InvocationContext, and writes the HttpResponseInit back.
- * It decides nothing.
+ * The body is not read here: the handler gets it as a stream, as under the Functions host with
+ * HTTP streaming on. It decides nothing.
  */
 export async function startLocalHost(routes: readonly RouteDefinition[], options: { port: number; log: LogLine }): Promise<LocalHost> {
   const server = createServer((req, res) => {
@@ -44,19 +42,11 @@ async function handle(routes: readonly RouteDefinition[], log: LogLine, req: Inc
   const path = url.pathname.startsWith('/api/') ? url.pathname.slice('/api/'.length) : undefined;
   const found = path === undefined ? undefined : routes.map((r) => ({ r, params: matchRoute(r.route, path) })).find((m) => m.params);
   if (!found?.params) return void res.writeHead(404, { 'Content-Length': '0' }).end();
-  const body = await readBodyWithin(req, TRANSPORT_LIMIT_BYTES);
-  if (body === undefined) return void res.writeHead(413, { 'Content-Length': '0' }).end();
   const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
   // What Azure's front end adds: the client address.
   headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
-  const request = new HttpRequest({
-    method: req.method ?? 'GET',
-    url: `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`,
-    headers,
-    query: Object.fromEntries(url.searchParams),
-    params: found.params,
-    ...(body.length > 0 ? { body: { bytes: body } } : {}),
-  });
+  // Streamed like Azure with HTTP streaming on: the handler reads (and bounds) the body itself.
+  const request = streamRequest(req, `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, headers, found.params);
   const name = found.r.name;
   const context = new InvocationContext({ invocationId: randomUUID(), functionName: name, logHandler: (level, ...args) => log(level, name, args.map(String).join(' ')) });
   write(res, await found.r.handler(request, context));
