@@ -88,6 +88,14 @@ describe('POST /api/token (aad)', () => {
     expect(reply.status).toBe(200);
     expect((await env.stack.auditRows()).find((r) => r.request_id === 'req-user-1')).toMatchObject({ caller_kind: 'user', caller_name: expect.stringContaining('@') as string });
   });
+
+  it('does not grant a user what a grant gives the client app they sign in through (appIds means the app itself)', async () => {
+    // ops-sandbox grants the caller app by appIds. The app itself vends there...
+    expect((await env.stack.vend(env.host, { workspace: 'ops-sandbox' })).status).toBe(200);
+    // ...but a user whose token names that app as azp/appid is a user, not the app: refused.
+    const viaApp = await env.stack.callerToken({ kind: 'user', clientId: env.stack.sandbox.apps.callerApp.clientId, roles: [] });
+    expectProblem(await env.stack.vend(env.host, { workspace: 'ops-sandbox' }, { token: viaApp }), 403, 'not_granted');
+  });
 });
 
 describe('refusals', () => {

@@ -14,6 +14,7 @@ const grants = compileGrants([
   { workspace: 'dev', callers: { roles: [], appIds: [], objectIds: [OID_B] }, modes: ['pat'], maxLifetimeSeconds: 7200, managementToken: false },
   { workspace: 'shared', tenants: [PARTNER.toUpperCase(), HOME], callers: { roles: ['Vend.Shared'], appIds: [], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: false },
   { workspace: 'partner-only', tenants: [PARTNER], callers: { roles: ['Vend.Shared'], appIds: [], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: false },
+  { workspace: 'dev', callers: { roles: [], appIds: [], objectIds: [], usersViaAppIds: [APP_A] }, modes: ['pat'], maxLifetimeSeconds: 600, managementToken: false },
 ], HOME.toUpperCase());
 
 function caller(overrides: Partial<CallerIdentity>): CallerIdentity {
@@ -28,6 +29,10 @@ describe('authorize', () => {
     { name: 'role does not grant pat', who: { roles: ['Vend.Prod'] }, ws: 'prod', mode: 'pat', mgmt: false, allow: /does not allow mode "pat"/ },
     { name: 'role does not grant management token', who: { roles: ['Vend.Prod'] }, ws: 'prod', mode: 'aad', mgmt: true, allow: /management token/ },
     { name: 'app id (any case) grants management token', who: { appId: APP_A }, ws: 'prod', mode: 'aad', mgmt: true, allow: true },
+    // appIds names the app acting as itself: a user signing in through that app is not the app.
+    { name: 'a user whose client app is in appIds is not granted', who: { appId: APP_A, kind: 'user' }, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },
+    { name: 'usersViaAppIds grants users coming through that app', who: { appId: APP_A, kind: 'user' }, ws: 'dev', mode: 'pat', mgmt: false, allow: true },
+    { name: 'usersViaAppIds does not grant the app itself', who: { appId: APP_A }, ws: 'dev', mode: 'pat', mgmt: false, allow: NO_GRANT },
     { name: 'object id grants pat on dev', who: { objectId: OID_B }, ws: 'dev', mode: 'pat', mgmt: false, allow: true },
     { name: 'object id has nothing on prod', who: { objectId: OID_B }, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },
     { name: 'role names compare exactly', who: { roles: ['vend.prod'] }, ws: 'prod', mode: 'aad', mgmt: false, allow: NO_GRANT },

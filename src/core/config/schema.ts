@@ -44,9 +44,12 @@ const grant = z.strictObject({
       roles: z.array(z.string().min(1).max(120)).default([]),
       appIds: z.array(guid).default([]),
       objectIds: z.array(guid).default([]),
+      // Users (delegated tokens) who come through one of these client apps. Explicit on purpose:
+      // appIds alone names the app acting as itself, never every user who signs in through it.
+      usersViaAppIds: z.array(guid).optional(),
     })
-    .refine((c) => c.roles.length + c.appIds.length + c.objectIds.length > 0, {
-      message: 'must name at least one role, app id or object id',
+    .refine((c) => c.roles.length + c.appIds.length + c.objectIds.length + (c.usersViaAppIds?.length ?? 0) > 0, {
+      message: 'must name at least one role, app id, object id or usersViaAppIds entry',
     }),
   modes: z.array(z.enum(['aad', 'pat'])).min(1),
   maxLifetimeSeconds: z.int().min(60).max(86_400),

@@ -21,12 +21,19 @@ export function notGranted(workspace: string): NotGrantedError {
   return new NotGrantedError({ detail: `Not granted, or no such workspace: "${workspace}".` });
 }
 
-/** The caller's tenant first: a role or id match from a tenant the grant does not admit counts for nothing. */
+/**
+ * The caller's tenant first: a role or id match from a tenant the grant does not admit counts for
+ * nothing. `appIds` names an application acting as itself: only an app-only token matches it. A
+ * delegated token that merely comes through that app is a user, granted by `objectIds`, by an app
+ * role assigned to them, or — only where a grant says so explicitly — by `usersViaAppIds`.
+ */
 export function callerMatches(grant: CompiledGrant, caller: CallerIdentity): boolean {
   if (!grant.tenants.has(caller.tenantId.toLowerCase())) return false;
+  const appId = caller.appId.toLowerCase();
   return (
     caller.roles.some((role) => grant.roles.has(role)) ||
-    grant.appIds.has(caller.appId.toLowerCase()) ||
+    (caller.kind === 'app' && grant.appIds.has(appId)) ||
+    (caller.kind === 'user' && grant.usersViaAppIds.has(appId)) ||
     grant.objectIds.has(caller.objectId.toLowerCase())
   );
 }

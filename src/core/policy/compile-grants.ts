@@ -10,6 +10,8 @@ export interface CompiledGrant {
   readonly roles: ReadonlySet<string>;
   readonly appIds: ReadonlySet<string>;
   readonly objectIds: ReadonlySet<string>;
+  /** Client apps through which *users* (delegated tokens) are granted; explicit, never implied by appIds. */
+  readonly usersViaAppIds: ReadonlySet<string>;
   readonly modes: ReadonlySet<Mode>;
   readonly maxLifetimeSeconds: number;
   readonly managementToken: boolean;
@@ -31,6 +33,7 @@ export function compileGrants(grants: readonly GrantDocument[], homeTenantId: st
         roles: new Set(g.callers.roles),
         appIds: new Set(g.callers.appIds.map((id) => id.toLowerCase())),
         objectIds: new Set(g.callers.objectIds.map((id) => id.toLowerCase())),
+        usersViaAppIds: new Set((g.callers.usersViaAppIds ?? []).map((id) => id.toLowerCase())),
         modes: new Set(g.modes),
         maxLifetimeSeconds: g.maxLifetimeSeconds,
         managementToken: g.managementToken,

@@ -1,0 +1,20 @@
+import { InvalidRequestError } from '../../errors';
+import { patComment } from '../../mint';
+import type { ModeStrategy } from './mode-strategy';
+
+/** `pat`: a Databricks personal access token created by the SP — one workspace, revocable. */
+export const patMode: ModeStrategy = {
+  mode: 'pat',
+  check(request) {
+    if (request.management_token) throw new InvalidRequestError({ detail: 'management_token applies to mode "aad" only.' });
+  },
+  async vend({ deps, ctx, ws, request, entitlement, caller }) {
+    const lifetime = request.lifetime_seconds ?? entitlement.maxLifetimeSeconds;
+    if (lifetime > entitlement.maxLifetimeSeconds) {
+      throw new InvalidRequestError({ detail: `lifetime_seconds must be between 60 and ${entitlement.maxLifetimeSeconds} for this workspace.` });
+    }
+    const spToken = await deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120);
+    const pat = await deps.pats.create(ws, spToken.token, lifetime, patComment(caller.tenantId, caller.objectId, ctx.requestId));
+    return { token: pat.token, tokenId: pat.tokenId, expiresOnMs: pat.expiresOnMs, fields: { token_id: pat.tokenId } };
+  },
+};
