@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
 import { loadConfig } from '../../src/core/config';
 import { AuditUnavailableError, InvalidTokenError } from '../../src/core/errors';
+import { KeyedTokenCache } from '../../src/core/mint';
 import { compileGrants, RateLimiter } from '../../src/core/policy';
 import type { CallerIdentity } from '../../src/core/policy';
 import { HealthTracker } from '../../src/core/vend';
@@ -48,6 +49,8 @@ function world(overrides: Partial<VendDeps> = {}) {
     clock: { now: () => 1_764_000_000_000 },
     health: new HealthTracker(),
     pats: { create: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
+    oauth: { exchange: () => Promise.reject(new Error('unused')) },
+    oauthTokens: new KeyedTokenCache(),
     version: 'test',
     ...overrides,
   };

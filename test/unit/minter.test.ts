@@ -6,7 +6,7 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/
 import { EntraTokenMinter } from '../../src/core/mint';
 import type { SecretSource, SecretValue } from '../../src/core/secrets';
 
-const SP: ServicePrincipal = { name: 'etl-sp', clientId: 'c', credential: { kind: 'secret', name: 'etl-sp-secret' } };
+const SP: ServicePrincipal = { name: 'etl-sp', clientId: 'c', credential: { kind: 'secret', name: 'etl-sp-secret' }, federationScope: '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default' };
 const SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
 
 /** A fake Entra ID: accepts only `validSecret`, issues numbered tokens valid for `lifetimeMs`. */

@@ -15,6 +15,8 @@ export interface AuditRecord {
   readonly workspace?: string;
   readonly service_principal?: string;
   readonly mode?: string;
+  /** The Databricks API scopes granted (space-separated), for scoped oauth and pat tokens. */
+  readonly scopes?: string;
   readonly management_token?: boolean;
   readonly token_id?: string;
   readonly token_fingerprint?: string;

@@ -19,6 +19,8 @@ export interface ServicePrincipal {
   readonly name: string;
   readonly clientId: string;
   readonly credential: SpCredential;
+  /** mode oauth: the Entra ID scope of the subject token its Databricks federation policy accepts. */
+  readonly federationScope: string;
 }
 
 export interface Workspace {
@@ -44,6 +46,8 @@ export interface VendingConfig {
   readonly workspaces: ReadonlyMap<string, Workspace>;
   readonly grants: readonly GrantDocument[];
   readonly perCallerPerMinute: number;
+  /** mode user: the vending API app registration's client id (the on-behalf-of client). */
+  readonly onBehalfOfClientId: string | undefined;
   readonly service: ServiceSettings;
 }
 
@@ -100,6 +104,7 @@ function checkReferences(raw: unknown, allowLoopback: boolean, issues: string[])
     if (isObject(grant) && Array.isArray(grant.tenants)) {
       for (const t of grant.tenants) if (typeof t === 'string' && !allowedTenants.includes(t.toLowerCase())) issues.push(`grants.${i}.tenants: "${t}" is not in callers.allowedTenants`);
     }
+    if (isObject(grant) && Array.isArray(grant.modes) && grant.modes.includes('user') && !isObject(raw.onBehalfOf)) issues.push(`grants.${i}.modes: mode user needs onBehalfOf.clientId (the vending API app registration)`);
   });
 }
 
@@ -112,7 +117,8 @@ function checkHost(name: string, url: URL, cloud: CloudProfile | undefined, clou
 }
 
 function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHost: string, env: Env): VendingConfig {
-  const sps = new Map(Object.entries(doc.servicePrincipals).map(([name, sp]) => [name, toServicePrincipal(name, sp)]));
+  const databricksResource = env[APP_SETTINGS.DATABRICKS_RESOURCE_ID] || DATABRICKS_RESOURCE_ID;
+  const sps = new Map(Object.entries(doc.servicePrincipals).map(([name, sp]) => [name, toServicePrincipal(name, sp, databricksResource)]));
   const workspaces = new Map(
     Object.entries(doc.workspaces).map(([name, ws]) => [
       name,
@@ -126,7 +132,7 @@ function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHos
     authorityHost,
     v1IssuerBase: cloud.v1IssuerBase,
     v2IssuerHost: authorityHost === cloud.authorityHost ? cloud.v2IssuerHost : authorityHost,
-    databricksScope: `${env[APP_SETTINGS.DATABRICKS_RESOURCE_ID] || DATABRICKS_RESOURCE_ID}/.default`,
+    databricksScope: `${databricksResource}/.default`,
     managementScope: env[APP_SETTINGS.AZURE_MANAGEMENT_SCOPE] || cloud.managementScope,
     audiences: doc.callers.audiences,
     allowedTenants: doc.callers.allowedTenants.map((t) => t.toLowerCase()),
@@ -134,17 +140,18 @@ function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHos
     workspaces,
     grants: doc.grants,
     perCallerPerMinute: doc.limits.perCallerPerMinute,
+    onBehalfOfClientId: doc.onBehalfOf?.clientId.toLowerCase(),
     service,
   };
 }
 
-function toServicePrincipal(name: string, sp: ServicePrincipalDocument): ServicePrincipal {
+function toServicePrincipal(name: string, sp: ServicePrincipalDocument, databricksResource: string): ServicePrincipal {
   const credential: SpCredential = sp.secret
     ? { kind: 'secret', name: sp.secret }
     : sp.certificate
       ? { kind: 'certificate', name: sp.certificate }
       : { kind: 'federated' };
-  return { name, clientId: sp.clientId, credential };
+  return { name, clientId: sp.clientId, credential, federationScope: `${(sp.federationAudience ?? databricksResource).replace(/\/+$/, '')}/.default` };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiScopeProblem, scopeCovers } from '../policy/api-scopes';
 import { CLOUDS } from './clouds';
 
 // The shape of VENDING_CONFIG (DESIGN §3). Strict objects everywhere: a misspelled key is an
@@ -11,6 +12,10 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const NAME_RULE = 'must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit';
 const alias = z.string().regex(NAME_PATTERN, NAME_RULE);
 const vaultObjectName = z.string().regex(/^[A-Za-z0-9-]{1,127}$/, 'must be a Key Vault object name (1-127 of [A-Za-z0-9-])');
+const apiScope = z.string().max(100).superRefine((s, ctx) => {
+  const problem = apiScopeProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
 
 const servicePrincipal = z
@@ -19,6 +24,9 @@ const servicePrincipal = z
     secret: vaultObjectName.optional(),
     certificate: vaultObjectName.optional(),
     federated: z.literal(true).optional(),
+    // mode oauth: the audience of the SP's Entra ID token that its Databricks federation policy
+    // accepts (the token is requested for `<audience>/.default`). Default: the AzureDatabricks app.
+    federationAudience: z.string().min(1).max(200).regex(/^[^\s]+$/, 'must not contain spaces').optional(),
   })
   .refine((sp) => [sp.secret, sp.certificate, sp.federated].filter((v) => v !== undefined).length === 1, {
     message: 'must have exactly one credential: secret, certificate or federated: true',
@@ -51,9 +59,17 @@ const grant = z.strictObject({
     .refine((c) => c.roles.length + c.appIds.length + c.objectIds.length + (c.usersViaAppIds?.length ?? 0) > 0, {
       message: 'must name at least one role, app id, object id or usersViaAppIds entry',
     }),
-  modes: z.array(z.enum(['aad', 'pat'])).min(1),
+  modes: z.array(z.enum(['aad', 'pat', 'oauth', 'user'])).min(1),
   maxLifetimeSeconds: z.int().min(60).max(86_400),
   managementToken: z.boolean().default(false),
+  // Databricks API scopes a caller may ask for (oauth; pat too when set) and the ones it gets by default.
+  scopes: z.array(apiScope).max(64).optional(),
+  defaultScopes: z.array(apiScope).max(64).optional(),
+}).superRefine((g, ctx) => {
+  if (g.modes.includes('oauth') && !g.scopes?.length) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'mode oauth needs the scopes a caller may ask for' });
+  for (const s of g.defaultScopes ?? []) {
+    if (!(g.scopes ?? []).some((a) => scopeCovers(a, s))) ctx.addIssue({ code: 'custom', path: ['defaultScopes'], message: `default scope "${s}" is not within the grant's scopes` });
+  }
 });
 
 export const configSchema = z.strictObject({
@@ -67,6 +83,9 @@ export const configSchema = z.strictObject({
   servicePrincipals: z.record(alias, servicePrincipal),
   workspaces: z.record(alias, workspace),
   grants: z.array(grant),
+  // mode user: the vending API's own app registration, whose federated credential trusts the app's
+  // managed identity; it is the client of the on-behalf-of exchange.
+  onBehalfOf: z.strictObject({ clientId: guid }).optional(),
   limits: z.strictObject({ perCallerPerMinute: z.int().min(1).max(100_000) }).default({ perCallerPerMinute: 120 }),
 });
 

@@ -17,9 +17,11 @@ export function patComment(callerTid: string, callerOid: string, requestId: stri
  * Databricks token API calls made as the SP (its Entra ID token as the bearer). Responses are
  * read for the fields we need only; Databricks' error text never reaches a caller.
  */
-export async function createPat(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string): Promise<CreatedPat> {
+export async function createPat(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string, scopes?: readonly string[]): Promise<CreatedPat> {
+  // `scopes` (token/create's API scopes of the PAT) is sent only when the grant names scopes.
+  const request = { lifetime_seconds: lifetimeSeconds, comment, ...(scopes?.length ? { scopes: [...scopes] } : {}) };
   const body = await call<{ token_value?: unknown; token_info?: { token_id?: unknown; expiry_time?: unknown } }>(
-    ws, spToken, 'POST', '/api/2.0/token/create', { lifetime_seconds: lifetimeSeconds, comment },
+    ws, spToken, 'POST', '/api/2.0/token/create', request,
   );
   const { token_value: token, token_info: info } = body;
   if (typeof token !== 'string' || typeof info?.token_id !== 'string' || typeof info.expiry_time !== 'number') {

@@ -1,4 +1,5 @@
 import { NotGrantedError } from '../errors';
+import { normalizeScopes } from './api-scopes';
 import type { CallerIdentity } from './caller-identity';
 import type { CompiledGrant, Mode } from './compile-grants';
 
@@ -14,6 +15,9 @@ export interface Entitlement {
   readonly modes: ReadonlySet<Mode>;
   readonly maxLifetimeSeconds: number;
   readonly managementToken: boolean;
+  /** The union of the matching grants' scopes and default scopes. */
+  readonly scopes: readonly string[];
+  readonly defaultScopes: readonly string[];
 }
 
 /** Same words for "no grant" and "no such workspace": names cannot be enumerated by probing. */
@@ -74,5 +78,7 @@ function merge(workspace: string, grants: readonly CompiledGrant[]): Entitlement
     modes: new Set(grants.flatMap((g) => [...g.modes])),
     maxLifetimeSeconds: Math.max(...grants.map((g) => g.maxLifetimeSeconds)),
     managementToken: grants.some((g) => g.managementToken),
+    scopes: normalizeScopes(grants.flatMap((g) => g.scopes)),
+    defaultScopes: normalizeScopes(grants.flatMap((g) => g.defaultScopes)),
   };
 }

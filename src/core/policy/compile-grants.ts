@@ -1,6 +1,7 @@
 import type { GrantDocument } from '../config';
+import { normalizeScopes } from './api-scopes';
 
-export type Mode = 'aad' | 'pat';
+export type Mode = 'aad' | 'pat' | 'oauth' | 'user';
 
 /** A grant ready for matching: sets instead of arrays, ids lower-cased once. */
 export interface CompiledGrant {
@@ -15,6 +16,9 @@ export interface CompiledGrant {
   readonly modes: ReadonlySet<Mode>;
   readonly maxLifetimeSeconds: number;
   readonly managementToken: boolean;
+  /** Databricks API scopes a caller may ask for; empty: the grant names none (pat stays unscoped). */
+  readonly scopes: readonly string[];
+  readonly defaultScopes: readonly string[];
 }
 
 /**
@@ -37,6 +41,8 @@ export function compileGrants(grants: readonly GrantDocument[], homeTenantId: st
         modes: new Set(g.modes),
         maxLifetimeSeconds: g.maxLifetimeSeconds,
         managementToken: g.managementToken,
+        scopes: Object.freeze(normalizeScopes(g.scopes ?? [])),
+        defaultScopes: Object.freeze(normalizeScopes(g.defaultScopes ?? [])),
       }),
     ),
   );

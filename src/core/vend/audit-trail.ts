@@ -12,6 +12,8 @@ export interface Decision {
   servicePrincipal?: string;
   mode?: string;
   managementToken?: boolean;
+  /** Granted API scopes, once a scoped mode has minted. */
+  scopes?: readonly string[];
   purpose?: string;
 }
 
@@ -39,6 +41,7 @@ export function buildRecord(
     service_principal: decision.servicePrincipal,
     mode: decision.mode,
     management_token: decision.managementToken,
+    scopes: decision.scopes?.length ? decision.scopes.join(' ') : undefined,
     token_id: result.tokenId,
     token_fingerprint: result.fingerprint,
     expires_on: result.expiresOn,

@@ -6,7 +6,7 @@ import { TableAuditSink } from '../audit';
 import { SigningKeyStore, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
-import { EntraTokenMinter, createCredentialFactory, createPat, revokePat } from '../mint';
+import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, revokePat } from '../mint';
 import { RateLimiter, compileGrants, systemClock } from '../policy';
 import type { Clock } from '../policy';
 import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
@@ -61,6 +61,11 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     clock,
     health,
     pats: { create: createPat, revoke: revokePat },
+    oauth: createDatabricksTokenExchanger({ clock: () => clock.now() }),
+    oauthTokens: new KeyedTokenCache(clock),
+    ...(config.onBehalfOfClientId
+      ? { onBehalfOf: createOnBehalfOfMinter({ tenantId: config.tenantId, authorityHost: config.authorityHost, apiClientId: config.onBehalfOfClientId, appCredential, clock }) }
+      : {}),
     version: packageVersion(),
   };
 }

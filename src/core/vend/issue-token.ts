@@ -29,6 +29,7 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
   // No key, no audit record, so no token: checked before anything is minted.
   const auditKey = await deps.auditKey.current();
   const vended = await strategy.vend({ deps, ctx, ws, request, entitlement, caller });
+  decision.scopes = vended.scopes;
   const fingerprint = fingerprintToken(vended.token, auditKey);
   const expiresOn = Math.floor(vended.expiresOnMs / 1000);
   // Fail closed: if this write throws, the token never leaves (AuditUnavailableError → 503).

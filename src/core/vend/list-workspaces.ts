@@ -10,7 +10,7 @@ export async function listWorkspaces(deps: VendDeps, ctx: RequestContext): Promi
   const items = entitlementsOf(deps.grants, caller).flatMap((e) => {
     const ws = deps.config.workspaces.get(e.workspace);
     if (!ws) return [];
-    return [{ name: ws.name, host: ws.host, resource_id: ws.resourceId, modes: [...e.modes].sort(), max_lifetime_seconds: e.maxLifetimeSeconds, management_token: e.managementToken }];
+    return [{ name: ws.name, host: ws.host, resource_id: ws.resourceId, modes: [...e.modes].sort(), max_lifetime_seconds: e.maxLifetimeSeconds, management_token: e.managementToken, ...(e.scopes.length ? { scopes: [...e.scopes], default_scopes: [...e.defaultScopes] } : {}) }];
   });
   return jsonResponse(200, items.sort((a, b) => a.name.localeCompare(b.name)), ctx.requestId);
 }

@@ -1,11 +1,22 @@
 import { z } from 'zod';
 import { NAME_PATTERN, NAME_RULE } from '../config';
+import { apiScopeProblem } from '../policy';
 
 /** The body of POST /api/token (DESIGN §2). Unknown fields are rejected, not ignored. */
 export const tokenRequestSchema = z.strictObject({
   // The configured names' syntax, checked here so no other name reaches the decision or the audit.
   workspace: z.string().regex(NAME_PATTERN, NAME_RULE),
-  mode: z.enum(['aad', 'pat']).default('aad'),
+  mode: z.enum(['aad', 'pat', 'oauth', 'user']).default('aad'),
+  scopes: z
+    .array(
+      z.string().max(100).superRefine((s, ctx) => {
+        const problem = apiScopeProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    )
+    .min(1)
+    .max(32)
+    .optional(),
   lifetime_seconds: z.int().min(60).max(86_400 * 90).optional(),
   min_validity_seconds: z.int().min(0).max(3000).default(300),
   management_token: z.boolean().default(false),

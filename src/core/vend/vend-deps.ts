@@ -1,6 +1,6 @@
 import type { AuditSink } from '../audit';
 import type { VendingConfig } from '../config';
-import type { CreatedPat, TokenMinter } from '../mint';
+import type { CreatedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCache, OnBehalfOfMinter, TokenMinter } from '../mint';
 import type { CallerIdentity, Clock, CompiledGrant, RateLimiter } from '../policy';
 import type { Workspace } from '../config';
 import type { AuditKeySource } from '../secrets';
@@ -19,9 +19,14 @@ export interface VendDeps {
   readonly clock: Clock;
   readonly health: HealthTracker;
   readonly pats: {
-    create(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string): Promise<CreatedPat>;
+    create(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string, scopes?: readonly string[]): Promise<CreatedPat>;
     revoke(ws: Workspace, spToken: string, tokenId: string, callerMark: string): Promise<void>;
   };
+  /** mode oauth: the workspace token exchange, and its tokens per (caller, SP, workspace, scope set). */
+  readonly oauth: DatabricksTokenExchanger;
+  readonly oauthTokens: KeyedTokenCache<ExchangedToken>;
+  /** mode user: undefined unless the config names the vending API's app registration (onBehalfOf). */
+  readonly onBehalfOf?: OnBehalfOfMinter;
   readonly version: string;
 }
 

@@ -7,6 +7,7 @@ export const aadMode: ModeStrategy = {
   mode: 'aad',
   check(request) {
     if (request.lifetime_seconds !== undefined) throw new InvalidRequestError({ detail: 'lifetime_seconds applies to mode "pat" only.' });
+    if (request.scopes !== undefined) throw new InvalidRequestError({ detail: 'scopes apply to modes "oauth" and "pat" only: an aad token cannot be narrowed.' });
   },
   async vend({ deps, ws, request }) {
     const sp = ws.servicePrincipal;

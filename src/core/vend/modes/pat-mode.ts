@@ -1,5 +1,6 @@
 import { InvalidRequestError } from '../../errors';
 import { patComment } from '../../mint';
+import { grantScopes } from '../../policy';
 import type { ModeStrategy } from './mode-strategy';
 
 /** `pat`: a Databricks personal access token created by the SP — one workspace, revocable. */
@@ -13,8 +14,10 @@ export const patMode: ModeStrategy = {
     if (lifetime > entitlement.maxLifetimeSeconds) {
       throw new InvalidRequestError({ detail: `lifetime_seconds must be between 60 and ${entitlement.maxLifetimeSeconds} for this workspace.` });
     }
+    // Under a grant that names scopes the PAT is created with them: revocable and scoped.
+    const scopes = entitlement.scopes.length || request.scopes ? grantScopes(ws.name, entitlement.scopes, entitlement.defaultScopes, request.scopes) : undefined;
     const spToken = await deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120);
-    const pat = await deps.pats.create(ws, spToken.token, lifetime, patComment(caller.tenantId, caller.objectId, ctx.requestId));
-    return { token: pat.token, tokenId: pat.tokenId, expiresOnMs: pat.expiresOnMs, fields: { token_id: pat.tokenId } };
+    const pat = await deps.pats.create(ws, spToken.token, lifetime, patComment(caller.tenantId, caller.objectId, ctx.requestId), scopes);
+    return { token: pat.token, tokenId: pat.tokenId, expiresOnMs: pat.expiresOnMs, fields: { token_id: pat.tokenId }, ...(scopes ? { scopes } : {}) };
   },
 };
