@@ -44,7 +44,7 @@ export const AAD_ERRORS = {
   }),
   unsupportedGrant: (): AadErrorSpec => ({
     status: 400, error: 'unsupported_grant_type', code: 70003,
-    description: 'The app requested an unsupported grant type. This sandbox authority supports client_credentials only.',
+    description: 'The app requested an unsupported grant type. This sandbox authority supports client_credentials and on-behalf-of only.',
   }),
   unknownClient: (clientId: string, tenant: string): AadErrorSpec => ({
     status: 400, error: 'unauthorized_client', code: 700016,

@@ -78,6 +78,11 @@ export class LocalAuthority {
     return `${this.authorityHost}/${this.tenantId}/oauth2/v2.0/token`;
   }
 
+  /** The UPN of the sandbox's one user (the subject of `issueCallerToken({ kind: 'user' })`). */
+  get userPrincipalName(): string {
+    return this.user.upn;
+  }
+
   get signingKid(): string {
     return this.keys.current.kid;
   }

@@ -18,6 +18,8 @@ export interface ClientRegistration {
   readonly federatedSubjects?: readonly string[];
   /** The service principal's object id; random and stable for the sandbox when absent. */
   readonly objectId?: string;
+  /** Application id URIs (an API's `api://…`): audiences of tokens issued to this app, besides its client id. */
+  readonly identifierUris?: readonly string[];
 }
 
 export interface RegisteredClient {
@@ -29,6 +31,7 @@ export interface RegisteredClient {
   readonly roleResources?: readonly string[];
   readonly certificates: readonly string[];
   readonly federatedSubjects: readonly string[];
+  readonly identifierUris: readonly string[];
 }
 
 export function toRegisteredClient(clientId: string, reg: ClientRegistration): RegisteredClient {
@@ -41,6 +44,7 @@ export function toRegisteredClient(clientId: string, reg: ClientRegistration): R
     roleResources: reg.roleResources ? [...reg.roleResources] : undefined,
     certificates: [...(reg.certificates ?? [])],
     federatedSubjects: [...(reg.federatedSubjects ?? [])],
+    identifierUris: [...(reg.identifierUris ?? [])],
   };
 }
 

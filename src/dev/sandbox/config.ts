@@ -7,15 +7,18 @@ export interface VendingConfigDocument {
   tenantId: string;
   callers: { audiences: string[]; allowedTenants: string[] };
   keyVaultUrl: string;
-  servicePrincipals: Record<string, { clientId: string; secret?: string; certificate?: string; federated?: boolean }>;
+  servicePrincipals: Record<string, { clientId: string; secret?: string; certificate?: string; federated?: boolean; federationAudience?: string }>;
   workspaces: Record<string, { host: string; resourceId: string; servicePrincipal: string }>;
   grants: Array<{
     workspace: string;
-    callers: { roles: string[]; appIds: string[]; objectIds: string[] };
-    modes: Array<'aad' | 'pat'>;
+    callers: { roles: string[]; appIds: string[]; objectIds: string[]; usersViaAppIds?: string[] };
+    modes: Array<'aad' | 'pat' | 'oauth' | 'user'>;
     maxLifetimeSeconds: number;
     managementToken: boolean;
+    scopes?: string[];
+    defaultScopes?: string[];
   }>;
+  onBehalfOf?: { clientId: string };
   limits: { perCallerPerMinute: number };
 }
 
@@ -76,11 +79,17 @@ export function buildVendingConfig(apps: SandboxApps, at: SandboxEndpoints): Ven
       'etl-sp': { clientId: etl.clientId, secret: etl.secretName },
       'ops-sp': { clientId: ops.clientId, secret: ops.secretName },
     },
-    workspaces: { 'analytics-sandbox': workspace('etl-sp'), 'ops-sandbox': workspace('ops-sp') },
+    // analytics-scoped: the same workspace and SP, granted as scoped tokens only (oauth, scoped pat).
+    workspaces: { 'analytics-sandbox': workspace('etl-sp'), 'ops-sandbox': workspace('ops-sp'), 'analytics-scoped': workspace('etl-sp') },
     grants: [
       {
         workspace: 'analytics-sandbox', callers: { roles: [...DEFAULT_CALLER_ROLES], appIds: [], objectIds: [] },
-        modes: ['aad', 'pat'], maxLifetimeSeconds: 3600, managementToken: false,
+        modes: ['aad', 'pat', 'user'], maxLifetimeSeconds: 3600, managementToken: false,
+      },
+      {
+        workspace: 'analytics-scoped', callers: { roles: [...DEFAULT_CALLER_ROLES], appIds: [], objectIds: [] },
+        modes: ['oauth', 'pat'], maxLifetimeSeconds: 3600, managementToken: false,
+        scopes: ['clusters:read', 'sql'], defaultScopes: ['clusters:read'],
       },
       {
         workspace: 'ops-sandbox', callers: { roles: [], appIds: [apps.callerApp.clientId], objectIds: [] },
@@ -88,6 +97,8 @@ export function buildVendingConfig(apps: SandboxApps, at: SandboxEndpoints): Ven
       },
     ],
     limits: { perCallerPerMinute: 600 },
+    // The vending API's own registration: its federated credential trusts the app identity (mode user).
+    onBehalfOf: { clientId: apps.vendingApp.clientId },
   };
 }
 

@@ -7,6 +7,8 @@ export interface PatInfo {
   /** -1: never expires. */
   readonly expiry_time: number;
   readonly comment: string;
+  /** API scopes the PAT was created with; absent: unscoped (every API). */
+  readonly scopes?: readonly string[];
 }
 
 interface StoredPat {
@@ -20,7 +22,7 @@ const hashOf = (tokenValue: string): string => createHash('sha256').update(token
 export class PatStore {
   private readonly byHash = new Map<string, StoredPat>();
 
-  create(owner: string, lifetimeSeconds: number | undefined, comment: string): { tokenValue: string; info: PatInfo } {
+  create(owner: string, lifetimeSeconds: number | undefined, comment: string, scopes?: readonly string[]): { tokenValue: string; info: PatInfo } {
     const tokenValue = `dapi${randomBytes(16).toString('hex')}`;
     const now = Date.now();
     const info: PatInfo = {
@@ -28,6 +30,7 @@ export class PatStore {
       creation_time: now,
       expiry_time: lifetimeSeconds === undefined ? -1 : now + lifetimeSeconds * 1000,
       comment,
+      ...(scopes ? { scopes: [...scopes] } : {}),
     };
     this.byHash.set(hashOf(tokenValue), { owner, info });
     return { tokenValue, info };
@@ -35,9 +38,14 @@ export class PatStore {
 
   /** The owner of a live PAT; undefined when unknown, revoked or expired. */
   ownerOf(tokenValue: string): string | undefined {
+    return this.lookup(tokenValue)?.owner;
+  }
+
+  /** A live PAT's owner and scopes; undefined when unknown, revoked or expired. */
+  lookup(tokenValue: string): { owner: string; scopes: readonly string[] | undefined } | undefined {
     const pat = this.byHash.get(hashOf(tokenValue));
     if (!pat || (pat.info.expiry_time !== -1 && pat.info.expiry_time <= Date.now())) return undefined;
-    return pat.owner;
+    return { owner: pat.owner, scopes: pat.info.scopes };
   }
 
   list(owner?: string): PatInfo[] {

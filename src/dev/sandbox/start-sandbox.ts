@@ -12,7 +12,7 @@ import { buildHostEnv, buildVendingConfig, createApps } from './config.js';
 import type { SandboxApps } from './config.js';
 import type { Sandbox, SandboxOptions } from './types.js';
 import { LocalVault } from './vault.js';
-import { LocalWorkspace } from './workspace.js';
+import { AZURE_DATABRICKS_APP_ID, LocalWorkspace } from './workspace.js';
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3599;
 
@@ -45,7 +45,13 @@ async function startSlowParts(dir: string, quiet: boolean, cleanup: Cleanup): Pr
 /** Registers every app with the authority, puts the SP secrets in the vault, makes etl-sp a member. */
 function enrol(apps: SandboxApps, authority: LocalAuthority, vault: LocalVault, workspace: LocalWorkspace): void {
   const { vendingApp, callerApp, otherCallerApp, servicePrincipals } = apps;
-  authority.registerClient(vendingApp.clientId, { secrets: [vendingApp.secret], displayName: 'dbx-token-vending' });
+  // The vending API's registration: callers' tokens are issued to it (its id URI), and a federated
+  // credential trusting the app's own identity lets it run on-behalf-of without a secret.
+  const vendingOid = randomUUID();
+  authority.registerClient(vendingApp.clientId, {
+    secrets: [vendingApp.secret], displayName: 'dbx-token-vending', objectId: vendingOid,
+    identifierUris: [VENDING_API_AUDIENCE], federatedSubjects: [vendingOid],
+  });
   authority.registerClient(callerApp.clientId, {
     secrets: [callerApp.secret], roles: callerApp.roles, displayName: 'sandbox-caller',
     // App roles are defined on the vending API, so only its tokens carry them.
@@ -59,6 +65,10 @@ function enrol(apps: SandboxApps, authority: LocalAuthority, vault: LocalVault, 
   authority.setDefaultCaller(callerApp.clientId);
   vault.allowReader(vendingApp.clientId);
   workspace.addServicePrincipal(servicePrincipals['etl-sp'].clientId, 'etl-sp');
+  workspace.addUser(authority.userPrincipalName, 'Sandbox User');
+  // etl-sp's Databricks federation policy: its own Entra ID token for AzureDatabricks may act as it.
+  const etl = servicePrincipals['etl-sp'].clientId;
+  workspace.setFederationPolicy(etl, { issuer: authority.issuer, audiences: [AZURE_DATABRICKS_APP_ID], subject: authority.objectIdOf(etl) ?? '' });
 }
 
 async function startServers(dir: string, options: SandboxOptions, cleanup: Cleanup): Promise<Sandbox> {
@@ -84,6 +94,11 @@ async function startServers(dir: string, options: SandboxOptions, cleanup: Clean
     audit: { connectionString: audit.connectionString, tableName: audit.tableName, setDown: (down) => audit.setDown(down) },
     apps, config, auditHmacKey, authority, vault, workspace,
     issueCallerToken: authority.issueCallerToken,
+    startExtraWorkspace: async (name) => {
+      const extra = await LocalWorkspace.start({ authority, tls, quiet, resourceId: workspaceResourceId.replace(/analytics-sandbox$/, name) });
+      cleanup.add(() => extra.close());
+      return extra;
+    },
     hostEnv: () => buildHostEnv({
       config, authorityHost: authority.authorityHost, tenantId, vendingApp: apps.vendingApp, caFile: ca.caFile,
       auditConnectionString: audit.connectionString, auditTableName: audit.tableName, auditHmacKey,

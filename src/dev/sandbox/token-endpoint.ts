@@ -5,6 +5,7 @@ import { mintAccessToken } from './access-token.js';
 import { checkClientAssertion } from './client-assertion.js';
 import { rolesFor, secretMatches } from './clients.js';
 import type { RegisteredClient } from './clients.js';
+import { JWT_BEARER_GRANT, handleOnBehalfOf } from './obo-grant.js';
 import { json } from './service.js';
 import type { ServiceRequest, ServiceResponse } from './service.js';
 import type { SigningKey } from './signing-keys.js';
@@ -49,10 +50,11 @@ async function authenticateClient(
   return failure === undefined ? '2' : AAD_ERRORS.invalidAssertion(failure);
 }
 
-/** `POST /{tenant}/oauth2/v2.0/token` for the client-credentials grant. */
+/** `POST /{tenant}/oauth2/v2.0/token` for the client-credentials and on-behalf-of grants. */
 export async function handleTokenRequest(ctx: TokenEndpointContext, req: ServiceRequest): Promise<ServiceResponse> {
   const form = new URLSearchParams(req.body.toString('utf8'));
-  if (form.get('grant_type') !== 'client_credentials') return aadError(AAD_ERRORS.unsupportedGrant(), req.headers);
+  const onBehalfOf = form.get('grant_type') === JWT_BEARER_GRANT && form.get('requested_token_use') === 'on_behalf_of';
+  if (form.get('grant_type') !== 'client_credentials' && !onBehalfOf) return aadError(AAD_ERRORS.unsupportedGrant(), req.headers);
   const clientId = form.get('client_id') ?? '';
   const client = ctx.client(clientId);
   if (!client) return aadError(AAD_ERRORS.unknownClient(clientId, ctx.tenantId), req.headers);
@@ -60,6 +62,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, req: Service
   if (typeof authMethod === 'object') return aadError(authMethod, req.headers);
   const resource = resourceOfScope(form.get('scope') ?? '');
   if (!resource) return aadError(AAD_ERRORS.invalidScope(), req.headers);
+  if (onBehalfOf) return handleOnBehalfOf(ctx, req, client, authMethod, resource);
   const minted = await mintAccessToken({
     tenantId: ctx.tenantId,
     issuer: ctx.issuer,

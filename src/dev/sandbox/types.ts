@@ -43,6 +43,8 @@ export interface Sandbox {
   readonly authority: LocalAuthority;
   readonly vault: LocalVault;
   readonly workspace: LocalWorkspace;
+  /** Another local workspace (own URL, own OAuth issuer, no members), stopped with the sandbox. */
+  startExtraWorkspace(name: string): Promise<LocalWorkspace>;
   /** Stops every server and child process, removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }

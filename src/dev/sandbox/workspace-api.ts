@@ -42,7 +42,11 @@ export function createPat(pats: PatStore, owner: string, req: ServiceRequest): S
     return dbxError(400, 'INVALID_PARAMETER_VALUE', 'lifetime_seconds must be a positive integer.');
   }
   if (typeof comment !== 'string') return dbxError(400, 'INVALID_PARAMETER_VALUE', 'comment must be a string.');
-  const { tokenValue, info } = pats.create(owner, lifetime as number | undefined, comment);
+  const scopes = body.scopes;
+  if (scopes !== undefined && (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !/^[a-z][a-z0-9-]{0,63}(:(read|restricted-query))*$/.test(s)))) {
+    return dbxError(400, 'INVALID_PARAMETER_VALUE', 'scopes must be a list of API scopes.');
+  }
+  const { tokenValue, info } = pats.create(owner, lifetime as number | undefined, comment, scopes as string[] | undefined);
   return json(200, { token_value: tokenValue, token_info: info });
 }
 
@@ -54,6 +58,11 @@ export function deletePat(pats: PatStore, owner: string, req: ServiceRequest): S
     return dbxError(404, 'RESOURCE_DOES_NOT_EXIST', `Token with ID ${tokenId.slice(0, 64)} does not exist.`);
   }
   return json(200, {});
+}
+
+/** `clusters/create`, just far enough to tell a write from a read: it answers a new cluster id. */
+export function createCluster(): ServiceResponse {
+  return json(200, { cluster_id: `0000-${Date.now().toString(36)}-sandbox` });
 }
 
 export function listPats(pats: PatStore, owner: string): ServiceResponse {

@@ -5,7 +5,10 @@ import { PatStore } from './pat-store.js';
 import type { PatInfo } from './pat-store.js';
 import { json, startService } from './service.js';
 import type { Service, ServiceRequest, ServiceResponse } from './service.js';
-import { createPat, dbxError, deletePat, listPats, me } from './workspace-api.js';
+import { createCluster, createPat, dbxError, deletePat, listPats, me } from './workspace-api.js';
+import { WorkspaceOAuth } from './workspace-oauth.js';
+import type { FederationPolicy } from './workspace-oauth.js';
+import { scopesAllow } from './workspace-scopes.js';
 import type { WorkspaceMember } from './workspace-api.js';
 
 /** The AzureDatabricks first-party application: the `aud` of Entra ID tokens for any workspace. */
@@ -35,6 +38,9 @@ const header = (req: ServiceRequest, name: string): string | undefined => {
 export class LocalWorkspace {
   readonly resourceId: string;
   private readonly members = new Map<string, WorkspaceMember>();
+  /** Users by user principal name (they reach the workspace with their own Entra ID token). */
+  private readonly users = new Map<string, WorkspaceMember>();
+  private oauthSide: WorkspaceOAuth | undefined;
   private readonly pats = new PatStore();
   private readonly requestLog: string[] = [];
   private service: Service | undefined;
@@ -48,6 +54,7 @@ export class LocalWorkspace {
     workspace.service = await startService({
       name: 'workspace', tls: options.tls, quiet: options.quiet, handler: (req) => workspace.route(req),
     });
+    workspace.oauthSide = await WorkspaceOAuth.create(`${workspace.service.url}/oidc`);
     return workspace;
   }
 
@@ -58,6 +65,30 @@ export class LocalWorkspace {
 
   addServicePrincipal(appId: string, displayName: string = appId): void {
     this.members.set(appId, { appId, displayName, id: String(randomInt(1e14, 2 ** 48 - 1)) });
+  }
+
+  /** A workspace user, known by UPN: their on-behalf-of tokens are accepted and `Me` names them. */
+  addUser(upn: string, displayName: string = upn): void {
+    this.users.set(upn.toLowerCase(), { appId: upn, displayName, id: String(randomInt(1e14, 2 ** 48 - 1)) });
+  }
+
+  /** A service principal federation policy (the account console's, kept here per workspace). */
+  setFederationPolicy(clientId: string, policy: FederationPolicy): void {
+    this.oauth.setFederationPolicy(clientId, policy);
+  }
+
+  clearFederationPolicies(clientId: string): void {
+    this.oauth.clearFederationPolicies(clientId);
+  }
+
+  /** The issuer of this workspace's own OAuth tokens. */
+  get oauthIssuer(): string {
+    return this.oauth.issuer;
+  }
+
+  private get oauth(): WorkspaceOAuth {
+    if (!this.oauthSide) throw new TypeError('workspace not started');
+    return this.oauthSide;
   }
 
   removeServicePrincipal(appId: string): void {
@@ -92,11 +123,19 @@ export class LocalWorkspace {
 
   private async route(req: ServiceRequest): Promise<ServiceResponse> {
     this.requestLog.push(req.path);
+    if (req.method === 'POST' && req.path === '/oidc/v1/token') {
+      return this.oauth.exchange(req, { keySet: this.authority.keySet() }, (appId) => this.members.has(appId));
+    }
     const caller = await this.authenticate(req);
     if (!('appId' in caller)) return caller;
+    // A scoped token (workspace OAuth token, or PAT created with scopes) reaches its scopes only.
+    const scopes = this.scopesOf.get(req);
+    const allowed = scopes ? scopesAllow(scopes, req.method, req.path) : { ok: true as const };
+    if (!allowed.ok) return dbxError(403, 'PERMISSION_DENIED', `Provided OAuth token does not have required scopes: ${allowed.needed}`);
     switch (`${req.method} ${req.path}`) {
       case 'GET /api/2.0/preview/scim/v2/Me': return me(caller);
       case 'GET /api/2.0/clusters/list': return json(200, { clusters: [] });
+      case 'POST /api/2.0/clusters/create': return createCluster();
       case 'POST /api/2.0/token/create': return createPat(this.pats, caller.appId, req);
       case 'POST /api/2.0/token/delete': return deletePat(this.pats, caller.appId, req);
       case 'GET /api/2.0/token/list': return listPats(this.pats, caller.appId);
@@ -105,16 +144,30 @@ export class LocalWorkspace {
   }
 
   /** The calling member, or the error answer. No answer ever repeats a presented token. */
+  /** The scopes of the token a request authenticated with, when it is a scoped one. */
+  private readonly scopesOf = new WeakMap<ServiceRequest, readonly string[]>();
+
   private async authenticate(req: ServiceRequest): Promise<WorkspaceMember | ServiceResponse> {
     const token = bearerOf(req.headers);
     if (!token) return dbxError(401, 'UNAUTHENTICATED', 'Credential was not sent or was of an unsupported type for this API.');
     if (token.startsWith('dapi')) {
-      const owner = this.pats.ownerOf(token);
-      if (!owner) return dbxError(401, 'INVALID_TOKEN', 'Invalid access token.');
-      return this.members.get(owner) ?? dbxError(403, 'PERMISSION_DENIED', 'The token owner is no longer a workspace member.');
+      const pat = this.pats.lookup(token);
+      if (!pat) return dbxError(401, 'INVALID_TOKEN', 'Invalid access token.');
+      if (pat.scopes) this.scopesOf.set(req, pat.scopes);
+      return this.members.get(pat.owner) ?? dbxError(403, 'PERMISSION_DENIED', 'The token owner is no longer a workspace member.');
+    }
+    if (this.oauth.isOwnToken(token)) {
+      const own = await this.oauth.verify(token);
+      if (!own) return dbxError(401, 'INVALID_TOKEN', 'Invalid access token.');
+      this.scopesOf.set(req, own.scopes);
+      return this.members.get(own.principal) ?? dbxError(403, 'PERMISSION_DENIED', 'The token owner is no longer a workspace member.');
     }
     const claims = await verifyAuthorityToken(this.authority, token, [AZURE_DATABRICKS_APP_ID]);
     if (!claims) return dbxError(401, 'INVALID_TOKEN', 'Invalid access token.');
+    if (claims.idtyp === 'user') {
+      const upn = typeof claims.upn === 'string' ? claims.upn.toLowerCase() : '';
+      return this.users.get(upn) ?? dbxError(403, 'PERMISSION_DENIED', 'This user is not a member of this workspace.');
+    }
     const member = this.members.get(claims.appid);
     if (member) return member;
     if (await this.mayJoin(req, claims.appid)) {
