@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { loadConfig } from './core/config';
+import { broadTokenWarnings, loadConfig } from './core/config';
 import { createVendDeps } from './core/vend';
 import { ALL_METHODS, makeRoutes } from './functions/routes';
 
@@ -10,7 +10,10 @@ import { ALL_METHODS, makeRoutes } from './functions/routes';
 // `func start`, @azure/functions 4.3.0+).
 app.setup({ enableHttpStream: true });
 
-const deps = createVendDeps(loadConfig(process.env));
+const config = loadConfig(process.env);
+// Grants that hand out more than their workspace: said once at start, never a reason not to start.
+for (const warning of broadTokenWarnings(config)) console.warn(`config warning: ${warning}`);
+const deps = createVendDeps(config);
 for (const route of makeRoutes(deps)) {
   app.http(route.name, { route: route.route, methods: ALL_METHODS, authLevel: route.authLevel, handler: route.handler });
 }

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../core/config';
+import { ConfigError, broadTokenWarnings, loadConfig } from '../core/config';
 import { describeError } from '../core/errors';
 import { createVendDeps } from '../core/vend';
 import { makeRoutes } from '../functions/routes';
@@ -14,7 +14,9 @@ async function main(): Promise<void> {
   try {
     // An invalid configuration stops here (78); a missing audit key does not: the host starts,
     // answers 503 and says what it lacks until the key can be read (DESIGN §8).
-    deps = createVendDeps(loadConfig(process.env), {
+    const config = loadConfig(process.env);
+    for (const warning of broadTokenWarnings(config)) log('Warning', 'startup', `config warning: ${warning}`);
+    deps = createVendDeps(config, {
       onAuditKeyChange: (problem) => log(problem ? 'Warning' : 'Information', 'startup', problem ? `cannot vend yet: ${problem}` : 'audit key read from Key Vault; vending is on'),
     });
   } catch (err) {

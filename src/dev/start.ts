@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { TableClient, odata } from '@azure/data-tables';
 import { startSandbox } from './sandbox';
+import { demoScopedToken } from './scoped-demo';
 import type { Sandbox } from './sandbox';
 import { spawnHost } from './spawn-host';
 import type { SpawnedHost } from './spawn-host';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     stopAll.push(() => host.stop());
     setDefaultCACertificates([...getCACertificates('default'), sandbox.caPem]);
     await demo(sandbox, host);
+    await demoScopedToken(sandbox, host);
     const tokenFile = await writeCallerToken(sandbox, stopAll);
     printHowTo(host, tokenFile);
   } catch (err) {

@@ -16,7 +16,7 @@ describe('the client against the real service', () => {
     const issued = (await env.stack.auditRows()).filter((r) => r.outcome === 'issued');
     expect(issued).toHaveLength(1);
     const listed = await client.listWorkspaces();
-    expect(listed.map((w) => w.name)).toEqual(['analytics-sandbox', 'ops-sandbox']);
+    expect(listed.map((w) => w.name)).toEqual(['analytics-sandbox', 'analytics-scoped', 'ops-sandbox']);
   });
 
   it('dbx-vend prints env exports on stdout only', async () => {

@@ -22,7 +22,7 @@ describe('operating the service', () => {
       (err: Error & { output?: string }) => err.output ?? '',
     );
     expect(failed).toContain('tenantId: must be a GUID');
-    expect(failed).toContain('grants.2.workspace: no workspace named "ghost"');
+    expect(failed).toContain(`grants.${(config.grants as unknown[]).length - 1}.workspace: no workspace named "ghost"`);
     expect(failed).toContain('AUDIT_HMAC_KEY: must be base64 of at least 32 bytes');
     expect(failed).not.toContain(stack.sandbox.apps.vendingApp.secret);
   });

@@ -139,6 +139,13 @@ describe('mode user: on-behalf-of', () => {
   });
 });
 
+describe('start-up', () => {
+  it('warns once that aad on analytics-sandbox also works on analytics-scoped (same SP)', () => {
+    const warnings = env.host.output().split('\n').filter((l) => l.includes('config warning'));
+    expect(warnings).toEqual([expect.stringContaining('allows mode aad on workspace "analytics-sandbox", whose service principal "etl-sp" also serves "analytics-scoped"') as string]);
+  });
+});
+
 describe('no leaks', () => {
   it('leaves no token or secret in logs, errors or audit rows (the scan runs after the last test)', () => {
     expect(env.stack.vendedTokens.length).toBeGreaterThan(5);

@@ -151,7 +151,11 @@ describe('GET /api/workspaces and /api/health', () => {
     const mine = await env.stack.call(env.host, '/workspaces');
     expect(mine.status).toBe(200);
     expect(JSON.parse(mine.text)).toEqual([
-      { name: 'analytics-sandbox', host: env.stack.sandbox.workspaceUrl, resource_id: env.stack.sandbox.workspaceResourceId, modes: ['aad', 'pat'], max_lifetime_seconds: 3600, management_token: false },
+      { name: 'analytics-sandbox', host: env.stack.sandbox.workspaceUrl, resource_id: env.stack.sandbox.workspaceResourceId, modes: ['aad', 'pat', 'user'], max_lifetime_seconds: 3600, management_token: false },
+      {
+        name: 'analytics-scoped', host: env.stack.sandbox.workspaceUrl, resource_id: env.stack.sandbox.workspaceResourceId, modes: ['oauth', 'pat'], max_lifetime_seconds: 3600, management_token: false,
+        scopes: ['clusters:read', 'sql'], default_scopes: ['clusters:read'],
+      },
       { name: 'ops-sandbox', host: env.stack.sandbox.workspaceUrl, resource_id: env.stack.sandbox.workspaceResourceId, modes: ['aad'], max_lifetime_seconds: 3600, management_token: true },
     ]);
     const other = await env.stack.callerToken({ clientId: env.stack.sandbox.apps.otherCallerApp.clientId, roles: [] });

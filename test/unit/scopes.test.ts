@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ConfigError} from '../../src/core/config';
-import { loadConfig } from '../../src/core/config';
+import type { ConfigError } from '../../src/core/config';
+import { broadTokenWarnings, loadConfig } from '../../src/core/config';
 import { NotGrantedError, UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
 import { KeyedTokenCache, sanitizeExchangeFailure } from '../../src/core/mint';
 import { apiScopeProblem, grantScopes, scopeCovers } from '../../src/core/policy';
@@ -109,5 +109,27 @@ describe('KeyedTokenCache', () => {
     const cache = new KeyedTokenCache<{ token: string; expiresOnMs: number }>({ now: () => 0 }, 5);
     for (let i = 0; i < 20; i++) await cache.get(`k${i}`, 0, () => Promise.resolve({ token: 't', expiresOnMs: 1e12 }));
     expect(cache.size).toBe(5);
+  });
+});
+
+describe('broadTokenWarnings', () => {
+  it('warns once per grant allowing aad on a workspace whose SP serves several workspaces', () => {
+    const ws = (sp: string) => ({ host: 'https://adb-1.2.azuredatabricks.net', resourceId: RESOURCE, servicePrincipal: sp });
+    const config = loadConfig({
+      VENDING_CONFIG: JSON.stringify({
+        cloud: 'AzurePublic', tenantId: TENANT, callers: { audiences: ['api://x'], allowedTenants: [TENANT] }, keyVaultUrl: 'https://kv.vault.azure.net',
+        servicePrincipals: { shared: { clientId: SP, secret: 's' }, own: { clientId: TENANT, secret: 't' } },
+        workspaces: { a: ws('shared'), b: ws('shared'), c: ws('own') },
+        grants: [
+          { workspace: 'a', callers: { roles: ['R'] }, modes: ['aad'], maxLifetimeSeconds: 600 },
+          { workspace: 'b', callers: { roles: ['R'] }, modes: ['oauth'], scopes: ['sql'], maxLifetimeSeconds: 600 },
+          { workspace: 'c', callers: { roles: ['R'] }, modes: ['aad'], maxLifetimeSeconds: 600 },
+        ],
+      }),
+      AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net', AUDIT_HMAC_KEY: Buffer.alloc(32, 1).toString('base64'),
+    });
+    expect(broadTokenWarnings(config)).toEqual([
+      'grants.0 allows mode aad on workspace "a", whose service principal "shared" also serves "b": an aad token works on all of them. Prefer mode oauth (one workspace, granted scopes) for cross-team grants.',
+    ]);
   });
 });

@@ -6,6 +6,7 @@ export { parseAuditKey } from './service-settings';
 export type { GrantDocument } from './schema';
 export { NAME_PATTERN, NAME_RULE } from './schema';
 export { ConfigError } from './config-error';
+export { broadTokenWarnings } from './broad-token-warnings';
 export { CLOUDS, DATABRICKS_RESOURCE_ID, isMicrosoftAuthority } from './clouds';
 export type { CloudName } from './clouds';
 export { APP_SETTINGS, DEPLOYED_SETTINGS, LOCAL_ONLY_SETTINGS } from './settings';
