@@ -95,6 +95,18 @@ describe('mode oauth: workspace-bound, API-scoped Databricks tokens', () => {
     }
   });
 
+  it('a workspace that cannot be reached is 503 with Retry-After, not a refusal', async () => {
+    const { workspace } = env.stack.sandbox;
+    workspace.setDown(true);
+    try {
+      const reply = await env.stack.vend(env.host, { workspace: 'analytics-scoped', mode: 'oauth', scopes: ['sql', 'clusters:read'] }, { token: await env.stack.callerToken({ kind: 'user', claims: { oid: randomUUID() } }) });
+      expect({ status: reply.status, code: reply.json.code }).toEqual({ status: 503, code: 'upstream_unavailable' });
+      expect(reply.headers.get('retry-after')).toMatch(/^\d+$/);
+    } finally {
+      workspace.setDown(false);
+    }
+  });
+
   it('a pat under a grant with scopes is created with them: revocable and scoped', async () => {
     const { sandbox } = env.stack;
     const reply = await env.stack.vend(env.host, { workspace: 'analytics-scoped', mode: 'pat', lifetime_seconds: 600 });
@@ -128,6 +140,22 @@ describe('mode user: on-behalf-of', () => {
     expect(second.status, second.text).toBe(200);
     expect(claimsOf(vendBody(second).access_token)).toMatchObject({ oid, upn: 'other.user@sandbox.example' });
     expect(claimsOf(vendBody(first).access_token).oid).not.toBe(oid);
+  });
+
+  it('without the federated credential on the vending API app: 502 saying what to configure', async () => {
+    const { sandbox } = env.stack;
+    const { vendingApp } = sandbox.apps;
+    const oid = sandbox.authority.objectIdOf(vendingApp.clientId) ?? '';
+    const registration = { secrets: [vendingApp.secret], displayName: 'dbx-token-vending', objectId: oid, identifierUris: ['api://dbx-token-vending'] };
+    try {
+      sandbox.authority.registerClient(vendingApp.clientId, registration);
+      const stranger = await env.stack.callerToken({ kind: 'user', claims: { oid: randomUUID(), upn: 'new.user@sandbox.example' } });
+      const reply = await env.stack.vend(env.host, { workspace: 'analytics-sandbox', mode: 'user' }, { token: stranger });
+      expect({ status: reply.status, code: reply.json.code }).toEqual({ status: 502, code: 'upstream_rejected' });
+      expect(reply.json.detail).toContain('federated credential trusting the app\'s managed identity');
+    } finally {
+      sandbox.authority.registerClient(vendingApp.clientId, { ...registration, federatedSubjects: [oid] });
+    }
   });
 
   it('an app-only caller asking for mode user is 400; a grant without the mode is 403', async () => {

@@ -1,8 +1,11 @@
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ConfigError } from '../../src/core/config';
 import { broadTokenWarnings, loadConfig } from '../../src/core/config';
 import { NotGrantedError, UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
-import { KeyedTokenCache, sanitizeExchangeFailure } from '../../src/core/mint';
+import { KeyedTokenCache, createDatabricksTokenExchanger, sanitizeExchangeFailure } from '../../src/core/mint';
 import { apiScopeProblem, grantScopes, scopeCovers } from '../../src/core/policy';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -131,5 +134,27 @@ describe('broadTokenWarnings', () => {
     expect(broadTokenWarnings(config)).toEqual([
       'grants.0 allows mode aad on workspace "a", whose service principal "shared" also serves "b": an aad token works on all of them. Prefer mode oauth (one workspace, granted scopes) for cross-team grants.',
     ]);
+  });
+});
+
+describe('token exchange deadline', () => {
+  it('a workspace that never answers is 503 after our own deadline, whatever fetch does', async () => {
+    const held: ServerResponse[] = [];
+    const server = createServer((_req, res) => void held.push(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const ws = { name: 'ws', host: `http://127.0.0.1:${port}`, resourceId: RESOURCE, servicePrincipal: { name: 'sp', clientId: SP, credential: { kind: 'secret' as const, name: 's' }, federationScope: 'x/.default' } };
+      const started = Date.now();
+      const error = await createDatabricksTokenExchanger({ deadlineMs: 300 }).exchange(ws, 'subject', ['sql']).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(UpstreamUnavailableError);
+      expect((error as UpstreamUnavailableError).detail).toContain('did not answer the token exchange within 0.3 s');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(held).toHaveLength(1);
+    } finally {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
