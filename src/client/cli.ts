@@ -1,21 +1,22 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { describeFailure, EXIT, exitCodeOf, formatToken, isClientError, TOKEN_FORMATS } from './lib/cli-output';
+import type { CliIo } from './lib/cli-io';
 import type { TokenFormat } from './lib/cli-output';
+import { execWithToken, metadataServer } from './sidecar/commands';
 import type { TokenMode, VendingClientOptions } from './types';
 import { VendingClient } from './vending-client';
 
-export interface CliIo {
-  readonly stdout: { write(chunk: string): unknown };
-  readonly stderr: { write(chunk: string): unknown };
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
+export type { CliIo } from './lib/cli-io';
 
 const USAGE = `Usage:
   dbx-vend token --workspace NAME [--mode aad|pat] [--min-validity S] [--management-token]
                  [--purpose TEXT] [--lifetime S] [--format json|env|header]
   dbx-vend workspaces
   dbx-vend revoke --workspace NAME --token-id ID
+  dbx-vend metadata-server --workspace NAME [--port N] [--min-validity S] [--exec -- COMMAND [ARGS...]]
+  dbx-vend exec --workspace NAME [--mode aad|pat] [--min-validity S] [--lifetime S] [--purpose TEXT]
+                -- COMMAND [ARGS...]
 
 Options for every command:
   --endpoint URL   vending API base, e.g. https://func-x.azurewebsites.net/api (env DBX_VEND_ENDPOINT)
@@ -26,6 +27,12 @@ The caller token comes from DBX_VEND_CALLER_TOKEN if set, else from DefaultAzure
 (az login, managed identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, ...).
 
   eval "$(dbx-vend token --workspace analytics-prod --format env)"   # DATABRICKS_HOST, DATABRICKS_TOKEN, ...
+
+metadata-server serves fresh tokens to any Databricks SDK, CLI or Terraform (auth type
+metadata-service) on 127.0.0.1 at a random path; it prints DATABRICKS_HOST,
+DATABRICKS_METADATA_SERVICE_URL and DATABRICKS_AUTH_TYPE, or with --exec runs COMMAND with them.
+exec runs COMMAND with DATABRICKS_HOST and DATABRICKS_TOKEN set; a PAT is revoked when it exits.
+Both forward SIGINT/SIGTERM/SIGHUP to COMMAND and exit with its exit code.
 
 The token is written to stdout only; diagnostics go to stderr.
 Exit codes: 0 ok, 2 usage, 3 refused (4xx, no caller credential), 4 unavailable (5xx, network).
@@ -42,6 +49,8 @@ const OPTIONS = {
   lifetime: { type: 'string' },
   format: { type: 'string' },
   'token-id': { type: 'string' },
+  port: { type: 'string' },
+  exec: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -52,7 +61,12 @@ const COMMANDS: Readonly<Record<string, readonly (keyof Values)[]>> = {
   token: ['workspace', 'mode', 'min-validity', 'management-token', 'purpose', 'lifetime', 'format'],
   workspaces: [],
   revoke: ['workspace', 'token-id'],
+  'metadata-server': ['workspace', 'port', 'min-validity', 'exec'],
+  exec: ['workspace', 'mode', 'min-validity', 'lifetime', 'purpose'],
 };
+
+/** The refresh margin of `metadata-server` by default: far beyond the SDKs' 40 s. */
+const METADATA_MIN_VALIDITY_SECONDS = 300;
 
 class UsageError extends Error {
   override readonly name = 'UsageError' as const;
@@ -61,15 +75,19 @@ class UsageError extends Error {
 /** Runs one `dbx-vend` command; resolves to the exit code and never rejects. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    // Everything after the first `--` is the child command of exec / metadata-server --exec.
+    const dash = argv.indexOf('--');
+    const own = dash < 0 ? argv : argv.slice(0, dash);
+    const child = dash < 0 ? undefined : argv.slice(dash + 1);
+    const { values, positionals } = parseArgs({ args: own, options: OPTIONS, allowPositionals: true, strict: true });
     if (values.help) {
       io.stdout.write(USAGE);
       return EXIT.ok;
     }
     const command = checkCommand(positionals, values);
+    const childCommand = checkChildCommand(command, values, child);
     const client = createClient(await clientOptions(values, io.env));
-    await runCommand(command, client, values, io);
-    return EXIT.ok;
+    return await runCommand(command, client, values, io, childCommand);
   } catch (err) {
     return reportFailure(err, io);
   }
@@ -77,14 +95,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
 function checkCommand(positionals: string[], values: Values): string {
   const [command, ...extra] = positionals;
-  if (command === undefined) throw new UsageError('a command is required (token, workspaces or revoke).');
+  if (command === undefined) throw new UsageError('a command is required (token, workspaces, revoke, metadata-server or exec).');
   const allowed = COMMANDS[command];
-  if (!allowed) throw new UsageError('unknown command; expected token, workspaces or revoke.');
+  if (!allowed) throw new UsageError('unknown command; expected token, workspaces, revoke, metadata-server or exec.');
   if (extra.length > 0) throw new UsageError(`${command} takes no positional arguments.`);
   const common: readonly string[] = ['endpoint', 'scope', 'help'];
   const stray = Object.keys(values).find((name) => !common.includes(name) && !allowed.includes(name as keyof Values));
   if (stray) throw new UsageError(`--${stray} does not apply to ${command}.`);
   return command;
+}
+
+/** exec and metadata-server --exec need `-- COMMAND`; nothing else takes one. */
+function checkChildCommand(command: string, values: Values, child: string[] | undefined): string[] | undefined {
+  const wanted = command === 'exec' || (command === 'metadata-server' && values.exec === true);
+  if (!wanted && child !== undefined) throw new UsageError(command === 'metadata-server' ? 'a command after -- needs --exec.' : `${command} takes no command after --.`);
+  if (wanted && (child === undefined || child.length === 0)) throw new UsageError(`${command === 'exec' ? 'exec' : '--exec'} needs a command after --.`);
+  return child;
 }
 
 async function clientOptions(values: Values, env: CliIo['env']): Promise<VendingClientOptions> {
@@ -108,7 +134,28 @@ function createClient(options: VendingClientOptions): VendingClient {
   }
 }
 
-async function runCommand(command: string, client: VendingClient, values: Values, io: CliIo): Promise<void> {
+async function runCommand(command: string, client: VendingClient, values: Values, io: CliIo, child: string[] | undefined): Promise<number> {
+  if (command === 'metadata-server') {
+    const port = values.port === undefined ? 0 : Number(values.port);
+    if (!/^\d{1,5}$/.test(values.port ?? '0') || port > 65535) throw new UsageError('--port must be a port number (0-65535).');
+    const minValiditySeconds = optionalSeconds(values['min-validity'], 'seconds', 'min-validity').seconds ?? METADATA_MIN_VALIDITY_SECONDS;
+    return metadataServer(client, { workspace: required(values.workspace, 'workspace'), port, minValiditySeconds, command: child }, io);
+  }
+  if (command === 'exec') {
+    return execWithToken(client, {
+      workspace: required(values.workspace, 'workspace'),
+      mode: oneOf<TokenMode>(values.mode ?? 'aad', ['aad', 'pat'], 'mode'),
+      minValiditySeconds: optionalSeconds(values['min-validity'], 'seconds', 'min-validity').seconds,
+      lifetimeSeconds: optionalSeconds(values.lifetime, 'seconds', 'lifetime').seconds,
+      purpose: values.purpose,
+      command: child ?? [],
+    }, io);
+  }
+  await runSimpleCommand(command, client, values, io);
+  return EXIT.ok;
+}
+
+async function runSimpleCommand(command: string, client: VendingClient, values: Values, io: CliIo): Promise<void> {
   if (command === 'workspaces') {
     io.stdout.write(`${JSON.stringify(await client.listWorkspaces(), null, 2)}\n`);
   } else if (command === 'revoke') {

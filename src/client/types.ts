@@ -1,6 +1,12 @@
-import type { TokenCredential } from '@azure/identity';
-
 export type TokenMode = 'aad' | 'pat';
+
+/**
+ * The shape of an Azure SDK credential (`@azure/identity`'s `DefaultAzureCredential`,
+ * `ManagedIdentityCredential`, …), declared here so the client itself depends on no package.
+ */
+export interface TokenCredential {
+  getToken(scopes: string | string[], options?: object): Promise<{ token: string; expiresOnTimestamp: number; refreshAfterTimestamp?: number } | null>;
+}
 
 /** Milliseconds since the epoch, like `Date`; injectable so tests need no real clock. */
 export interface Clock {

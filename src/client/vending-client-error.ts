@@ -1,7 +1,21 @@
-import type { ProblemCode } from '../core/errors';
-
-/** Problem codes the vending API answers with (DESIGN §2): the service's own list, as a type only. */
-export type ServiceProblemCode = ProblemCode;
+/**
+ * Problem codes the vending API answers with (DESIGN §2). Written out (not imported from the
+ * service) so the installed client carries no service code; a type test keeps both lists equal.
+ */
+export type ServiceProblemCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'not_granted'
+  | 'unknown_workspace'
+  | 'unknown_token'
+  | 'method_not_allowed'
+  | 'body_too_large'
+  | 'unsupported_media_type'
+  | 'rate_limited'
+  | 'upstream_rejected'
+  | 'upstream_unavailable'
+  | 'audit_unavailable'
+  | 'internal_error';
 
 /** Failures found on this side of the wire: no problem body to read a code from. */
 export type ClientFailureCode = 'network_error' | 'timeout' | 'invalid_response' | 'credential_unavailable';
@@ -18,6 +32,8 @@ export interface VendingClientErrorOptions {
   readonly status?: number | undefined;
   readonly requestId?: string | undefined;
   readonly retryAfterSeconds?: number | undefined;
+  /** The service said it refused before creating anything (see `refusedBeforeMinting`). */
+  readonly refusedBeforeMinting?: boolean | undefined;
   /** Kept for debugging; not enumerable, so it is not serialized with the error. */
   readonly cause?: unknown;
 }
@@ -35,6 +51,11 @@ export class VendingClientError extends Error {
   readonly status: number | undefined;
   readonly requestId: string | undefined;
   readonly retryAfterSeconds: number | undefined;
+  /**
+   * True when a 503 `audit_unavailable` / `upstream_unavailable` answer carries the service's
+   * marker `"refused_before_minting": true`: no token was created, so resending is harmless.
+   */
+  readonly refusedBeforeMinting: boolean;
 
   constructor(message: string, options: VendingClientErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -42,6 +63,7 @@ export class VendingClientError extends Error {
     this.status = options.status;
     this.requestId = options.requestId;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.refusedBeforeMinting = options.refusedBeforeMinting === true;
   }
 
   toJSON(): Record<string, unknown> {

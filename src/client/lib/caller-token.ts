@@ -1,5 +1,4 @@
-import type { TokenCredential } from '@azure/identity';
-import type { Clock } from '../types';
+import type { Clock, TokenCredential } from '../types';
 import { VendingClientError } from '../vending-client-error';
 import { SingleFlightCache } from './single-flight-cache';
 

@@ -18,19 +18,26 @@ export function formatToken(token: VendedToken, format: TokenFormat): string {
     case 'json':
       return `${JSON.stringify(token, null, 2)}\n`;
     case 'env':
-      return [
-        ['DATABRICKS_HOST', token.workspace.host],
-        ['DATABRICKS_TOKEN', token.access_token],
-        ['DATABRICKS_AZURE_RESOURCE_ID', token.workspace.resource_id],
-        ['DATABRICKS_AUTH_TYPE', 'pat'],
-      ]
-        .map(([name, value]) => `export ${name}=${shellQuote(value ?? '')}\n`)
-        .join('');
+      return envLines({
+        DATABRICKS_HOST: token.workspace.host,
+        DATABRICKS_TOKEN: token.access_token,
+        DATABRICKS_AZURE_RESOURCE_ID: token.workspace.resource_id,
+        DATABRICKS_AUTH_TYPE: 'pat',
+        // For the revocation at the end of a script: `dbx-vend revoke --token-id "$DBX_VEND_TOKEN_ID"`.
+        ...(token.token_id === undefined ? {} : { DBX_VEND_TOKEN_ID: token.token_id }),
+      });
     case 'header':
       return Object.entries(token.headers)
         .map(([name, value]) => `${name}: ${value}\n`)
         .join('');
   }
+}
+
+/** `export NAME='value'` lines, safe under `eval`. */
+export function envLines(vars: Readonly<Record<string, string>>): string {
+  return Object.entries(vars)
+    .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
+    .join('');
 }
 
 /** POSIX single quotes: nothing inside is expanded, so a value cannot run code under `eval`. */

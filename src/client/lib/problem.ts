@@ -3,6 +3,8 @@ import { cleanRequestId, redactDetail } from './redact';
 import { parseRetryAfter } from './retry-after';
 
 const CODE = /^[a-z][a-z0-9_]{0,63}$/;
+/** Codes for which the service may mark a 503 as refused before anything was minted. */
+const MARKABLE = new Set(['audit_unavailable', 'upstream_unavailable']);
 
 /**
  * A non-2xx answer as a `VendingClientError`. The code comes from the problem+json body; an
@@ -19,7 +21,8 @@ export async function problemFromResponse(res: Response, sentRequestId: string, 
     return new VendingClientError(`The vending API answered HTTP ${res.status} without a problem body ${suffix(res.status, requestId)}.`, { code: 'invalid_response', ...fields });
   }
   const text = typeof body?.detail === 'string' && body.detail ? body.detail : typeof body?.title === 'string' ? body.title : code;
-  return new VendingClientError(`${code}: ${redactDetail(text)} ${suffix(res.status, requestId)}`, { code, ...fields });
+  const refusedBeforeMinting = res.status === 503 && MARKABLE.has(code) && body?.refused_before_minting === true;
+  return new VendingClientError(`${code}: ${redactDetail(text)} ${suffix(res.status, requestId)}`, { code, ...fields, refusedBeforeMinting });
 }
 
 export function suffix(status: number | undefined, requestId: string): string {

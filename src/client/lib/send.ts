@@ -44,7 +44,18 @@ const DEFAULT_RETRY_AFTER_SECONDS = 1;
 const UNDELIVERED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 /**
- * One call with the retry policy: 429 and 503 wait for `Retry-After` (bounded by count and total
+ * Whether an answer may be followed by the same call again. A 429 is refused before anything
+ * happens. A 503 of a non-idempotent call (creating a PAT) may come after the PAT was created
+ * (e.g. the audit write failed), so it is resent only when the service marked it as refused
+ * before minting; otherwise a retry could leave an extra, unreported PAT behind.
+ */
+function mayResend(call: Call, failure: VendingClientError): boolean {
+  if (failure.status === 429) return true;
+  return failure.status === 503 && (call.idempotent || failure.refusedBeforeMinting);
+}
+
+/**
+ * One call with the retry policy: 429 and 503 (see `mayResend`) wait for `Retry-After` (bounded by count and total
  * wait), a network error is retried once when repeating is safe, anything else fails at once.
  * All attempts share one `x-request-id`, so the service's logs and audit rows tie them together.
  */
@@ -57,7 +68,7 @@ export async function send(t: Transport, call: Call): Promise<Answer> {
     if ('response' in outcome && outcome.response.ok) return readAnswer(outcome.response, requestId, t.timeoutMs);
     const failure = 'response' in outcome ? await problemFromResponse(outcome.response, requestId, t.clock.now()) : outcome.failure;
     let delayMs: number | undefined;
-    if (attempt < t.maxRetries && (failure.status === 429 || failure.status === 503)) {
+    if (attempt < t.maxRetries && mayResend(call, failure)) {
       delayMs = (failure.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS) * 1000;
     } else if (attempt < t.maxRetries && 'failure' in outcome && failure.code === 'network_error' && !networkRetried && (call.idempotent || !outcome.maybeDelivered)) {
       delayMs = NETWORK_RETRY_DELAY_MS;
