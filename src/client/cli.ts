@@ -142,9 +142,11 @@ async function runCommand(command: string, client: VendingClient, values: Values
     return metadataServer(client, { workspace: required(values.workspace, 'workspace'), port, minValiditySeconds, command: child }, io);
   }
   if (command === 'exec') {
+    const mode = oneOf<TokenMode>(values.mode ?? 'aad', ['aad', 'pat'], 'mode');
+    if (mode === 'pat' && values['min-validity'] !== undefined) throw new UsageError('--min-validity applies to --mode aad; a PAT lasts --lifetime.');
     return execWithToken(client, {
       workspace: required(values.workspace, 'workspace'),
-      mode: oneOf<TokenMode>(values.mode ?? 'aad', ['aad', 'pat'], 'mode'),
+      mode,
       minValiditySeconds: optionalSeconds(values['min-validity'], 'seconds', 'min-validity').seconds,
       lifetimeSeconds: optionalSeconds(values.lifetime, 'seconds', 'lifetime').seconds,
       purpose: values.purpose,

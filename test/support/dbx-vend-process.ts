@@ -65,3 +65,10 @@ export async function dbxVend(args: readonly string[], env: Record<string, strin
 export function parseExports(text: string): Record<string, string> {
   return Object.fromEntries([...text.matchAll(/^export ([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
 }
+
+/** A child that prints `ready {…}` (which credentials it was given), then exits 42 on SIGTERM. */
+export const WAIT_FOR_SIGTERM = [
+  process.execPath, '-e',
+  "process.on('SIGTERM', () => process.exit(42)); setInterval(() => {}, 1000);" +
+    "console.log('ready ' + JSON.stringify({ token: 'DATABRICKS_TOKEN' in process.env, caller: 'DBX_VEND_CALLER_TOKEN' in process.env, url: process.env.DATABRICKS_METADATA_SERVICE_URL !== undefined }))",
+];

@@ -6,6 +6,9 @@ import { startMetadataServer } from './metadata-server';
 import { runChild } from './run-child';
 import { TokenKeeper } from './token-keeper';
 
+/** The most `min_validity_seconds` the vending API accepts (DESIGN §2). */
+const EXEC_MIN_VALIDITY_SECONDS = 3000;
+
 export interface MetadataServerCommand {
   readonly workspace: string;
   readonly port: number;
@@ -51,7 +54,8 @@ export async function execWithToken(client: VendingClient, c: ExecCommand, io: C
   const token = await client.getToken({
     workspace: c.workspace,
     mode: c.mode,
-    ...(c.minValiditySeconds === undefined ? {} : { minValiditySeconds: c.minValiditySeconds }),
+    // The token cannot be renewed under a running child: ask for the longest validity the service gives.
+    ...(c.mode === 'aad' ? { minValiditySeconds: c.minValiditySeconds ?? EXEC_MIN_VALIDITY_SECONDS } : {}),
     ...(c.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: c.lifetimeSeconds }),
     ...(c.purpose === undefined ? {} : { purpose: c.purpose }),
   });
