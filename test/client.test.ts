@@ -266,6 +266,52 @@ describe('VendingClient.getToken', () => {
   });
 });
 
+describe('VendingClient: creating a PAT is not repeated unless nothing was minted', () => {
+  const marked = (code: string): Handler => (_req, res) =>
+    send(res, 503, { title: code, status: 503, detail: 'Try later.', code, request_id: 'srv-req-1', refused_before_minting: true }, { 'Retry-After': '1' });
+
+  it('does not resend a PAT request after an unmarked 503: the PAT may exist', async () => {
+    for (const code of ['audit_unavailable', 'upstream_unavailable']) {
+      seen = [];
+      handler = failing(problem(503, code, 'The audit record could not be written.', { 'Retry-After': '1' }), 1);
+      const err = await failure(client().getToken({ workspace: 'analytics-prod', mode: 'pat' }));
+      expect(err).toMatchObject({ code, status: 503, refusedBeforeMinting: false });
+      expect(seen).toHaveLength(1);
+    }
+    expect(issued).toEqual([]);
+  });
+
+  it('resends it after a 429 or a 503 marked refused_before_minting, and gets one PAT', async () => {
+    handler = failing(problem(429, 'rate_limited', 'Too many requests.', { 'Retry-After': '1' }), 1);
+    await client().getToken({ workspace: 'analytics-prod', mode: 'pat' });
+    expect(seen).toHaveLength(2);
+    for (const code of ['audit_unavailable', 'upstream_unavailable']) {
+      seen = [];
+      handler = failing(marked(code), 1);
+      const pat = await client().getToken({ workspace: 'analytics-prod', mode: 'pat' });
+      expect(seen).toHaveLength(2);
+      expect(pat.access_token).toBe(issued.at(-1));
+    }
+    expect(issued).toHaveLength(3);
+  });
+
+  it('ignores the marker on other codes and statuses', async () => {
+    handler = (_req, res) => send(res, 503, { title: 'x', status: 503, detail: 'x', code: 'internal_error', request_id: 'r', refused_before_minting: true }, { 'Retry-After': '1' });
+    expect(await failure(client().getToken({ workspace: 'analytics-prod', mode: 'pat' }))).toMatchObject({ refusedBeforeMinting: false });
+    handler = (_req, res) => send(res, 502, { title: 'x', status: 502, detail: 'x', code: 'upstream_unavailable', request_id: 'r', refused_before_minting: true });
+    expect(await failure(client().getToken({ workspace: 'analytics-prod', mode: 'pat' }))).toMatchObject({ refusedBeforeMinting: false });
+    handler = (_req, res) => send(res, 503, { title: 'x', status: 503, detail: 'x', code: 'audit_unavailable', request_id: 'r', refused_before_minting: 'true' });
+    expect(await failure(client().getToken({ workspace: 'analytics-prod', mode: 'pat' }))).toMatchObject({ refusedBeforeMinting: false });
+    expect(seen).toHaveLength(3);
+  });
+
+  it('still resends an aad request after any 503: it creates nothing', async () => {
+    handler = failing(problem(503, 'audit_unavailable', 'Try later.', { 'Retry-After': '1' }), 1);
+    await client().getToken({ workspace: 'analytics-prod' });
+    expect(seen).toHaveLength(2);
+  });
+});
+
 describe('VendingClient: headers, workspaces, revoke', () => {
   it('databricksHeaders returns the headers of the cached token', async () => {
     const c = client();
@@ -314,6 +360,14 @@ describe('dbx-vend CLI', () => {
     expect(out.stderr).toBe('');
     expect(seen[0]?.headers.authorization).toBe(`Bearer ${CALLER_TOKEN}`);
     expect(seen[0]?.body).toMatchObject({ workspace: 'analytics-prod', mode: 'aad', purpose: 'ci' });
+  });
+
+  it('adds DBX_VEND_TOKEN_ID to --format env for a PAT, so a script can revoke it without saving the answer', async () => {
+    const out = await cli(['token', '--workspace', 'analytics-prod', '--mode', 'pat', '--format', 'env']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe(
+      `export DATABRICKS_HOST='${WS.host}'\nexport DATABRICKS_TOKEN='${issued[0]}'\nexport DATABRICKS_AZURE_RESOURCE_ID='${WS.resource_id}'\nexport DATABRICKS_AUTH_TYPE='pat'\nexport DBX_VEND_TOKEN_ID='tok-1'\n`,
+    );
   });
 
   it('prints header lines and the full JSON', async () => {

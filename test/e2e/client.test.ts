@@ -34,4 +34,23 @@ describe('the client against the real service', () => {
     expect(refused).toBe(3);
     expect(stderr).toContain('not_granted');
   });
+
+  it('dbx-vend token --mode pat creates at most one PAT while the audit store is down', async () => {
+    const { sandbox } = env.stack;
+    sandbox.workspace.resetCounters();
+    sandbox.audit.setDown(true);
+    let stderr = '';
+    let stdout = '';
+    try {
+      const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { DBX_VEND_CALLER_TOKEN: await env.stack.callerToken() } };
+      const code = await runCli(['token', '--endpoint', env.host.url, '--workspace', 'analytics-sandbox', '--mode', 'pat', '--lifetime', '600'], io);
+      expect({ code, stdout }).toEqual({ code: 4, stdout: '' });
+    } finally {
+      sandbox.audit.setDown(false);
+    }
+    expect(stderr).toContain('audit_unavailable');
+    expect(sandbox.workspace.requests('/api/2.0/token/create')).toBeLessThanOrEqual(1);
+    // The client sent one request; the PAT that request created (if any) was not handed out.
+    expect(sandbox.workspace.listTokens().length).toBeLessThanOrEqual(1);
+  });
 });
