@@ -39,10 +39,11 @@ describe('isLoopbackAddress', () => {
 describe('TokenKeeper', () => {
   const failure = new VendingClientError('upstream_unavailable: Entra ID is unavailable.', { code: 'upstream_unavailable', status: 503 });
 
-  function keeper(answers: (() => Promise<{ access_token: string; expires_on: number }>)[], nowSeconds: { value: number }): { keeper: TokenKeeper; log: string[] } {
+  type Answer = () => Promise<{ access_token: string; expires_on: number }>;
+  function keeper(answers: Answer[], nowSeconds: { value: number }): { keeper: TokenKeeper; log: string[] } {
     const log: string[] = [];
     let i = 0;
-    return { log, keeper: new TokenKeeper({ fetch: () => answers[i++]!(), nowMs: () => nowSeconds.value * 1000, log: (l) => log.push(l) }) };
+    return { log, keeper: new TokenKeeper({ fetch: () => (answers[i++] ?? (() => Promise.reject(new Error('no more answers'))))(), nowMs: () => nowSeconds.value * 1000, log: (l) => log.push(l) }) };
   }
 
   it('serves the cached token while a refresh fails and it has more than the SDK margin left, then fails', async () => {

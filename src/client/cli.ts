@@ -4,8 +4,9 @@ import { describeFailure, EXIT, exitCodeOf, formatToken, isClientError, TOKEN_FO
 import type { CliIo } from './lib/cli-io';
 import type { TokenFormat } from './lib/cli-output';
 import { execWithToken, metadataServer } from './sidecar/commands';
-import type { TokenMode, VendingClientOptions } from './types';
+import type { TokenCredential, TokenMode, VendingClientOptions } from './types';
 import { VendingClient } from './vending-client';
+import { VendingClientError } from './vending-client-error';
 
 export type { CliIo } from './lib/cli-io';
 
@@ -120,9 +121,18 @@ async function clientOptions(values: Values, env: CliIo['env']): Promise<Vending
   const callerToken = env.DBX_VEND_CALLER_TOKEN;
   const common = { endpoint, ...(scope ? { scope } : {}) };
   if (callerToken) return { ...common, getCallerToken: () => Promise.resolve(callerToken) };
-  // Loaded only when needed: CI runs with DBX_VEND_CALLER_TOKEN need not pay for it.
-  const { DefaultAzureCredential } = await import('@azure/identity');
-  return { ...common, credential: new DefaultAzureCredential() };
+  return { ...common, credential: await defaultAzureCredential() };
+}
+
+/**
+ * Loaded only when needed: CI runs with DBX_VEND_CALLER_TOKEN need not pay for it, and a
+ * caller-only install (no optional dependencies) has no @azure/identity at all.
+ */
+async function defaultAzureCredential(): Promise<TokenCredential> {
+  const identity = await import('@azure/identity').catch((cause: unknown) => {
+    throw new VendingClientError('@azure/identity is not installed beside dbx-vend (install it with optional dependencies).', { code: 'credential_unavailable', cause });
+  });
+  return new identity.DefaultAzureCredential();
 }
 
 /** The client refuses a bad endpoint with a TypeError: for the CLI that is a usage error. */
