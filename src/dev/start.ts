@@ -6,6 +6,7 @@ import { TableClient, odata } from '@azure/data-tables';
 import { startSandbox } from './sandbox';
 import { demoScopedToken } from './scoped-demo';
 import type { Sandbox } from './sandbox';
+import { metadataDemo } from './metadata-demo';
 import { spawnHost } from './spawn-host';
 import type { SpawnedHost } from './spawn-host';
 
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     setDefaultCACertificates([...getCACertificates('default'), sandbox.caPem]);
     await demo(sandbox, host);
     await demoScopedToken(sandbox, host);
+    await metadataDemo(sandbox, host, 5);
     const tokenFile = await writeCallerToken(sandbox, stopAll);
     printHowTo(host, tokenFile);
   } catch (err) {
