@@ -44,7 +44,7 @@ describe('dbx-vend exec', () => {
     const noGrant = env.kept(await dbxVend(['exec', '--workspace', 'ops-sandbox', '--mode', 'pat', '--', process.execPath, '-e', 'console.log("ran")'], callerEnv));
     expect({ code: noGrant.code, stdout: noGrant.stdout }).toEqual({ code: 3, stdout: '' });
     expect(noGrant.stderr).toContain('dbx-vend: not_granted');
-    for (const args of [['--workspace', 'analytics-sandbox'], ['--workspace', 'analytics-sandbox', '--'], ['--workspace', 'analytics-sandbox', '--port', '1', '--', 'true'], ['--', 'true']]) {
+    for (const args of [['--workspace', 'analytics-sandbox'], ['--workspace', 'analytics-sandbox', '--'], ['--workspace', 'analytics-sandbox', '--port', '1', '--', 'true'], ['--workspace', 'analytics-sandbox', '--mode', 'pat', '--min-validity', '60', '--', 'true'], ['--', 'true']]) {
       const bad = env.kept(await dbxVend(['exec', ...args], callerEnv));
       expect({ args, code: bad.code, stdout: bad.stdout }).toEqual({ args, code: 2, stdout: '' });
     }
