@@ -6,7 +6,6 @@ export type ServiceProblemCode =
   | 'invalid_request'
   | 'invalid_token'
   | 'not_granted'
-  | 'unknown_workspace'
   | 'unknown_token'
   | 'method_not_allowed'
   | 'body_too_large'

@@ -111,7 +111,7 @@ describe('dbx-vend metadata-server: protocol and flags', () => {
     const callerEnv = await env.callerEnv();
     const noGrant = env.kept(await dbxVend(['metadata-server', '--workspace', 'no-such-ws'], callerEnv));
     expect({ code: noGrant.code, stdout: noGrant.stdout }).toEqual({ code: 3, stdout: '' });
-    expect(noGrant.stderr).toMatch(/dbx-vend: (unknown_workspace|not_granted)/);
+    expect(noGrant.stderr).toContain("dbx-vend: not_granted");
     const noGrantExec = env.kept(await dbxVend(['metadata-server', '--workspace', 'no-such-ws', '--exec', '--', process.execPath, '-e', 'console.log("ran")'], callerEnv));
     expect({ code: noGrantExec.code, stdout: noGrantExec.stdout }).toEqual({ code: 3, stdout: '' });
     for (const args of [['--port', '70000'], ['--min-validity', 'soon'], ['--exec'], ['--', 'true'], ['--mode', 'pat']]) {
