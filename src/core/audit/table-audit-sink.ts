@@ -1,70 +1,87 @@
-import { randomBytes } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { TableClient } from '@azure/data-tables';
 import type { AuditTarget } from '../config';
-import { AuditUnavailableError } from '../errors';
+import { AuditUnavailableError, describeError } from '../errors';
 import type { AuditRecord, AuditSink } from './audit-record';
+import { GroupCommitter } from './group-commit';
+import type { BatchWriter } from './group-commit';
+import { ISSUANCE_BUCKETS, REFUSAL_BUCKETS, dayOf, kindOf, rowKey } from './partition-layout';
+import { RefusalRecorder, withoutUndefined } from './refusal-recorder';
+import type { RefusalBoundOptions } from './refusal-recorder';
+import { TableBatchWriter } from './table-batch-writer';
 
 const RETRY = { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1_000 };
+const SWEEP_MS = 10_000;
+
+export interface AuditSinkOptions {
+  /** Told whether each issuance write succeeded (health). */
+  readonly onOutcome?: (ok: boolean) => void;
+  /** Told of a background refusal write that failed; gets a sanitized summary, never row values. */
+  readonly onBackgroundError?: (error: ReturnType<typeof describeError>) => void;
+  readonly refusals?: RefusalBoundOptions;
+}
 
 /**
- * Audit rows in Table storage: PartitionKey = UTC day, RowKey = sortable time + request id.
- * The table is created on first use (idempotent), so a fresh account works without a manual step.
+ * Audit rows in Table storage (README "Audit record"). Issued and revoked decisions are group
+ * committed into issuance partitions and `record` resolves only once the row is durable (the
+ * caller fails closed on a rejection). Refusals go to their own partitions in the background,
+ * bounded per caller or client address; `record` resolves for them at once.
  */
 export class TableAuditSink implements AuditSink {
-  readonly #client: TableClient;
-  #ready: Promise<void> | undefined;
+  readonly #issuance: GroupCommitter;
+  readonly #refusalQueue: GroupCommitter;
+  readonly #refusals: RefusalRecorder;
+  readonly #onOutcome: (ok: boolean) => void;
+  readonly #sweeper: NodeJS.Timeout;
 
-  constructor(target: AuditTarget, credential: TokenCredential, private readonly onOutcome: (ok: boolean) => void = () => undefined) {
-    this.#client =
-      target.kind === 'connection-string'
-        ? TableClient.fromConnectionString(target.connectionString, target.tableName, {
-            allowInsecureConnection: /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(target.connectionString),
-            retryOptions: RETRY,
-          })
-        : new TableClient(target.endpoint, target.tableName, credential, { retryOptions: RETRY });
+  /** `target` is the configured table, or (tests) any `BatchWriter`; `onOutcome` feeds health. */
+  constructor(target: AuditTarget | BatchWriter, credential?: TokenCredential, onOutcome?: (ok: boolean) => void, options: AuditSinkOptions = {}) {
+    const writer = 'insertBatch' in target ? target : new TableBatchWriter(tableClient(target, credential));
+    this.#onOutcome = onOutcome ?? options.onOutcome ?? (() => undefined);
+    this.#issuance = new GroupCommitter(writer, { kind: 'issuance', buckets: ISSUANCE_BUCKETS });
+    this.#refusalQueue = new GroupCommitter(writer, { kind: 'refusal', buckets: REFUSAL_BUCKETS, maxInFlight: 1 });
+    const report = options.onBackgroundError ?? defaultBackgroundError;
+    this.#refusals = new RefusalRecorder(this.#refusalQueue, { ...options.refusals, onWriteError: (err) => report(describeError(err)) });
+    this.#sweeper = setInterval(() => this.#refusals.sweep(), SWEEP_MS).unref();
   }
 
   async record(record: AuditRecord): Promise<void> {
+    if (kindOf(record.outcome) === 'refusal') {
+      this.#refusals.record(record);
+      return;
+    }
     try {
-      await this.#ensureTable();
-      await this.#insert(record, '');
-      this.onOutcome(true);
+      await this.#issuance.submit(dayOf(record.time), { rowKey: rowKey(record.time, record.request_id), ...withoutUndefined(record) });
+      this.#onOutcome(true);
     } catch (err) {
-      this.onOutcome(false);
+      this.#onOutcome(false);
       throw new AuditUnavailableError(err);
     }
   }
 
-  async #insert(record: AuditRecord, suffix: string): Promise<void> {
-    const time = record.time;
-    const entity = {
-      partitionKey: time.slice(0, 10).replace(/-/g, ''),
-      rowKey: `${time.replace(/[-:]/g, '')}_${record.request_id}${suffix}`,
-      ...withoutUndefined(record),
-    };
-    try {
-      await this.#client.createEntity(entity, { abortSignal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      // A caller may reuse its own request id within one millisecond; keep both rows.
-      if ((err as { statusCode?: number }).statusCode === 409 && !suffix) return this.#insert(record, `_${randomBytes(4).toString('hex')}`);
-      if ((err as { statusCode?: number }).statusCode === 404) this.#ready = undefined;
-      throw err;
-    }
+  /** Writes pending summaries and waits until every queued row is written or failed (shutdown, tests). */
+  async drain(deadlineMs = 10_000): Promise<void> {
+    this.#refusals.sweep(true);
+    const until = Date.now() + deadlineMs;
+    while ((!this.#refusalQueue.idle || !this.#issuance.idle) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   }
 
-  #ensureTable(): Promise<void> {
-    this.#ready ??= this.#client.createTable({ abortSignal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
-      // In Azure the identity's role is scoped to the table itself, which the template creates:
-      // it may not create tables, and need not. A missing table then shows up as a failed write.
-      if ((err as { statusCode?: number }).statusCode === 403) return;
-      this.#ready = undefined;
-      throw err;
-    });
-    return this.#ready;
+  close(): void {
+    clearInterval(this.#sweeper);
   }
 }
 
-function withoutUndefined(record: AuditRecord): Record<string, string | number | boolean> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+function tableClient(target: AuditTarget, credential: TokenCredential | undefined): TableClient {
+  if (target.kind === 'connection-string') {
+    return TableClient.fromConnectionString(target.connectionString, target.tableName, {
+      allowInsecureConnection: /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(target.connectionString),
+      retryOptions: RETRY,
+    });
+  }
+  if (!credential) throw new Error('a credential is needed for the audit table endpoint');
+  return new TableClient(target.endpoint, target.tableName, credential, { retryOptions: RETRY });
+}
+
+function defaultBackgroundError(error: ReturnType<typeof describeError>): void {
+  console.warn(JSON.stringify({ level: 'warn', message: 'audit record of a refusal could not be written', error }));
 }

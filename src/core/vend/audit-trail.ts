@@ -1,5 +1,6 @@
 import type { AuditRecord } from '../audit';
-import { isVendingError } from '../errors';
+import { describeError, isVendingError } from '../errors';
+import type { Logger } from '../http';
 import type { CallerIdentity } from '../policy';
 import type { RequestContext, VendDeps } from './vend-deps';
 
@@ -52,14 +53,19 @@ export function buildRecord(
   };
 }
 
-/** Records a refusal or failure. Best effort: the caller gets no token either way, and the original error. */
-export async function recordRefusal(deps: VendDeps, ctx: RequestContext, decision: Decision, err: unknown): Promise<string | undefined> {
+/**
+ * Records a refusal or failure without holding the answer: the caller gets no token either way,
+ * and the sink writes refusal rows in the background, bounded per caller or client address
+ * (README "Audit record"). A failure to hand the record over is logged, never raised.
+ */
+export function recordRefusal(deps: VendDeps, ctx: RequestContext, decision: Decision, err: unknown, logger: Logger): void {
   const status = isVendingError(err) ? err.status : 500;
   const code = isVendingError(err) ? err.code : 'internal_error';
+  let pending: Promise<void>;
   try {
-    await deps.audit.record(buildRecord(deps, ctx, decision, status < 500 ? 'denied' : 'failed', { status, code }));
-    return undefined;
-  } catch {
-    return 'audit record of a refusal could not be written';
+    pending = deps.audit.record(buildRecord(deps, ctx, decision, status < 500 ? 'denied' : 'failed', { status, code }));
+  } catch (e) {
+    pending = Promise.reject(e instanceof Error ? e : new Error('audit sink threw a non-error'));
   }
+  pending.catch((e: unknown) => logger.warn('audit record of a refusal could not be written', { request_id: ctx.requestId, error: describeError(e) }));
 }

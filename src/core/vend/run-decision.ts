@@ -6,8 +6,8 @@ import type { Decision } from './audit-trail';
 import type { RequestContext, VendDeps } from './vend-deps';
 
 /**
- * Runs one audited decision: turns any error into problem+json, records refusals, and logs a
- * line per request with identifiers only (no token, no secret, no raw JWT, no SDK message).
+ * Runs one audited decision: turns any error into problem+json, records refusals (in the
+ * background), and logs a line per request with identifiers only (no token, no secret, no raw JWT, no SDK message).
  */
 export async function runDecision(
   deps: VendDeps,
@@ -22,11 +22,12 @@ export async function runDecision(
     logger.info(`${action}: ${response.status}`, { ...logFields(ctx, decision), latency_ms: deps.clock.now() - decision.startedAt });
     return response;
   } catch (err) {
-    const auditNote = await recordRefusal(deps, ctx, decision, err);
+    // Not awaited: a refusal's answer never waits on its audit write (README "Audit record").
+    recordRefusal(deps, ctx, decision, err, logger);
     const response = toProblemResponse(err, ctx.requestId);
     const fields = { ...logFields(ctx, decision), status: response.status, code: isVendingError(err) ? err.code : 'internal_error', latency_ms: deps.clock.now() - decision.startedAt };
-    if (response.status >= 500) logger.error(`${action}: ${response.status}`, { ...fields, error: describeError(err), ...(auditNote ? { audit: auditNote } : {}) });
-    else logger.info(`${action}: ${response.status}`, { ...fields, ...(auditNote ? { audit: auditNote } : {}) });
+    if (response.status >= 500) logger.error(`${action}: ${response.status}`, { ...fields, error: describeError(err) });
+    else logger.info(`${action}: ${response.status}`, fields);
     return response;
   }
 }
