@@ -50,3 +50,21 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Open loop: `perSecond` requests a second, sent on 10 ms ticks whatever the answers do, until `stop`. */
+export async function openLoop(spec: LoadSpec, perSecond: number, stop: Promise<void>): Promise<Sample[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const inFlight: Promise<Sample>[] = [];
+  let done = false;
+  void stop.then(() => (done = true));
+  const started = performance.now();
+  let sent = 0;
+  while (!done) {
+    const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
+    for (; sent < due; sent++) inFlight.push(post(agent, spec, sent));
+    await sleep(10);
+  }
+  const samples = await Promise.all(inFlight);
+  agent.destroy();
+  return samples;
+}
