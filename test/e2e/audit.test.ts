@@ -144,8 +144,9 @@ describe('refusals cannot starve issuance', () => {
     }
     // How far two sets of unflooded phases of this same run differ: the machine's own noise.
     const noise = Math.abs(summarize(quiet.filter((_, i) => i % 2 === 0)).p99 - summarize(quiet.filter((_, i) => i % 2 === 1)).p99);
-    const figures = { quiet: summarize(quiet), flooded: summarize(loud), noise: round(noise), floodAnswers: floodAnswers.length, floodByStatus: [401, 403, 429].map((c) => [c, floodAnswers.filter((x) => x.status === c).length, round(percentile(floodAnswers.filter((x) => x.status === c).map((x) => x.ms), 50))]), floodPerSecond: FLOOD_PER_SECOND };
-    console.log(`refusal flood: ${JSON.stringify(figures)}`);
+    const figures = { quiet: summarize(quiet), flooded: summarize(loud), noise: round(noise), floodAnswers: floodAnswers.length, floodByStatus: byStatus(floodAnswers), floodPerSecond: FLOOD_PER_SECOND };
+    const refusals = (await storeRows()).filter((r) => r.outcome === 'denied');
+    console.log(`refusal flood: ${JSON.stringify({ ...figures, refusalRowsWritten: refusals.length })}`);
     expect(floodAnswers.length).toBeGreaterThan(0.8 * FLOOD_PER_SECOND * PAIRS * (PHASE_MS / 1000));
     expect(floodAnswers.filter((s) => ![401, 403, 429].includes(s.status)).map((s) => s.status)).toEqual([]);
     expect(figures.flooded.success).toBeGreaterThanOrEqual(figures.quiet.success * 0.9);
@@ -155,7 +156,6 @@ describe('refusals cannot starve issuance', () => {
     // phases differ among themselves in this run (on a shared 2-core machine, p99 is mostly scheduling).
     expect(figures.flooded.p99).toBeLessThanOrEqual(figures.quiet.p99 * 1.1 + noise);
     // The flood wrote a few rows per client address and caller, not one per refusal.
-    const refusals = (await storeRows()).filter((r) => r.outcome === 'denied');
     for (let a = 0; a < 8; a++) expect(refusals.filter((r) => r.source_ip === `203.0.113.${a}`).length).toBeLessThanOrEqual(6);
     expect(refusals.length).toBeLessThan(floodAnswers.length / 10);
   }, 200_000);
@@ -176,6 +176,14 @@ function summarize(phases: readonly Sample[][]): { requests: number; success: nu
     p99: round(percentile(phases.map((p) => percentile(p.map((s) => s.ms), 99)), 50)),
     pooledP99: round(percentile(ms, 99)),
   };
+}
+
+/** [status, answers, p50 ms] of each refusal status. */
+function byStatus(samples: readonly Sample[]): [number, number, number][] {
+  return [401, 403, 429].map((c) => {
+    const of = samples.filter((x) => x.status === c);
+    return [c, of.length, round(percentile(of.map((x) => x.ms), 50))];
+  });
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10;
