@@ -126,7 +126,7 @@ describe('refusals cannot starve issuance', () => {
     const flood = {
       url: `${host.url}/token`,
       body,
-      headers: (i: number) => (i % 4 === 0 ? { authorization: `Bearer ${ungranted}` } : { authorization: `Bearer not.a.jwt${i}`, 'x-forwarded-for': `203.0.113.${i % 8}` }),
+      headers: (i: number): Record<string, string> => (i % 4 === 0 ? { authorization: `Bearer ${ungranted}` } : { authorization: `Bearer not.a.jwt${i}`, 'x-forwarded-for': `203.0.113.${i % 8}` }),
     };
     const phase = async (flooded: boolean): Promise<Sample[]> => {
       const stop = sleep(PHASE_MS);

@@ -49,7 +49,8 @@ describe('operating the service', () => {
     expect((await stack.vend(host, { workspace: 'analytics-sandbox' })).status).toBe(503);
     const health = await stack.call(host, '/health', { token: null });
     expect(health.status).toBe(200);
-    expect(health.json).toMatchObject({ status: 'degraded', checks: { config: 'ok', keyvault: 'failing', audit: 'ok' } });
+    // The refusal's audit row is written in the background, so the audit check may not have seen a write yet.
+    expect(health.json).toMatchObject({ status: 'degraded', checks: { config: 'ok', keyvault: 'failing', audit: expect.stringMatching(/^(ok|unknown)$/) as string } });
     stack.sandbox.vault.setDown(false);
     expect((await stack.vend(host, { workspace: 'analytics-sandbox' })).status).toBe(200);
     expect((await stack.call(host, '/health', { token: null })).json).toMatchObject({ status: 'ok', checks: { keyvault: 'ok', entra: 'ok' } });
