@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuditStore } from '../../src/dev/sandbox/audit-store';
 import type { AuditStore } from '../../src/dev/sandbox/audit-store';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
+import { startFlood } from '../support/flood-process';
 import { closedLoop, openLoop, percentile, sleep } from '../support/loopback-load';
 import type { Sample } from '../support/loopback-load';
 import { Stack } from './harness';
@@ -123,47 +124,52 @@ describe('refusals cannot starve issuance', () => {
     const body = JSON.stringify({ workspace: 'analytics-sandbox' });
     const vend = { url: `${host.url}/token`, body, headers: (i: number) => ({ authorization: `Bearer ${granted[i % granted.length] ?? ''}` }) };
     // Garbage tokens from 8 client addresses (401, no identity) and a valid caller without a grant (403, then 429).
-    const flood = {
-      url: `${host.url}/token`,
-      body,
-      headers: (i: number): Record<string, string> => (i % 4 === 0 ? { authorization: `Bearer ${ungranted}` } : { authorization: `Bearer not.a.jwt${i}`, 'x-forwarded-for': `203.0.113.${i % 8}` }),
-    };
+    const flood = startFlood({ url: `${host.url}/token`, body, perSecond: FLOOD_PER_SECOND, ungranted });
     const phase = async (flooded: boolean): Promise<Sample[]> => {
-      const stop = sleep(PHASE_MS);
-      const [mine, theirs] = await Promise.all([closedLoop(vend, 4, stop), flooded ? openLoop(flood, FLOOD_PER_SECOND, stop) : Promise.resolve([])]);
-      floodAnswers.push(...theirs);
+      flood.set(flooded);
+      const mine = await openLoop(vend, GRANTED_PER_SECOND, sleep(PHASE_MS));
+      flood.set(false);
       return mine;
     };
-    const floodAnswers: Sample[] = [];
-    await phase(false); // warm-up: caches filled, JIT warm
     const quiet: Sample[][] = [];
     const loud: Sample[][] = [];
-    // Alternating A B B A …: both kinds of phase see the same machine, drift cancels out.
-    for (let pair = 0; pair < PAIRS; pair++) {
-      for (const flooded of pair % 2 ? [true, false] : [false, true]) (flooded ? loud : quiet).push(await phase(flooded));
+    let floodCounts: Record<string, number>;
+    try {
+      await phase(false); // warm-up: caches filled, JIT warm
+      // Alternating A B B A …: both kinds of phase see the same machine, drift cancels out.
+      for (let pair = 0; pair < PAIRS; pair++) {
+        for (const flooded of pair % 2 ? [true, false] : [false, true]) (flooded ? loud : quiet).push(await phase(flooded));
+      }
+    } finally {
+      floodCounts = await flood.end();
     }
-    // How far two sets of unflooded phases of this same run differ: the machine's own noise.
-    const noise = Math.abs(summarize(quiet.filter((_, i) => i % 2 === 0)).p99 - summarize(quiet.filter((_, i) => i % 2 === 1)).p99);
-    const figures = { quiet: summarize(quiet), flooded: summarize(loud), noise: round(noise), floodAnswers: floodAnswers.length, floodByStatus: byStatus(floodAnswers), floodPerSecond: FLOOD_PER_SECOND };
+    const floodAnswers = Object.values(floodCounts).reduce((a, b) => a + b, 0);
+    // The machine's own noise in this run: the interquartile range of the unflooded phases' p99s.
+    const quietP99s = quiet.map((p) => percentile(p.map((x) => x.ms), 99));
+    const noise = percentile(quietP99s, 75) - percentile(quietP99s, 25);
+    const figures = { quiet: summarize(quiet), flooded: summarize(loud), noise: round(noise), floodAnswers, floodCounts, floodPerSecond: FLOOD_PER_SECOND };
     const refusals = (await storeRows()).filter((r) => r.outcome === 'denied');
     console.log(`refusal flood: ${JSON.stringify({ ...figures, refusalRowsWritten: refusals.length })}`);
-    expect(floodAnswers.length).toBeGreaterThan(0.8 * FLOOD_PER_SECOND * PAIRS * (PHASE_MS / 1000));
-    expect(floodAnswers.filter((s) => ![401, 403, 429].includes(s.status)).map((s) => s.status)).toEqual([]);
+    expect(floodAnswers).toBeGreaterThan(0.8 * FLOOD_PER_SECOND * PAIRS * (PHASE_MS / 1000));
+    expect(Object.keys(floodCounts).filter((status) => !['401', '403', '429'].includes(status))).toEqual([]);
     expect(figures.flooded.success).toBeGreaterThanOrEqual(figures.quiet.success * 0.9);
     expect(figures.quiet.success).toBe(1);
     // A p99 per phase, then the median over the phases of each kind: a burst of other work on the
-    // machine spoils a phase or two, not the comparison. Within 10 %, or within what the unflooded
-    // phases differ among themselves in this run (on a shared 2-core machine, p99 is mostly scheduling).
+    // machine spoils a phase or two, not the comparison. Within 10 %, or within how much the
+    // unflooded phases spread among themselves in this run (on a shared 2-core machine, p99 is
+    // mostly scheduling, and a flood costs some CPU whatever the audit does).
     expect(figures.flooded.p99).toBeLessThanOrEqual(figures.quiet.p99 * 1.1 + noise);
     // The flood wrote a few rows per client address and caller, not one per refusal.
     for (let a = 0; a < 8; a++) expect(refusals.filter((r) => r.source_ip === `203.0.113.${a}`).length).toBeLessThanOrEqual(6);
-    expect(refusals.length).toBeLessThan(floodAnswers.length / 10);
+    expect(refusals.length).toBeLessThan(floodAnswers / 10);
   }, 200_000);
 });
 
-const PHASE_MS = 500;
-const PAIRS = 16;
-const FLOOD_PER_SECOND = 60;
+const PHASE_MS = 1_000;
+const PAIRS = 10;
+// Both open loops, well under what one host serves here: latency then shows contention, not a saturated queue.
+const GRANTED_PER_SECOND = 50;
+const FLOOD_PER_SECOND = 50;
 
 /** Pooled success rate and p50; p99 as the median of the phases' own p99s. */
 function summarize(phases: readonly Sample[][]): { requests: number; success: number; p50: number; p99: number; pooledP99: number } {
@@ -176,14 +182,6 @@ function summarize(phases: readonly Sample[][]): { requests: number; success: nu
     p99: round(percentile(phases.map((p) => percentile(p.map((s) => s.ms), 99)), 50)),
     pooledP99: round(percentile(ms, 99)),
   };
-}
-
-/** [status, answers, p50 ms] of each refusal status. */
-function byStatus(samples: readonly Sample[]): [number, number, number][] {
-  return [401, 403, 429].map((c) => {
-    const of = samples.filter((x) => x.status === c);
-    return [c, of.length, round(percentile(of.map((x) => x.ms), 50))];
-  });
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10;
