@@ -22,6 +22,8 @@ export class Stack {
   readonly replies: Reply[] = [];
   readonly vendedTokens: string[] = [];
   readonly callerTokens: string[] = [];
+  /** More text the leak scan reads: answers and audit rows a test collected outside `call()`. */
+  readonly haystacks: (() => Promise<string>)[] = [];
 
   private constructor(readonly sandbox: Sandbox) {}
 
@@ -108,6 +110,7 @@ export class Stack {
       ...this.hosts.map((h) => h.output()),
       ...this.replies.filter((r) => r.status !== 200).map((r) => r.text + JSON.stringify([...r.headers])),
       JSON.stringify(await this.auditRows()),
+      ...(await Promise.all(this.haystacks.map((h) => h()))),
     ];
     const needles = [...this.secrets(), ...extra].flatMap((s) => (s.split('.').length === 3 ? [s, s.split('.')[2]] : [s]));
     expect(needles.length).toBeGreaterThan(0);
