@@ -30,6 +30,7 @@ interface Window {
 
 const WINDOW_MS = 60_000;
 const MAX_CODES = 8;
+const OVERFLOW = 'overflow';
 
 /**
  * Refusals are recorded in the background and bounded: per caller (tenant + object id) or, with
@@ -85,8 +86,9 @@ export class RefusalRecorder {
       w = undefined;
     }
     if (w) return w;
-    if (this.#windows.size >= this.#maxKeys) this.sweep();
-    if (this.#windows.size >= this.#maxKeys) return this.#windowFor('overflow', { ...record, caller_tid: undefined, caller_oid: undefined, caller_appid: undefined, source_ip: undefined }, now);
+    if (key !== OVERFLOW && this.#windows.size >= this.#maxKeys) this.sweep();
+    // The overflow window itself may be the one entry past the bound.
+    if (key !== OVERFLOW && this.#windows.size >= this.#maxKeys) return this.#windowFor(OVERFLOW, { ...record, caller_tid: undefined, caller_oid: undefined, caller_appid: undefined, source_ip: undefined }, now);
     const who = { caller_tid: record.caller_tid, caller_oid: record.caller_oid, caller_appid: record.caller_appid, source_ip: record.source_ip };
     w = { start: now, written: 0, suppressed: 0, codes: new Map(), who: withoutUndefined(who) };
     this.#windows.set(key, w);
