@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
 import { stackWithHost } from './harness';
 import type { Reply } from './harness';
@@ -74,14 +75,19 @@ describe('hostile names never reach the audit trail', () => {
     const ids: string[] = [];
     for (const [i, name] of raw.entries()) {
       ids.push(`hostile-body-${i}`, `hostile-route-${i}`);
-      const body = await env.stack.vend(env.host, { workspace: name }, { headers: { 'x-request-id': `hostile-body-${i}` } });
-      const route = await env.stack.call(env.host, `/token/${encodeURIComponent(name)}/1234`, { method: 'DELETE', headers: { 'x-request-id': `hostile-route-${i}` } });
+      // A caller of its own per refusal: refusal rows are bounded per caller and minute (README "Audit record").
+      const body = await env.stack.vend(env.host, { workspace: name }, { token: await env.stack.callerToken({ claims: { oid: randomUUID() } }), headers: { 'x-request-id': `hostile-body-${i}` } });
+      const route = await env.stack.call(env.host, `/token/${encodeURIComponent(name)}/1234`, { method: 'DELETE', token: await env.stack.callerToken({ claims: { oid: randomUUID() } }), headers: { 'x-request-id': `hostile-route-${i}` } });
       for (const reply of [body, route]) expect({ status: reply.status, code: reply.json.code }).toEqual({ status: 400, code: 'invalid_request' });
     }
-    const purpose = await env.stack.vend(env.host, { workspace: 'analytics-sandbox', purpose: 'half \ud800 a pair' }, { headers: { 'x-request-id': 'hostile-purpose' } });
+    const purpose = await env.stack.vend(env.host, { workspace: 'analytics-sandbox', purpose: 'half \ud800 a pair' }, { token: await env.stack.callerToken({ claims: { oid: randomUUID() } }), headers: { 'x-request-id': 'hostile-purpose' } });
     expect({ status: purpose.status, detail: purpose.json.detail }).toEqual({ status: 400, detail: 'purpose: must be printable characters only' });
-    const rows = (await env.stack.auditRows()).filter((r) => [...ids, 'hostile-purpose'].includes(String(r.request_id)));
-    expect(rows).toHaveLength(ids.length + 1);
+    // Refusal rows are written in the background: wait for them.
+    let rows: Record<string, unknown>[] = [];
+    await vi.waitFor(async () => {
+      rows = (await env.stack.auditRows()).filter((r) => [...ids, 'hostile-purpose'].includes(String(r.request_id)));
+      expect(rows).toHaveLength(ids.length + 1);
+    }, { timeout: 10_000, interval: 100 });
     for (const row of rows) expect({ outcome: row.outcome, code: row.code, workspace: row.workspace, purpose: row.purpose }).toEqual({ outcome: 'denied', code: 'invalid_request', workspace: undefined, purpose: undefined });
     expect(JSON.stringify(rows)).not.toMatch(/INJECTED|bell|gnp|\\r|\\u0007|\\u202e|\\ud800/i);
   });

@@ -13,15 +13,27 @@ import type { AuditRecord } from '../../src/core/audit';
 const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 const requests: { method: string; path: string }[] = [];
+/** The operations inside each batch transaction (group commit sends rows as `$batch` changesets). */
+const operations: { method: string; path: string }[] = [];
 let conflictNext = false;
 const server = createServer((req, res) => {
   requests.push({ method: req.method ?? '', path: (req.url ?? '').split('?')[0] ?? '' });
-  req.resume();
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    if (conflictNext && req.url?.startsWith('/devstoreaccount1/audittest')) {
+    if (req.url?.startsWith('/devstoreaccount1/$batch')) {
+      for (const m of Buffer.concat(chunks).toString('utf8').matchAll(/^([A-Z]+) (\S+) HTTP\/1\.1\r?$/gm)) {
+        operations.push({ method: m[1] ?? '', path: new URL(m[2] ?? '').pathname });
+      }
+      res.writeHead(202, { 'content-type': 'multipart/mixed; boundary=batchresponse_1' });
+      if (!conflictNext) {
+        res.end();
+        return;
+      }
+      // The service fails a changeset naming the entity: "<index>:<message>".
       conflictNext = false;
-      res.writeHead(409, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ 'odata.error': { code: 'EntityAlreadyExists', message: { value: 'The specified entity already exists.' } } }));
+      const error = JSON.stringify({ 'odata.error': { code: 'EntityAlreadyExists', message: { value: '0:The specified entity already exists.' } } });
+      res.end(`--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_1\r\n\r\n--changesetresponse_1\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n${error}\r\n--changesetresponse_1--\r\n--batchresponse_1--\r\n`);
       return;
     }
     res.writeHead(req.url?.startsWith('/devstoreaccount1/Tables') ? 409 : 204, { 'content-type': 'application/json' });
@@ -42,17 +54,19 @@ function record(requestId: string): AuditRecord {
 }
 
 describe('audit sink: insert-only on the wire', () => {
-  it('inserts each record with POST to the table, even on a key collision; never upserts, merges, updates or deletes', async () => {
+  it('inserts each record with POST to the table inside batch transactions, even on a key collision; never upserts, merges, updates or deletes', async () => {
     const { port } = server.address() as AddressInfo;
     const connectionString = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${DEV_KEY};TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`;
     const sink = new TableAuditSink({ kind: 'connection-string', connectionString, tableName: 'audittest' }, { getToken: () => Promise.resolve(null) });
     await sink.record(record('req-1'));
     conflictNext = true;
-    await sink.record(record('req-1')).catch(() => undefined);
+    // Refused by index as an existing key: written again under a suffixed key, still with POST.
+    await sink.record(record('req-1'));
 
-    const entityWrites = requests.filter((r) => r.path.startsWith('/devstoreaccount1/audittest'));
-    expect(entityWrites.length).toBeGreaterThanOrEqual(2);
-    for (const write of entityWrites) expect(write).toEqual({ method: 'POST', path: '/devstoreaccount1/audittest' });
+    // Every request is a POST (the table, or a batch); every operation inside a batch is an insert.
     expect(requests.filter((r) => r.method !== 'POST')).toEqual([]);
+    expect(operations.length).toBeGreaterThanOrEqual(3);
+    for (const op of operations) expect(op).toEqual({ method: 'POST', path: '/devstoreaccount1/audittest' });
+    sink.close();
   });
 });
