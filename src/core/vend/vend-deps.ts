@@ -4,6 +4,7 @@ import type { CreatedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCa
 import type { CallerIdentity, Clock, CompiledGrant, RateLimiter } from '../policy';
 import type { Workspace } from '../config';
 import type { AuditKeySource } from '../secrets';
+import type { Deadlines } from '../deadline';
 import type { HealthTracker } from './health';
 
 /** Everything the vend path needs, as small interfaces, so tests can swap any of them. */
@@ -28,6 +29,8 @@ export interface VendDeps {
   /** mode user: undefined unless the config names the vending API's app registration (onBehalfOf). */
   readonly onBehalfOf?: OnBehalfOfMinter;
   readonly version: string;
+  /** The service's own time limits (absent in unit tests that build deps by hand: no limits). */
+  readonly deadlines?: Deadlines;
 }
 
 /** The request as the trigger hands it over. */
