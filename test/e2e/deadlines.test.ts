@@ -115,3 +115,34 @@ describe('the revocation trail', () => {
     expect(of('rv-again')).toEqual([['denied', 404]]);
   });
 });
+
+describe('live PAT cap per caller (maxLivePats, default 20)', () => {
+  it('fills the cap, answers 429 with what to do, and vends again once one is revoked', async () => {
+    const host = await warmHost();
+    const user = await stack.callerToken({ kind: 'user' });
+    const pat = { workspace: 'analytics-sandbox', mode: 'pat', lifetime_seconds: 600 };
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const reply = await stack.vend(host, pat, { token: user });
+      expect(reply.status).toBe(200);
+      ids.push(String(reply.json.token_id));
+    }
+    const over = await stack.vend(host, pat, { token: user });
+    expect({ status: over.status, code: over.json.code }).toEqual({ status: 429, code: 'rate_limited' });
+    expect(over.json.detail).toMatch(/revoke one .* or wait/);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(500);
+    expect(over.json.access_token).toBeUndefined();
+    // Another caller sharing the SP is not affected.
+    expect((await stack.vend(host, pat)).status).toBe(200);
+    expect((await stack.call(host, `/token/analytics-sandbox/${ids[0]}`, { method: 'DELETE', token: user })).status).toBe(204);
+    expect((await stack.vend(host, pat, { token: user })).status).toBe(200);
+  });
+
+  it("Databricks' QUOTA_EXCEEDED: 503 naming the quota, no token", async () => {
+    const host = await warmHost();
+    stack.sandbox.workspace.faults.set({ path: /\/token\/create$/, status: 400, json: { error_code: 'QUOTA_EXCEEDED', message: 'quota' } });
+    const reply = await stack.vend(host, { workspace: 'analytics-sandbox', mode: 'pat' });
+    expect(retryAfterOf(reply)).toBeGreaterThanOrEqual(1);
+    expect(reply.json.detail).toMatch(/token quota, 600/);
+  });
+});

@@ -6,7 +6,7 @@ import { TableAuditSink } from '../audit';
 import { SigningKeyStore, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
-import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, revokePat } from '../mint';
+import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, listPats, revokePat } from '../mint';
 import { RateLimiter, compileGrants, systemClock } from '../policy';
 import type { Clock } from '../policy';
 import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
@@ -65,7 +65,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     auditKey,
     clock,
     health,
-    pats: { create: createPat, revoke: revokePat },
+    pats: { create: createPat, revoke: revokePat, list: listPats },
     oauth: createDatabricksTokenExchanger({ clock: () => clock.now() }),
     oauthTokens: new KeyedTokenCache(clock),
     ...(config.onBehalfOfClientId

@@ -1,6 +1,6 @@
 import type { AuditSink } from '../audit';
 import type { VendingConfig } from '../config';
-import type { CreatedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCache, OnBehalfOfMinter, TokenMinter } from '../mint';
+import type { CreatedPat, ListedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCache, OnBehalfOfMinter, TokenMinter } from '../mint';
 import type { CallerIdentity, Clock, CompiledGrant, RateLimiter } from '../policy';
 import type { Workspace } from '../config';
 import type { AuditKeySource } from '../secrets';
@@ -22,6 +22,7 @@ export interface VendDeps {
   readonly pats: {
     create(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string, scopes?: readonly string[]): Promise<CreatedPat>;
     revoke(ws: Workspace, spToken: string, tokenId: string, callerMark: string): Promise<void>;
+    list(ws: Workspace, spToken: string): Promise<ListedPat[]>;
   };
   /** mode oauth: the workspace token exchange, and its tokens per (caller, SP, workspace, scope set). */
   readonly oauth: DatabricksTokenExchanger;

@@ -32,6 +32,8 @@ export function withDeadlines(deps: VendDeps, d: Deadlines): VendDeps {
           throw err;
         }
       },
+      list: (ws, spToken) =>
+        boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.list(ws, spToken), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs }),
       revoke: (ws, spToken, tokenId, mark) =>
         boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.revoke(ws, spToken, tokenId, mark), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs }),
     },
