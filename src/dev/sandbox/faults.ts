@@ -17,6 +17,16 @@ export interface Fault {
  */
 export class FaultInjector {
   #fault: Fault | undefined;
+  #paths: string[] = [];
+
+  /** Every request the service received since the last reset (answered or not), or those to matching paths. */
+  requests(path?: RegExp): number {
+    return path ? this.#paths.filter((p) => path.test(p)).length : this.#paths.length;
+  }
+
+  resetRequests(): void {
+    this.#paths = [];
+  }
 
   set(fault: Fault | undefined): void {
     this.#fault = fault;
@@ -28,6 +38,7 @@ export class FaultInjector {
 
   /** The injected answer, or undefined to let the real handler answer (after any delay). */
   async apply(req: ServiceRequest): Promise<ServiceResponse | undefined> {
+    this.#paths.push(req.path);
     const fault = this.#fault;
     if (!fault || (fault.path && !fault.path.test(req.path))) return undefined;
     if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs).unref());
