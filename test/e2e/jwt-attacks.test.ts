@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import type { JsonWebKey } from 'node:crypto';
 import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ function vectors(): Vector[] {
     ['alg none', async () => bearer(new UnsecuredJWT(claimsOf(await valid())).encode())],
     ['RS256→HS256 with the public key as secret', async () => {
       const jwk = sandbox.authority.jwks().keys.find((k) => k.kid === sandbox.authority.signingKid) as JWK;
-      const pem = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+      const pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
       return sign({ alg: 'HS256', key: new TextEncoder().encode(String(pem)) });
     }],
     ['unknown kid', async () => sign({ key: (await foreign).privateKey, kid: 'not-a-known-kid' })],
