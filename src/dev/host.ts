@@ -2,6 +2,7 @@ import { ConfigError, broadTokenWarnings, loadConfig } from '../core/config';
 import { describeError } from '../core/errors';
 import { createVendDeps } from '../core/vend';
 import { makeRoutes } from '../functions/routes';
+import { stopOnSignals } from './exit-with-parent';
 import { startLocalHost } from './local-host';
 
 /**
@@ -32,9 +33,7 @@ async function main(): Promise<void> {
     log,
   });
   console.log(`dbx-token-vending listening on ${host.url}`);
-  const stop = (): void => void host.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  stopOnSignals(() => host.close());
 }
 
 main().catch((err: unknown) => {

@@ -19,8 +19,9 @@ export function spawnHost(settings: Record<string, string>, options: { port?: nu
   // From the build output this file sits beside host.js; from the sources (tests), the build is two levels up.
   const script = __dirname.split(sep).includes('dist') ? join(__dirname, 'host.js') : join(__dirname, '..', '..', 'dist', 'src', 'dev', 'host.js');
   const child = spawn(process.execPath, [script], {
-    env: { PATH: process.env.PATH ?? '', ...settings, PORT: String(options.port ?? 0) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The host exits when this pipe closes: it never outlives this process, even after kill -9.
+    env: { PATH: process.env.PATH ?? '', ...settings, PORT: String(options.port ?? 0), VENDING_EXIT_WITH_STDIN: 'on' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -7,6 +7,7 @@ import { startSandbox } from './sandbox';
 import { demoScopedToken } from './scoped-demo';
 import type { Sandbox } from './sandbox';
 import { metadataDemo } from './metadata-demo';
+import { stopOnSignals } from './exit-with-parent';
 import { spawnHost } from './spawn-host';
 import type { SpawnedHost } from './spawn-host';
 
@@ -19,11 +20,10 @@ import type { SpawnedHost } from './spawn-host';
 async function main(): Promise<void> {
   const sandbox = await startSandbox({ quiet: true });
   const stopAll: (() => Promise<void>)[] = [() => sandbox.stop()];
-  const shutdown = (code: number): void => {
-    void Promise.allSettled(stopAll.reverse().map((stop) => stop())).then(() => process.exit(code));
-  };
-  process.once('SIGINT', () => shutdown(0));
-  process.once('SIGTERM', () => shutdown(0));
+  const stopEverything = async (): Promise<void> => void (await Promise.allSettled(stopAll.reverse().map((stop) => stop())));
+  const shutdown = (code: number): void => void stopEverything().then(() => process.exit(code));
+  // Children (azurite, the host) also watch their stdin pipe, so they go even if this process is killed -9.
+  stopOnSignals(stopEverything, 5_000);
   try {
     const host = await spawnHost(sandbox.hostEnv(), { port: Number(process.env.PORT ?? '7071'), echo: (line) => console.log(`  [host] ${line}`) });
     stopAll.push(() => host.stop());

@@ -1,6 +1,7 @@
 import type { HttpHandler, HttpMethod } from '@azure/functions';
 import { healthStatusCode, issueToken, listWorkspaces, revokeToken, runDecision } from '../core/vend';
 import type { VendDeps } from '../core/vend';
+import { withRequestBudget } from '../core/deadline';
 import { jsonResponse } from '../core/http';
 import { contextLogger, incomingBody, methodNotAllowed, requestContext, toHttpResponse } from './adapter';
 
@@ -18,7 +19,7 @@ export const ALL_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE
 // Functions' own auth level stays anonymous: callers are authenticated by their Entra ID token
 // (Easy Auth in front, and verified again here), never by function keys.
 export function makeRoutes(deps: VendDeps): RouteDefinition[] {
-  return [
+  return budgeted(deps, [
     {
       name: 'token',
       route: 'token',
@@ -56,5 +57,12 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
         return Promise.resolve(methodNotAllowed(request, ['GET']) ?? toHttpResponse(jsonResponse(healthStatusCode(snapshot), snapshot, requestContext(request).requestId)));
       },
     },
-  ];
+  ]);
+}
+
+/** Every request runs under the overall budget (DESIGN §7): each upstream call is bounded by what is left. */
+function budgeted(deps: VendDeps, routes: RouteDefinition[]): RouteDefinition[] {
+  const budgetMs = deps.deadlines?.budgetMs;
+  if (budgetMs === undefined) return routes;
+  return routes.map((r) => ({ ...r, handler: (request, context) => withRequestBudget(budgetMs, async () => r.handler(request, context)) }));
 }

@@ -48,7 +48,7 @@ function world(overrides: Partial<VendDeps> = {}) {
     auditKey: new FixedAuditKey(Buffer.alloc(32, 3)),
     clock: { now: () => 1_764_000_000_000 },
     health: new HealthTracker(),
-    pats: { create: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
+    pats: { create: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')), list: () => Promise.reject(new Error('unused')) },
     oauth: { exchange: () => Promise.reject(new Error('unused')) },
     oauthTokens: new KeyedTokenCache(),
     version: 'test',

@@ -62,6 +62,8 @@ const grant = z.strictObject({
   modes: z.array(z.enum(['aad', 'pat', 'oauth', 'user'])).min(1),
   maxLifetimeSeconds: z.int().min(60).max(86_400),
   managementToken: z.boolean().default(false),
+  /** Live PATs one caller may hold under this grant (default 20; Databricks allows 600 per SP and workspace, shared by all callers). */
+  maxLivePats: z.int().min(1).max(600).optional(),
   // Databricks API scopes a caller may ask for (oauth; pat too when set) and the ones it gets by default.
   scopes: z.array(apiScope).max(64).optional(),
   defaultScopes: z.array(apiScope).max(64).optional(),

@@ -26,6 +26,8 @@ export interface ServiceSettings {
   readonly azureClientId: string | undefined;
   readonly keyVaultChallengeVerification: boolean;
   readonly allowLoopbackWorkspaces: boolean;
+  /** The overall budget of one request, ms (local-only override, for tests; default 20 s). */
+  readonly requestBudgetMs: number | undefined;
 }
 
 export const DEFAULT_AUDIT_HMAC_SECRET_NAME = 'audit-hmac-key';
@@ -46,6 +48,7 @@ export function readServiceSettings(env: Env, issues: string[]): ServiceSettings
     azureClientId: env[APP_SETTINGS.AZURE_CLIENT_ID] || undefined,
     keyVaultChallengeVerification: env.KEYVAULT_CHALLENGE_VERIFICATION !== 'off',
     allowLoopbackWorkspaces: env.VENDING_ALLOW_LOOPBACK_WORKSPACES === 'on',
+    requestBudgetMs: readBudget(env.VENDING_REQUEST_BUDGET_MS, issues),
   };
 }
 
@@ -93,4 +96,11 @@ export function parseAuditKey(value: string): Buffer | undefined {
   if (!/^[A-Za-z0-9+/=_-]+$/.test(text)) return undefined;
   const key = Buffer.from(text, 'base64');
   return key.length >= MIN_KEY_BYTES ? key : undefined;
+}
+
+function readBudget(value: string | undefined, issues: string[]): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 500 || ms > 60_000) issues.push('VENDING_REQUEST_BUDGET_MS: must be an integer between 500 and 60000');
+  return ms;
 }

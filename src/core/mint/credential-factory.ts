@@ -4,6 +4,7 @@ import { isMicrosoftAuthority } from '../config';
 import { UpstreamRejectedError } from '../errors';
 import type { ServicePrincipal } from '../config';
 import type { SecretValue } from '../secrets';
+import type { TokenEndpointObserver } from './token-endpoint-observer';
 
 export interface CredentialContext {
   readonly tenantId: string;
@@ -13,15 +14,16 @@ export interface CredentialContext {
 }
 
 /** Builds the credential of one SP from its Key Vault material (undefined for federated SPs). */
-export type CredentialFactory = (sp: ServicePrincipal, material: SecretValue | undefined) => TokenCredential;
+export type CredentialFactory = (sp: ServicePrincipal, material: SecretValue | undefined, observer?: TokenEndpointObserver) => TokenCredential;
 
 export function createCredentialFactory(ctx: CredentialContext): CredentialFactory {
-  const options = {
+  const base = {
     authorityHost: ctx.authorityHost,
     disableInstanceDiscovery: !isMicrosoftAuthority(ctx.authorityHost),
     retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
   };
-  return (sp, material) => {
+  return (sp, material, observer) => {
+    const options = { ...base, additionalPolicies: observer ? [{ policy: observer.policy, position: 'perRetry' as const }] : [] };
     switch (sp.credential.kind) {
       case 'secret':
         return new ClientSecretCredential(ctx.tenantId, sp.clientId, requireMaterial(material), options);

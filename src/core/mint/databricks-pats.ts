@@ -30,12 +30,42 @@ export async function createPat(ws: Workspace, spToken: string, lifetimeSeconds:
   return { token, tokenId: info.token_id, expiresOnMs: info.expiry_time };
 }
 
+export interface ListedPat {
+  readonly tokenId: string;
+  readonly comment: string;
+  /** Epoch milliseconds; -1 for a PAT without expiry. */
+  readonly expiresOnMs: number;
+}
+
+/** The SP's PATs in the workspace (ids, comments, expiry; never a token value). */
+export async function listPats(ws: Workspace, spToken: string): Promise<ListedPat[]> {
+  const list = await call<{ token_infos?: { token_id?: unknown; comment?: unknown; expiry_time?: unknown }[] }>(ws, spToken, 'GET', '/api/2.0/token/list');
+  return (list.token_infos ?? []).flatMap((t) =>
+    typeof t.token_id === 'string'
+      ? [{ tokenId: t.token_id, comment: typeof t.comment === 'string' ? t.comment : '', expiresOnMs: typeof t.expiry_time === 'number' ? t.expiry_time : -1 }]
+      : [],
+  );
+}
+
 /** Revokes a PAT the SP owns, but only one whose comment names this caller. */
 export async function revokePat(ws: Workspace, spToken: string, tokenId: string, callerMark: string): Promise<void> {
   const list = await call<{ token_infos?: { token_id?: unknown; comment?: unknown }[] }>(ws, spToken, 'GET', '/api/2.0/token/list');
   const mine = (list.token_infos ?? []).find((t) => t.token_id === tokenId && typeof t.comment === 'string' && t.comment.startsWith(callerMark));
   if (!mine) throw new UnknownTokenError({ detail: 'No token with this id was issued to this caller for this workspace, or it no longer exists.' });
   await call(ws, spToken, 'POST', '/api/2.0/token/delete', { token_id: tokenId });
+}
+
+/** Databricks' own error code is read (never its message); the token quota gets its own detail. */
+async function failureOf(ws: Workspace, res: Response): Promise<Error> {
+  const body = (await res.json().catch(() => ({}))) as { error_code?: unknown };
+  if (body.error_code === 'QUOTA_EXCEEDED') {
+    return new UpstreamUnavailableError(
+      `Databricks workspace "${ws.name}" refused a new PAT: the service principal holds the most tokens Databricks allows one user (its token quota, 600 per workspace). PATs must expire or be revoked first.`,
+      undefined,
+      60,
+    );
+  }
+  return new UpstreamUnavailableError(`Databricks workspace "${ws.name}" answered HTTP ${res.status}.`);
 }
 
 async function call<T>(ws: Workspace, spToken: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -56,6 +86,6 @@ async function call<T>(ws: Workspace, spToken: string, method: 'GET' | 'POST', p
       detail: `Databricks workspace "${ws.name}" refused the service principal (HTTP ${res.status}): the operators should add it to the workspace and allow it to use tokens.`,
     });
   }
-  if (!res.ok) throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" answered HTTP ${res.status}.`);
+  if (!res.ok) throw await failureOf(ws, res);
   return (await res.json()) as T;
 }

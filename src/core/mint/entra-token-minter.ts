@@ -1,12 +1,14 @@
 import type { TokenCredential } from '@azure/identity';
 import { decodeJwt } from 'jose';
 import type { ServicePrincipal } from '../config';
-import { UpstreamRejectedError } from '../errors';
+import { raceDeadline } from '../deadline';
+import { UpstreamRejectedError, UpstreamUnavailableError } from '../errors';
 import type { Clock } from '../policy';
 import { systemClock } from '../policy';
 import type { SecretSource, SecretValue } from '../secrets';
 import type { CredentialFactory } from './credential-factory';
 import { entraErrorCode, sanitizeEntraError } from './sanitize-entra-error';
+import { TokenEndpointObserver } from './token-endpoint-observer';
 
 export interface MintedToken {
   readonly token: string;
@@ -26,11 +28,19 @@ export interface EntraTokenMinterOptions {
   readonly onOutcome?: (ok: boolean) => void;
   /** A cached token with less than this left is still served, and replaced in the background. */
   readonly refreshAheadMs?: number;
+  /** Our own deadline on one token request (the credential may ignore its abort signal). */
+  readonly deadlineMs?: number;
 }
 
 interface CredentialEntry {
   readonly credential: TokenCredential;
   readonly version: string | undefined;
+  readonly observer: TokenEndpointObserver;
+}
+
+/** The credential did not settle within our deadline; it may still finish in the background. */
+class EntraDeadlineError extends Error {
+  override readonly name = 'EntraDeadlineError';
 }
 
 /**
@@ -55,6 +65,8 @@ export class EntraTokenMinter implements TokenMinter {
   readonly #tokens = new Map<string, MintedToken>();
   readonly #inflight = new Map<string, Promise<MintedToken>>();
   readonly #credentials = new Map<string, Promise<CredentialEntry>>();
+  /** Entra ID asked us to wait (429/5xx with Retry-After): no call for this key before then. */
+  readonly #notBefore = new Map<string, number>();
   readonly #clock: Clock;
 
   constructor(private readonly options: EntraTokenMinterOptions) {
@@ -69,10 +81,11 @@ export class EntraTokenMinter implements TokenMinter {
       this.#refreshAhead(key, sp, scope, cached);
       return cached;
     }
-    const shared = await this.#shared(key, () => this.#mint(sp, scope, false));
+    this.#honourRetryAfter(key);
+    const shared = await this.#shared(key, () => this.#mint(sp, scope, key, false));
     if (fresh(shared)) return shared;
     // The credential's own cache handed back a token too close to expiry: start from a new credential.
-    const forced = await this.#shared(key, () => this.#mint(sp, scope, true));
+    const forced = await this.#shared(key, () => this.#mint(sp, scope, key, true));
     if (fresh(forced)) return forced;
     throw new UpstreamRejectedError({ detail: `Entra ID issued a token for "${sp.name}" that is valid for less than the ${minValiditySeconds} s asked for.` });
   }
@@ -84,7 +97,13 @@ export class EntraTokenMinter implements TokenMinter {
    */
   #refreshAhead(key: string, sp: ServicePrincipal, scope: string, cached: MintedToken): void {
     if (this.#inflight.has(key) || cached.expiresOnMs - this.#clock.now() > (this.options.refreshAheadMs ?? 15 * 60_000)) return;
-    this.#shared(key, () => this.#mint(sp, scope, true)).catch(() => undefined);
+    this.#shared(key, () => this.#mint(sp, scope, key, true)).catch(() => undefined);
+  }
+
+  #honourRetryAfter(key: string): void {
+    const waitMs = (this.#notBefore.get(key) ?? 0) - this.#clock.now();
+    if (waitMs <= 0) return void this.#notBefore.delete(key);
+    throw new UpstreamUnavailableError('Entra ID asked the service to wait before the next token request; no token was issued.', undefined, Math.ceil(waitMs / 1000));
   }
 
   #shared(key: string, run: () => Promise<MintedToken>): Promise<MintedToken> {
@@ -96,33 +115,52 @@ export class EntraTokenMinter implements TokenMinter {
     return pending;
   }
 
-  async #mint(sp: ServicePrincipal, scope: string, forceNewCredential: boolean): Promise<MintedToken> {
+  async #mint(sp: ServicePrincipal, scope: string, key: string, forceNewCredential: boolean): Promise<MintedToken> {
     let entry = await this.#credential(sp, forceNewCredential ? 'rebuild' : 'cached');
     try {
-      return await this.#request(entry.credential, scope);
+      return await this.#request(entry, scope);
     } catch (err) {
-      if (entraErrorCode(err) !== 'invalid_client' || sp.credential.kind === 'federated') throw this.#fail(err, sp);
+      if (entraErrorCode(err) !== 'invalid_client' || sp.credential.kind === 'federated') throw this.#fail(err, sp, key, entry);
       const previous = entry.version;
       entry = await this.#credential(sp, 'latest');
-      if (entry.version === previous) throw this.#fail(err, sp);
+      if (entry.version === previous) throw this.#fail(err, sp, key, entry);
       try {
-        return await this.#request(entry.credential, scope);
+        return await this.#request(entry, scope);
       } catch (retryErr) {
-        throw this.#fail(retryErr, sp);
+        throw this.#fail(retryErr, sp, key, entry);
       }
     }
   }
 
-  async #request(credential: TokenCredential, scope: string): Promise<MintedToken> {
-    const token = await credential.getToken(scope, { abortSignal: AbortSignal.timeout(15_000) });
+  async #request(entry: CredentialEntry, scope: string): Promise<MintedToken> {
+    const ms = this.options.deadlineMs ?? 10_000;
+    const pending = entry.credential.getToken(scope, { abortSignal: AbortSignal.timeout(ms) });
+    const token = await raceDeadline(pending, ms, () => new EntraDeadlineError(`no answer within ${ms} ms`));
     if (!token) throw new Error('the credential returned no token');
     this.options.onOutcome?.(true);
     return { token: token.token, expiresOnMs: Math.min(token.expiresOnTimestamp, expiryClaimMs(token.token)) };
   }
 
-  #fail(err: unknown, sp: ServicePrincipal): Error {
+  /**
+   * After a throttle, a server error or a timeout the credential is dropped: MSAL keeps its own
+   * throttle entry per client app (60 s by default when Entra ID sends no Retry-After), which
+   * would make a Retry-After of ours a lie. Entra ID's own Retry-After is honoured here instead,
+   * and is what the caller is told.
+   */
+  #fail(err: unknown, sp: ServicePrincipal, key: string, entry: CredentialEntry): Error {
     this.options.onOutcome?.(false);
-    return sanitizeEntraError(err, sp.name);
+    const throttled = entry.observer.throttled();
+    if (!throttled && !(err instanceof EntraDeadlineError)) return sanitizeEntraError(err, sp.name);
+    this.#forget(sp, entry);
+    const waitMs = throttled?.retryAfterMs ?? 0;
+    if (waitMs > 0) this.#notBefore.set(key, this.#clock.now() + waitMs);
+    const what = throttled ? `Entra ID answered HTTP ${throttled.status}` : 'Entra ID did not answer in time';
+    return new UpstreamUnavailableError(`${what} for service principal "${sp.name}"; no token was issued.`, err, Math.max(1, Math.ceil(waitMs / 1000)));
+  }
+
+  #forget(sp: ServicePrincipal, entry: CredentialEntry): void {
+    const current = this.#credentials.get(sp.name);
+    void current?.then((e) => e === entry && this.#credentials.get(sp.name) === current && this.#credentials.delete(sp.name), () => undefined);
   }
 
   /** 'latest' re-reads Key Vault bypassing its cache; the SP's credential is replaced only by a different version. */
@@ -140,6 +178,7 @@ export class EntraTokenMinter implements TokenMinter {
       sp.credential.kind === 'federated' ? undefined : await this.options.secrets.get(sp.credential.name, { latest });
     const previous = await existing?.catch(() => undefined);
     if (latest && previous && material?.version === previous.version) return previous;
-    return { credential: this.options.createCredential(sp, material), version: material?.version };
+    const observer = new TokenEndpointObserver();
+    return { credential: this.options.createCredential(sp, material, observer), version: material?.version, observer };
   }
 }

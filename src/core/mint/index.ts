@@ -3,8 +3,8 @@ export type { MintedToken, TokenMinter, EntraTokenMinterOptions } from './entra-
 export { createCredentialFactory } from './credential-factory';
 export type { CredentialFactory, CredentialContext } from './credential-factory';
 export { sanitizeEntraError, entraErrorCode, readEntraFailure } from './sanitize-entra-error';
-export { createPat, revokePat, patComment } from './databricks-pats';
-export type { CreatedPat } from './databricks-pats';
+export { createPat, revokePat, listPats, patComment } from './databricks-pats';
+export type { CreatedPat, ListedPat } from './databricks-pats';
 export { createDatabricksTokenExchanger, sanitizeExchangeFailure, EXCHANGE_DEADLINE_MS } from './databricks-oauth';
 export type { DatabricksTokenExchanger, ExchangedToken } from './databricks-oauth';
 export { KeyedTokenCache } from './token-cache';

@@ -3,6 +3,9 @@ import { normalizeScopes } from './api-scopes';
 
 export type Mode = 'aad' | 'pat' | 'oauth' | 'user';
 
+
+/** A grant's live-PAT cap when it names none: well under Databricks' 600 per SP, shared by every caller of the SP. */
+export const DEFAULT_MAX_LIVE_PATS = 20;
 /** A grant ready for matching: sets instead of arrays, ids lower-cased once. */
 export interface CompiledGrant {
   readonly workspace: string;
@@ -19,6 +22,7 @@ export interface CompiledGrant {
   /** Databricks API scopes a caller may ask for; empty: the grant names none (pat stays unscoped). */
   readonly scopes: readonly string[];
   readonly defaultScopes: readonly string[];
+  readonly maxLivePats: number;
 }
 
 /**
@@ -43,6 +47,7 @@ export function compileGrants(grants: readonly GrantDocument[], homeTenantId: st
         managementToken: g.managementToken,
         scopes: Object.freeze(normalizeScopes(g.scopes ?? [])),
         defaultScopes: Object.freeze(normalizeScopes(g.defaultScopes ?? [])),
+        maxLivePats: g.maxLivePats ?? DEFAULT_MAX_LIVE_PATS,
       }),
     ),
   );

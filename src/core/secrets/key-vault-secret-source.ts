@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { Clock } from '../policy';
 import { systemClock } from '../policy';
+import { raceDeadline } from '../deadline';
 import { sanitizeVaultError } from './sanitize-vault-error';
 import type { SecretSource, SecretValue } from './secret-source';
 
@@ -13,6 +14,8 @@ export interface KeyVaultSecretSourceOptions {
   readonly ttlMs?: number;
   readonly clock?: Clock;
   readonly onOutcome?: (ok: boolean) => void;
+  /** Our own deadline on one read (raced, not only a signal handed to the SDK). */
+  readonly deadlineMs?: number;
 }
 
 interface Entry {
@@ -32,6 +35,7 @@ export class KeyVaultSecretSource implements SecretSource {
   readonly #ttlMs: number;
   readonly #clock: Clock;
   readonly #onOutcome: (ok: boolean) => void;
+  readonly #deadlineMs: number;
 
   constructor(options: KeyVaultSecretSourceOptions) {
     this.#client = new SecretClient(options.vaultUrl, options.credential, {
@@ -41,6 +45,7 @@ export class KeyVaultSecretSource implements SecretSource {
     this.#ttlMs = options.ttlMs ?? 10 * 60_000;
     this.#clock = options.clock ?? systemClock;
     this.#onOutcome = options.onOutcome ?? (() => undefined);
+    this.#deadlineMs = options.deadlineMs ?? 8_000;
   }
 
   async get(name: string, options?: { readonly latest?: boolean }): Promise<SecretValue> {
@@ -66,7 +71,9 @@ export class KeyVaultSecretSource implements SecretSource {
 
   async #fetch(name: string): Promise<SecretValue> {
     try {
-      const found = await this.#client.getSecret(name, { abortSignal: AbortSignal.timeout(10_000) });
+      const ms = this.#deadlineMs;
+      const reading = this.#client.getSecret(name, { abortSignal: AbortSignal.timeout(ms) });
+      const found = await raceDeadline(reading, ms, () => Object.assign(new Error(`no answer within ${ms} ms`), { name: 'TimeoutError' }));
       if (!found.value || found.properties.enabled === false) throw Object.assign(new Error('secret disabled or empty'), { statusCode: 404 });
       const secret = { value: found.value, version: found.properties.version ?? '', contentType: found.properties.contentType };
       this.#cache.set(name, { secret, fetchedAt: this.#clock.now() });

@@ -6,12 +6,14 @@ import { TableAuditSink } from '../audit';
 import { SigningKeyStore, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
-import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, revokePat } from '../mint';
+import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, listPats, revokePat } from '../mint';
 import { RateLimiter, compileGrants, systemClock } from '../policy';
 import type { Clock } from '../policy';
 import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
 import type { AuditKeySource, SecretSource } from '../secrets';
+import { deadlinesFor } from '../deadline';
 import { HealthTracker } from './health';
+import { withDeadlines } from './with-deadlines';
 import type { VendDeps } from './vend-deps';
 
 /**
@@ -27,6 +29,7 @@ export interface CreateVendDepsOptions {
 
 export function createVendDeps(config: VendingConfig, options: CreateVendDepsOptions = {}): VendDeps {
   const clock = options.clock ?? systemClock;
+  const deadlines = deadlinesFor(config.service.requestBudgetMs);
   const health = new HealthTracker();
   const appCredential =
     options.appCredential ??
@@ -35,7 +38,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       authorityHost: config.authorityHost,
       disableInstanceDiscovery: !isMicrosoftAuthority(config.authorityHost),
     });
-  const keys = new SigningKeyStore({ discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, clock });
+  const keys = new SigningKeyStore({ discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, clock, timeoutMs: deadlines.signingKeysMs });
   const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
   const secrets = new KeyVaultSecretSource({
     vaultUrl: config.keyVaultUrl,
@@ -43,9 +46,10 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     challengeVerification: config.service.keyVaultChallengeVerification,
     clock,
     onOutcome: health.report('keyvault'),
+    deadlineMs: deadlines.keyVaultMs,
   });
   const auditKey = health.watchAuditKey(createAuditKey(config, secrets, clock, options.onAuditKeyChange ?? logAuditKeyChange));
-  return {
+  return withDeadlines({
     config,
     grants: compileGrants(config.grants, config.tenantId),
     verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock }),
@@ -55,19 +59,20 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       createCredential: createCredentialFactory({ tenantId: config.tenantId, authorityHost: config.authorityHost, appCredential }),
       clock,
       onOutcome: health.report('entra'),
+      deadlineMs: deadlines.entraMs,
     }),
     audit: new TableAuditSink(config.service.audit, appCredential, health.report('audit')),
     auditKey,
     clock,
     health,
-    pats: { create: createPat, revoke: revokePat },
+    pats: { create: createPat, revoke: revokePat, list: listPats },
     oauth: createDatabricksTokenExchanger({ clock: () => clock.now() }),
     oauthTokens: new KeyedTokenCache(clock),
     ...(config.onBehalfOfClientId
       ? { onBehalfOf: createOnBehalfOfMinter({ tenantId: config.tenantId, authorityHost: config.authorityHost, apiClientId: config.onBehalfOfClientId, appCredential, clock }) }
       : {}),
     version: packageVersion(),
-  };
+  }, deadlines);
 }
 
 /** AUDIT_HMAC_KEY when given; otherwise the vault secret, read now and polled until it exists. */

@@ -7,6 +7,7 @@ import { buildRecord } from './audit-trail';
 import { authenticate, findWorkspace } from './authenticate';
 import type { Decision } from './audit-trail';
 import { MODES } from './modes';
+import { recordOrRevoke } from './pat-orphans';
 import type { Vended } from './modes';
 import { tokenRequestSchema } from './request-schema';
 import type { TokenRequest } from './request-schema';
@@ -33,7 +34,7 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
   const fingerprint = fingerprintToken(vended.token, auditKey);
   const expiresOn = Math.floor(vended.expiresOnMs / 1000);
   // Fail closed: if this write throws, the token never leaves (AuditUnavailableError → 503).
-  await deps.audit.record(buildRecord(deps, ctx, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn }));
+  await recordOrRevoke(() => deps.audit.record(buildRecord(deps, ctx, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn })), vended.revoke);
   return jsonResponse(200, responseBody(deps, ctx, ws, request, vended, expiresOn), ctx.requestId);
 }
 

@@ -1,4 +1,4 @@
-import { InvalidRequestError } from '../errors';
+import { AuditUnavailableError, InvalidRequestError } from '../errors';
 import type { CoreResponse } from '../http';
 import { baseHeaders } from '../http';
 import { authorize } from '../policy';
@@ -11,7 +11,7 @@ const TOKEN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /**
  * DELETE /api/token/{workspace}/{token_id}: revokes a PAT this service created for this caller.
- * The record is written before the revocation, like an issuance: no record, no action.
+ * Removing access needs no record first (nothing is handed out); the row says what happened.
  */
 export async function revokeToken(deps: VendDeps, ctx: RequestContext, params: { workspace: string; tokenId: string }, decision: Decision): Promise<CoreResponse> {
   decision.caller = await authenticate(deps, ctx);
@@ -22,9 +22,13 @@ export async function revokeToken(deps: VendDeps, ctx: RequestContext, params: {
   decision.servicePrincipal = ws.servicePrincipal.name;
   authorize(deps.grants, decision.caller, { workspace: ws.name, mode: 'pat', managementToken: false });
   const spToken = await deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120);
-  await deps.audit.record(buildRecord(deps, ctx, decision, 'revoked', { status: 204, code: 'revoked', tokenId: params.tokenId }));
   const mark = `dbx-token-vending caller=${decision.caller.tenantId}/${decision.caller.objectId} `;
+  // Ownership is checked and the PAT deleted first: a `revoked` row is only ever written for a
+  // PAT that no longer works, and a refusal (not the caller's, already gone) is its only row.
   await deps.pats.revoke(ws, spToken.token, params.tokenId, mark);
+  await deps.audit.record(buildRecord(deps, ctx, decision, 'revoked', { status: 204, code: 'revoked', tokenId: params.tokenId })).catch((err: unknown) => {
+    throw new AuditUnavailableError(new Error(`PAT ${params.tokenId} in workspace "${ws.name}" was revoked, but the revocation could not be recorded`, { cause: err }));
+  });
   const headers = baseHeaders(ctx.requestId);
   delete headers['Content-Type'];
   return { status: 204, headers };

@@ -1,9 +1,10 @@
 import type { AuditSink } from '../audit';
 import type { VendingConfig } from '../config';
-import type { CreatedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCache, OnBehalfOfMinter, TokenMinter } from '../mint';
+import type { CreatedPat, ListedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCache, OnBehalfOfMinter, TokenMinter } from '../mint';
 import type { CallerIdentity, Clock, CompiledGrant, RateLimiter } from '../policy';
 import type { Workspace } from '../config';
 import type { AuditKeySource } from '../secrets';
+import type { Deadlines } from '../deadline';
 import type { HealthTracker } from './health';
 
 /** Everything the vend path needs, as small interfaces, so tests can swap any of them. */
@@ -21,6 +22,7 @@ export interface VendDeps {
   readonly pats: {
     create(ws: Workspace, spToken: string, lifetimeSeconds: number, comment: string, scopes?: readonly string[]): Promise<CreatedPat>;
     revoke(ws: Workspace, spToken: string, tokenId: string, callerMark: string): Promise<void>;
+    list(ws: Workspace, spToken: string): Promise<ListedPat[]>;
   };
   /** mode oauth: the workspace token exchange, and its tokens per (caller, SP, workspace, scope set). */
   readonly oauth: DatabricksTokenExchanger;
@@ -28,6 +30,8 @@ export interface VendDeps {
   /** mode user: undefined unless the config names the vending API's app registration (onBehalfOf). */
   readonly onBehalfOf?: OnBehalfOfMinter;
   readonly version: string;
+  /** The service's own time limits (absent in unit tests that build deps by hand: no limits). */
+  readonly deadlines?: Deadlines;
 }
 
 /** The request as the trigger hands it over. */

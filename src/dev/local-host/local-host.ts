@@ -22,7 +22,9 @@ export type LogLine = (level: string, functionName: string, message: string) => 
  * HTTP streaming on. It decides nothing.
  */
 export async function startLocalHost(routes: readonly RouteDefinition[], options: { port: number; log: LogLine }): Promise<LocalHost> {
-  const server = createServer((req, res) => {
+  // Azure's front end passes headers up to 32 KiB; node's 16 KiB default would answer 431 before
+  // the app could refuse an oversized bearer token itself (401 invalid_token).
+  const server = createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => {
     handle(routes, options.log, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();

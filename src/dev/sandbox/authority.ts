@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FaultInjector } from './faults.js';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { AAD_ERRORS, aadError } from './aad-error.js';
 import { mintAccessToken } from './access-token.js';
@@ -36,6 +37,8 @@ const ROUTES: Readonly<Record<string, Route>> = {
 
 /** A local Entra ID authority for one tenant: discovery, signing keys and the client-credentials grant. */
 export class LocalAuthority {
+  /** Tests only: slow or failing answers (see faults.ts). */
+  readonly faults = new FaultInjector();
   readonly tenantId: string;
   private readonly clients = new Map<string, RegisteredClient>();
   private readonly tokenLog: TokenRequestFilter[] = [];
@@ -54,6 +57,7 @@ export class LocalAuthority {
   static async start(options: LocalAuthorityOptions): Promise<LocalAuthority> {
     const authority = new LocalAuthority(options, await SigningKeyRing.create());
     authority.service = await startService({
+      faults: authority.faults,
       name: 'authority', tls: options.tls, quiet: options.quiet, handler: (req) => authority.route(req),
     });
     return authority;

@@ -14,3 +14,5 @@ export {
 } from './workspace.js';
 export type { PatInfo } from './pat-store.js';
 export { AUDIT_TABLE_NAME } from './audit-store.js';
+export { FaultInjector } from './faults.js';
+export type { Fault } from './faults.js';

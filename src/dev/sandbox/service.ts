@@ -1,4 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
+import type { FaultInjector } from './faults.js';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readBodyWithin } from '../read-body.js';
@@ -31,6 +32,8 @@ export interface ServiceOptions {
   readonly handler: ServiceHandler;
   readonly tls?: { readonly key: string; readonly cert: string };
   readonly quiet?: boolean;
+  /** Tests only: injected delays and error answers. */
+  readonly faults?: FaultInjector;
 }
 
 /** A loopback server that can be taken "down" (connections cut, new ones refused) and back up. */
@@ -63,7 +66,9 @@ async function respond(opts: ServiceOptions, req: IncomingMessage, res: ServerRe
   let out: ServiceResponse;
   try {
     const body = await readBodyWithin(req, BODY_LIMIT_BYTES);
-    out = body ? await opts.handler(toServiceRequest(req, body)) : json(413, { error: 'body_too_large' });
+    const request = body ? toServiceRequest(req, body) : undefined;
+    const injected = request ? await opts.faults?.apply(request) : undefined;
+    out = !request ? json(413, { error: 'body_too_large' }) : (injected ?? (await opts.handler(request)));
   } catch (err) {
     // A sandbox bug must answer 500, never take the process (and the test run) down.
     if (!opts.quiet) console.error(`[sandbox:${opts.name}] handler failed:`, err instanceof Error ? err.stack : err);

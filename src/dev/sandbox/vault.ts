@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { FaultInjector } from './faults.js';
 import type { LocalAuthority } from './authority.js';
 import { bearerOf, verifyAuthorityToken } from './bearer.js';
 import { json, startService } from './service.js';
@@ -30,6 +31,8 @@ const vaultError = (status: number, code: string, message: string, headers?: Rec
  * the authority's, for the vault, and its app must be an allowed reader (RBAC "Key Vault Secrets User").
  */
 export class LocalVault {
+  /** Tests only: slow or failing answers (see faults.ts). */
+  readonly faults = new FaultInjector();
   private readonly secrets = new Map<string, SecretVersion[]>();
   private readonly readers = new Set<string>();
   private readonly reads: string[] = [];
@@ -41,6 +44,7 @@ export class LocalVault {
   static async start(options: LocalVaultOptions): Promise<LocalVault> {
     const vault = new LocalVault(options.authority);
     vault.service = await startService({
+      faults: vault.faults,
       name: 'vault', tls: options.tls, quiet: options.quiet, handler: (req) => vault.route(req),
     });
     return vault;

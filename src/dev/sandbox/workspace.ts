@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { FaultInjector } from './faults.js';
 import type { LocalAuthority } from './authority.js';
 import { bearerOf, verifyAuthorityToken } from './bearer.js';
 import { PatStore } from './pat-store.js';
@@ -36,6 +37,8 @@ const header = (req: ServiceRequest, name: string): string | undefined => {
  * workspace's resource id, an app that Azure would treat as Contributor: it is added on first use.
  */
 export class LocalWorkspace {
+  /** Tests only: slow or failing answers (see faults.ts). */
+  readonly faults = new FaultInjector();
   readonly resourceId: string;
   private readonly members = new Map<string, WorkspaceMember>();
   /** Users by user principal name (they reach the workspace with their own Entra ID token). */
@@ -52,6 +55,7 @@ export class LocalWorkspace {
   static async start(options: LocalWorkspaceOptions): Promise<LocalWorkspace> {
     const workspace = new LocalWorkspace(options.authority, options.resourceId);
     workspace.service = await startService({
+      faults: workspace.faults,
       name: 'workspace', tls: options.tls, quiet: options.quiet, handler: (req) => workspace.route(req),
     });
     workspace.oauthSide = await WorkspaceOAuth.create(`${workspace.service.url}/oidc`);

@@ -25,6 +25,8 @@ export interface Vended {
   readonly headers?: Readonly<Record<string, string>>;
   /** Fields of the 200 body that only this mode has (e.g. `token_id`). */
   readonly fields?: Readonly<Record<string, unknown>>;
+  /** For a revocable token: undoes the issuance when it cannot be recorded (returns a log line, ids only). */
+  readonly revoke?: () => Promise<string>;
 }
 
 /**

@@ -1,6 +1,8 @@
 import { InvalidRequestError } from '../../errors';
 import { patComment } from '../../mint';
 import { grantScopes } from '../../policy';
+import { enforceLivePatCap } from '../live-pat-cap';
+import { callerMarkOf, revokeOrphan } from '../pat-orphans';
 import type { ModeStrategy } from './mode-strategy';
 
 /** `pat`: a Databricks personal access token created by the SP — one workspace, revocable. */
@@ -17,7 +19,10 @@ export const patMode: ModeStrategy = {
     // Under a grant that names scopes the PAT is created with them: revocable and scoped.
     const scopes = entitlement.scopes.length || request.scopes ? grantScopes(ws.name, entitlement.scopes, entitlement.defaultScopes, request.scopes) : undefined;
     const spToken = await deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120);
-    const pat = await deps.pats.create(ws, spToken.token, lifetime, patComment(caller.tenantId, caller.objectId, ctx.requestId), scopes);
-    return { token: pat.token, tokenId: pat.tokenId, expiresOnMs: pat.expiresOnMs, fields: { token_id: pat.tokenId }, ...(scopes ? { scopes } : {}) };
+    const comment = patComment(caller.tenantId, caller.objectId, ctx.requestId);
+    await enforceLivePatCap(deps, ws, spToken.token, comment, caller);
+    const pat = await deps.pats.create(ws, spToken.token, lifetime, comment, scopes);
+    const revoke = (): Promise<string> => revokeOrphan(deps, ws, spToken.token, pat.tokenId, callerMarkOf(comment));
+    return { token: pat.token, tokenId: pat.tokenId, expiresOnMs: pat.expiresOnMs, fields: { token_id: pat.tokenId }, revoke, ...(scopes ? { scopes } : {}) };
   },
 };

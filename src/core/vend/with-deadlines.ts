@@ -1,0 +1,45 @@
+import { boundedCall, raceDeadline, retryAfterFor } from '../deadline';
+import type { Deadlines } from '../deadline';
+import { AuditUnavailableError } from '../errors';
+import { revokeWhenLate } from './pat-orphans';
+import type { VendDeps } from './vend-deps';
+
+/**
+ * Puts the service's own deadlines around every upstream the vend path uses, so no SDK that
+ * ignores its abort signal can hold a caller past the budget. Calls before the audit write keep
+ * the audit's share of the budget in reserve, so a refusal can still be recorded in time.
+ */
+export function withDeadlines(deps: VendDeps, d: Deadlines): VendDeps {
+  const reserveMs = d.auditMs;
+  const mintMs = d.keyVaultMs + d.entraMs;
+  return {
+    ...deps,
+    deadlines: d,
+    verifyCaller: (authorization) =>
+      boundedCall('Entra ID (signing keys)', () => deps.verifyCaller(authorization), { callMs: d.signingKeysMs, retryAfterSeconds: retryAfterFor(d.signingKeysMs), reserveMs }),
+    minter: {
+      getToken: (sp, scope, minValidity) =>
+        boundedCall('Key Vault or Entra ID', () => deps.minter.getToken(sp, scope, minValidity), { callMs: mintMs, retryAfterSeconds: retryAfterFor(d.entraMs), reserveMs }),
+    },
+    pats: {
+      create: async (ws, spToken, lifetime, comment, scopes) => {
+        const creating = deps.pats.create(ws, spToken, lifetime, comment, scopes);
+        try {
+          return await boundedCall(`Databricks workspace "${ws.name}"`, () => creating, { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs });
+        } catch (err) {
+          // The caller has its answer; a PAT that still arrives is nobody's and is revoked.
+          revokeWhenLate({ ...deps, deadlines: d }, ws, spToken, comment, creating);
+          throw err;
+        }
+      },
+      list: (ws, spToken) =>
+        boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.list(ws, spToken), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs }),
+      revoke: (ws, spToken, tokenId, mark) =>
+        boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.revoke(ws, spToken, tokenId, mark), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs }),
+    },
+    audit: {
+      // Not bounded by the budget: a refusal is recorded even when the budget is spent.
+      record: (record) => raceDeadline(deps.audit.record(record), d.auditMs, () => new AuditUnavailableError(new Error(`the audit write did not finish within ${d.auditMs} ms`))),
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import type { ServiceRequest, ServiceResponse } from './service.js';
+
+/** One injected misbehaviour: answer late, or answer with this status (and headers/body) instead. */
+export interface Fault {
+  /** Only requests whose path matches (default: all). */
+  readonly path?: RegExp;
+  /** Hold the answer this long first (the real answer, or `status`). */
+  readonly delayMs?: number;
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly json?: unknown;
+}
+
+/**
+ * Fault injection for a sandbox service (tests only): slow answers, 429 with Retry-After, 5xx,
+ * error bodies such as Databricks' QUOTA_EXCEEDED. Also counts the requests it saw.
+ */
+export class FaultInjector {
+  #fault: Fault | undefined;
+  #paths: string[] = [];
+
+  /** Every request the service received since the last reset (answered or not), or those to matching paths. */
+  requests(path?: RegExp): number {
+    return path ? this.#paths.filter((p) => path.test(p)).length : this.#paths.length;
+  }
+
+  resetRequests(): void {
+    this.#paths = [];
+  }
+
+  set(fault: Fault | undefined): void {
+    this.#fault = fault;
+  }
+
+  clear(): void {
+    this.#fault = undefined;
+  }
+
+  /** The injected answer, or undefined to let the real handler answer (after any delay). */
+  async apply(req: ServiceRequest): Promise<ServiceResponse | undefined> {
+    this.#paths.push(req.path);
+    const fault = this.#fault;
+    if (!fault || (fault.path && !fault.path.test(req.path))) return undefined;
+    if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs).unref());
+    if (fault.status === undefined) return undefined;
+    return { status: fault.status, headers: fault.headers, json: fault.json };
+  }
+}
