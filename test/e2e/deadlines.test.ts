@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
 import { Stack } from './harness';
 import type { Reply } from './harness';
@@ -79,18 +80,22 @@ describe('nothing usable left behind', () => {
 describe('the revocation trail', () => {
   it('one row per decision: a refused or repeated revocation is never recorded as revoked', async () => {
     const host = await warmHost();
-    const owner = await stack.callerToken();
+    // A caller of its own: refusal rows are bounded per caller and minute, and earlier tests refused the default one.
+    const owner = await stack.callerToken({ claims: { oid: randomUUID() } });
     const vended = await stack.vend(host, { workspace: 'analytics-sandbox', mode: 'pat' }, { token: owner });
     const path = `/token/analytics-sandbox/${String(vended.json.token_id)}`;
-    const other = await stack.call(host, path, { method: 'DELETE', token: await stack.callerToken({ kind: 'user' }), headers: { 'x-request-id': 'rv-other' } });
+    const other = await stack.call(host, path, { method: 'DELETE', token: await stack.callerToken({ claims: { oid: randomUUID() } }), headers: { 'x-request-id': 'rv-other' } });
     expect(other.status).toBe(404);
     expect((await stack.call(host, path, { method: 'DELETE', token: owner, headers: { 'x-request-id': 'rv-own' } })).status).toBe(204);
     expect((await stack.call(host, path, { method: 'DELETE', token: owner, headers: { 'x-request-id': 'rv-again' } })).status).toBe(404);
-    const rows = await stack.auditRows();
-    const of = (id: string): unknown[] => rows.filter((r) => r.request_id === id).map((r) => [r.outcome, r.status]);
-    expect(of('rv-other')).toEqual([['denied', 404]]);
-    expect(of('rv-own')).toEqual([['revoked', 204]]);
-    expect(of('rv-again')).toEqual([['denied', 404]]);
+    // Refusal rows are written in the background: wait until both refusals are on record.
+    await vi.waitFor(async () => {
+      const rows = await stack.auditRows();
+      const of = (id: string): unknown[] => rows.filter((r) => r.request_id === id).map((r) => [r.outcome, r.status]);
+      expect(of('rv-other')).toEqual([['denied', 404]]);
+      expect(of('rv-own')).toEqual([['revoked', 204]]);
+      expect(of('rv-again')).toEqual([['denied', 404]]);
+    }, { timeout: 10_000, interval: 200 });
   });
 });
 
