@@ -11,6 +11,7 @@ import { openIdConfiguration } from './discovery.js';
 import { json, startService } from './service.js';
 import type { Service, ServiceRequest, ServiceResponse } from './service.js';
 import { SigningKeyRing } from './signing-keys.js';
+import { CredentialLedger } from './credential-ledger.js';
 import { handleTokenRequest, resourceOfScope } from './token-endpoint.js';
 
 export interface LocalAuthorityOptions {
@@ -42,6 +43,8 @@ export class LocalAuthority {
   readonly tenantId: string;
   private readonly clients = new Map<string, RegisteredClient>();
   private readonly tokenLog: TokenRequestFilter[] = [];
+  /** Every credential the sandbox's services issue or receive (shared with the vault and the workspace). */
+  readonly credentials = new CredentialLedger();
   private readonly user = { objectId: randomUUID(), subject: randomUUID(), upn: 'sandbox.user@sandbox.example', name: 'Sandbox User' };
   private service: Service | undefined;
   private jwksDown = false;
@@ -58,7 +61,7 @@ export class LocalAuthority {
     const authority = new LocalAuthority(options, await SigningKeyRing.create());
     authority.service = await startService({
       faults: authority.faults,
-      name: 'authority', tls: options.tls, quiet: options.quiet, handler: (req) => authority.route(req),
+      name: 'authority', tls: options.tls, quiet: options.quiet, handler: authority.credentials.tap((req) => authority.route(req)),
     });
     return authority;
   }
@@ -93,11 +96,13 @@ export class LocalAuthority {
 
   registerClient(clientId: string, registration: ClientRegistration = {}): void {
     this.clients.set(clientId, toRegisteredClient(clientId, registration));
+    for (const secret of registration.secrets ?? []) this.credentials.recordSecret(secret);
   }
 
   /** Replaces the client's secrets: a secret not in the new list is refused from now on. */
   setClientSecrets(clientId: string, secrets: readonly string[]): void {
     this.requireClient(clientId).secrets = [...secrets];
+    for (const secret of secrets) this.credentials.recordSecret(secret);
   }
 
   objectIdOf(clientId: string): string | undefined {
@@ -153,7 +158,7 @@ export class LocalAuthority {
       defaultClientId: this.defaultCallerId,
       objectIdOf: (clientId) => this.objectIdOf(clientId) ?? this.stableObjectId(clientId),
       user: this.user,
-    }, opts);
+    }, opts).then((token) => (this.credentials.record(token), token));
 
   /**
    * The access token the token endpoint would grant the client for `scope`, minted in-process (not
@@ -168,6 +173,7 @@ export class LocalAuthority {
       roles: rolesFor(client, resource), displayName: client.displayName, authMethod: '1',
       lifetimeSeconds: opts.lifetimeSeconds ?? this.options.tokenLifetimeSeconds, key: this.keys.current,
     });
+    this.credentials.record(minted.token);
     return minted.token;
   }
 

@@ -7,6 +7,7 @@ export { DEFAULT_CALLER_ROLES, VENDING_API_AUDIENCE } from './caller-token.js';
 export type { ClientRegistration } from './clients.js';
 export { TOKEN_EXCHANGE_AUDIENCE } from './client-assertion.js';
 export { LocalAuthority } from './authority.js';
+export { CredentialLedger } from './credential-ledger.js';
 export type { TokenRequestFilter } from './authority.js';
 export { LocalVault, VAULT_RESOURCE } from './vault.js';
 export {

@@ -45,7 +45,7 @@ export class LocalVault {
     const vault = new LocalVault(options.authority);
     vault.service = await startService({
       faults: vault.faults,
-      name: 'vault', tls: options.tls, quiet: options.quiet, handler: (req) => vault.route(req),
+      name: 'vault', tls: options.tls, quiet: options.quiet, handler: options.authority.credentials.tap((req) => vault.route(req)),
     });
     return vault;
   }
@@ -58,6 +58,7 @@ export class LocalVault {
   /** Adds a new version (32 hex digits, returned) that becomes the latest. */
   setSecret(name: string, value: string): string {
     if (!SECRET_NAME.test(name)) throw new TypeError('invalid secret name');
+    this.authority.credentials.recordSecret(value);
     const version = randomBytes(16).toString('hex');
     const versions = this.secrets.get(name) ?? [];
     versions.push({ version, value, created: Math.floor(Date.now() / 1000) });
