@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { VendingError} from '../../src/core/errors';
 import {
   AuditUnavailableError, BodyTooLargeError, describeError, InvalidRequestError, InvalidTokenError, isVendingError, MethodNotAllowedError,
   NotGrantedError, RateLimitedError, UnknownTokenError, UnknownWorkspaceError, UnsupportedMediaTypeError, UpstreamRejectedError,
-  UpstreamUnavailableError, VendingError,
+  UpstreamUnavailableError
 } from '../../src/core/errors';
 
 describe('one error class per problem code (DESIGN §2)', () => {
