@@ -5,7 +5,8 @@ export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.mts' },
   checkers: ['typescript'],
-  tsconfigFile: 'tsconfig.json',
+  // The checker only needs the sources: tests are run, not type-checked, per mutant.
+  tsconfigFile: 'tsconfig.stryker.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   mutate: ['src/core/**/*.ts'],
   coverageAnalysis: 'perTest',
