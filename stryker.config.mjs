@@ -15,6 +15,9 @@ export default {
   // The machine is shared; pass --concurrency to change it.
   concurrency: 2,
   timeoutMS: 10_000,
+  // Re-runs only mutants whose code or covering tests changed since the last run.
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   thresholds: { high: 90, low: 80, break: null },
