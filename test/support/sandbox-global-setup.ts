@@ -13,6 +13,8 @@ export interface SandboxInfo {
   readonly workspaceResourceId: string;
   readonly apps: SandboxApps;
   readonly config: VendingConfigDocument;
+  /** IDENTITY_ENDPOINT and IDENTITY_HEADER: the authority's App Service managed identity endpoint. */
+  readonly managedIdentity: { readonly endpoint: string; readonly header: string };
 }
 
 declare module 'vitest' {
@@ -38,6 +40,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     workspaceResourceId: sandbox.workspaceResourceId,
     apps: sandbox.apps,
     config: sandbox.config,
+    managedIdentity: sandbox.authority.managedIdentity,
   });
   return () => sandbox.stop();
 }

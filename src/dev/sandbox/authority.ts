@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { FaultInjector } from './faults.js';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { AAD_ERRORS, aadError } from './aad-error.js';
@@ -12,6 +12,7 @@ import { json, startService } from './service.js';
 import type { Service, ServiceRequest, ServiceResponse } from './service.js';
 import { SigningKeyRing } from './signing-keys.js';
 import { CredentialLedger } from './credential-ledger.js';
+import { handleManagedIdentityRequest, MANAGED_IDENTITY_PATH } from './managed-identity-endpoint.js';
 import { handleTokenRequest, resourceOfScope } from './token-endpoint.js';
 
 export interface LocalAuthorityOptions {
@@ -45,6 +46,8 @@ export class LocalAuthority {
   private readonly tokenLog: TokenRequestFilter[] = [];
   /** Every credential the sandbox's services issue or receive (shared with the vault and the workspace). */
   readonly credentials = new CredentialLedger();
+  /** The App Service managed identity endpoint's shared secret (`IDENTITY_HEADER`). */
+  readonly #identityHeader = randomBytes(24).toString('base64url');
   private readonly user = { objectId: randomUUID(), subject: randomUUID(), upn: 'sandbox.user@sandbox.example', name: 'Sandbox User' };
   private service: Service | undefined;
   private jwksDown = false;
@@ -70,6 +73,11 @@ export class LocalAuthority {
   get authorityHost(): string {
     if (!this.service) throw new TypeError('authority not started');
     return this.service.url;
+  }
+
+  /** `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` of an App Service whose managed identity is a registered client. */
+  get managedIdentity(): { readonly endpoint: string; readonly header: string } {
+    return { endpoint: `${this.authorityHost}${MANAGED_IDENTITY_PATH}`, header: this.#identityHeader };
   }
 
   /** The v2 issuer of every token this authority mints. */
@@ -196,6 +204,12 @@ export class LocalAuthority {
   }
 
   private async route(req: ServiceRequest): Promise<ServiceResponse> {
+    if (req.method === 'GET' && req.path === MANAGED_IDENTITY_PATH) {
+      return handleManagedIdentityRequest({
+        tenantId: this.tenantId, issuerV1: this.issuerV1, identityHeader: this.#identityHeader,
+        lifetimeSeconds: this.options.tokenLifetimeSeconds, signingKey: this.keys.current, client: (id) => this.clients.get(id),
+      }, req);
+    }
     const match = /^\/([^/]+)\/(.+)$/.exec(req.path);
     const route = match ? ROUTES[`${req.method} ${match[2]}`] : undefined;
     if (!match || !route) return aadError(AAD_ERRORS.notFound(), req.headers);
