@@ -59,7 +59,12 @@ describe('production wiring in process: vend, list, revoke, health against the s
     const reply = await w.call('workspaces', { method: 'GET', url: 'workspaces' });
     expect(reply.status).toBe(200);
     const names = (reply.json as unknown as { workspaces?: { name: string }[] }).workspaces ?? (JSON.parse(reply.text) as { name: string }[]);
-    expect(names.map((n) => n.name).sort()).toEqual(['analytics-sandbox', 'ops-sandbox']);
+    const callerApp = w.sb.apps.callerApp;
+    const granted = new Set(w.sb.config.grants
+      .filter((g) => g.callers.appIds.includes(callerApp.clientId) || g.callers.roles.some((r) => callerApp.roles.includes(r)))
+      .map((g) => g.workspace));
+    expect(names.map((n) => n.name).sort()).toEqual([...granted].sort());
+    expect(names.map((n) => n.name)).toEqual(expect.arrayContaining(['analytics-sandbox', 'ops-sandbox']));
   });
 
   it('reports health ok with each upstream checked after use', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { VendingError} from '../../src/core/errors';
 import {
   AuditUnavailableError, BodyTooLargeError, describeError, InvalidRequestError, InvalidTokenError, isVendingError, MethodNotAllowedError,
-  NotGrantedError, RateLimitedError, UnknownTokenError, UnknownWorkspaceError, UnsupportedMediaTypeError, UpstreamRejectedError,
+  NotGrantedError, RateLimitedError, UnknownTokenError, UnsupportedMediaTypeError, UpstreamRejectedError,
   UpstreamUnavailableError
 } from '../../src/core/errors';
 
@@ -11,7 +11,6 @@ describe('one error class per problem code (DESIGN §2)', () => {
     [new InvalidRequestError({ detail: 'd' }), 'InvalidRequestError', 'invalid_request', 400, 'Invalid request'],
     [new InvalidTokenError('d'), 'InvalidTokenError', 'invalid_token', 401, 'Invalid caller token'],
     [new NotGrantedError({ detail: 'd' }), 'NotGrantedError', 'not_granted', 403, 'Not granted'],
-    [new UnknownWorkspaceError({ detail: 'd' }), 'UnknownWorkspaceError', 'unknown_workspace', 404, 'Unknown workspace'],
     [new UnknownTokenError({ detail: 'd' }), 'UnknownTokenError', 'unknown_token', 404, 'Unknown token'],
     [new MethodNotAllowedError(['GET']), 'MethodNotAllowedError', 'method_not_allowed', 405, 'Method not allowed'],
     [new BodyTooLargeError({ detail: 'd' }), 'BodyTooLargeError', 'body_too_large', 413, 'Body too large'],

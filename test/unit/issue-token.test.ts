@@ -5,7 +5,9 @@ import { loadConfig } from '../../src/core/config';
 import type { ServicePrincipal, Workspace } from '../../src/core/config';
 import { InvalidTokenError, UpstreamUnavailableError } from '../../src/core/errors';
 import type { Logger } from '../../src/core/http';
+import { KeyedTokenCache } from '../../src/core/mint';
 import { compileGrants, RateLimiter } from '../../src/core/policy';
+import { FixedAuditKey } from '../../src/core/secrets';
 import type { CallerIdentity } from '../../src/core/policy';
 import { HealthTracker, issueToken, revokeToken, runDecision } from '../../src/core/vend';
 import type { RequestContext, VendDeps } from '../../src/core/vend';
@@ -44,7 +46,7 @@ function world(overrides: Partial<VendDeps> = {}) {
   const limiterKeys: string[] = [];
   const limiter = new RateLimiter(100, { now: () => now });
   const deps: VendDeps = {
-    config, grants: compileGrants(config.grants),
+    config, grants: compileGrants(config.grants, config.tenantId),
     verifyCaller: (auth) => (auth === 'Bearer good' ? Promise.resolve(caller) : Promise.reject(new InvalidTokenError('The token is malformed.'))),
     limiter: Object.assign(Object.create(limiter) as RateLimiter, { take: (k: string) => (limiterKeys.push(k), limiter.take(k)) }),
     minter: {
@@ -55,12 +57,15 @@ function world(overrides: Partial<VendDeps> = {}) {
       },
     },
     audit: { record: (r) => (rows.push(r), Promise.resolve()) },
+    auditKey: new FixedAuditKey(HMAC),
     clock: { now: () => now },
     health: new HealthTracker(),
     pats: {
       create: (_ws: Workspace, spToken, lifetime, comment) => (pats.push({ lifetime, comment, spToken }), Promise.resolve({ token: `dapi${'a'.repeat(32)}`, tokenId: 'tok-1', expiresOnMs: NOW + lifetime * 1000 })),
       revoke: (_ws, _spToken, tokenId, mark) => (revokes.push({ tokenId, mark }), Promise.resolve()),
     },
+    oauth: { exchange: () => Promise.reject(new Error('unused')) },
+    oauthTokens: new KeyedTokenCache(),
     version: 't',
     ...overrides,
   };

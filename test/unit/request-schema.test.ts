@@ -15,7 +15,7 @@ describe('POST /api/token body: every bound at its edge (DESIGN §2)', () => {
     ['workspace 65 chars', { workspace: 'w'.repeat(65) }, false],
     ['workspace not a string', { workspace: 7 }, false],
     ['mode pat', { workspace: 'w', mode: 'pat' }, true],
-    ['mode other', { workspace: 'w', mode: 'oauth' }, false],
+    ['mode other', { workspace: 'w', mode: 'token' }, false],
     ['lifetime 59', { workspace: 'w', lifetime_seconds: 59 }, false],
     ['lifetime 60', { workspace: 'w', lifetime_seconds: 60 }, true],
     ['lifetime 90 days', { workspace: 'w', lifetime_seconds: 86_400 * 90 }, true],
