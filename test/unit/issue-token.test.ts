@@ -63,6 +63,7 @@ function world(overrides: Partial<VendDeps> = {}) {
     pats: {
       create: (_ws: Workspace, spToken, lifetime, comment) => (pats.push({ lifetime, comment, spToken }), Promise.resolve({ token: `dapi${'a'.repeat(32)}`, tokenId: 'tok-1', expiresOnMs: NOW + lifetime * 1000 })),
       revoke: (_ws, _spToken, tokenId, mark) => (revokes.push({ tokenId, mark }), Promise.resolve()),
+      list: () => Promise.resolve([]),
     },
     oauth: { exchange: () => Promise.reject(new Error('unused')) },
     oauthTokens: new KeyedTokenCache(),
