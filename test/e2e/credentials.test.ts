@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOKEN_EXCHANGE_AUDIENCE, VAULT_RESOURCE } from '../../src/dev/sandbox';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
-import { claimsOf, Stack } from './harness';
+import { claimsOf, pemBodyLines, Stack } from './harness';
 
 const run = promisify(execFile);
 let stack: Stack;
@@ -50,7 +51,8 @@ beforeAll(async () => {
   host = await stack.host({ VENDING_CONFIG: JSON.stringify(config) });
 });
 afterAll(async () => {
-  await stack?.finish([keyPem.split('\n').slice(1, 4).join('\n')]);
+  // Each base64 line of the key on its own: a log that carries the key JSON-escaped or joined still matches.
+  await stack?.finish(pemBodyLines(keyPem));
 });
 
 describe('service principal credentials', () => {
@@ -70,5 +72,18 @@ describe('service principal credentials', () => {
     expect({ status: reply.status, code: reply.json.code }).toEqual({ status: 502, code: 'upstream_rejected' });
     expect(reply.json.detail).toContain('application/x-pem-file');
     expect(reply.text).not.toContain('bad-sp-cert');
+  });
+});
+
+describe('the leak scan sees the credentials the service obtains for itself', () => {
+  it('the sandbox recorded its Key Vault token, its token-exchange token and the client assertions it signed', () => {
+    const { sandbox } = stack;
+    const jwts = sandbox.authority.credentials.all().filter((c) => c.split('.').length === 3 && c.startsWith('eyJ')).map((c) => ({ c, claims: claimsOf(c) }));
+    const appId = sandbox.apps.vendingApp.clientId;
+    expect(jwts.some(({ claims }) => claims.appid === appId && claims.aud === VAULT_RESOURCE)).toBe(true);
+    expect(jwts.some(({ claims }) => claims.appid === appId && claims.aud === TOKEN_EXCHANGE_AUDIENCE)).toBe(true);
+    // Certificate SP: an assertion the service signed itself (iss = sub = the SP's client id).
+    expect(jwts.some(({ claims }) => claims.iss === ids.ml && claims.sub === ids.ml)).toBe(true);
+    expect(stack.secrets()).toEqual(expect.arrayContaining(jwts.map(({ c }) => c)));
   });
 });

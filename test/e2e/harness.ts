@@ -90,7 +90,11 @@ export class Stack {
     return rows;
   }
 
-  /** Every credential in play: SP and app secrets, the HMAC key, caller and vended tokens. */
+  /**
+   * Every credential in play: SP and app secrets, the HMAC key, caller and vended tokens, and
+   * everything the sandbox's authorities issued or received (the service's own Key Vault and
+   * token-exchange tokens, client assertions it signed, PATs it created or revoked).
+   */
   secrets(): string[] {
     const { apps } = this.sandbox;
     return [
@@ -101,20 +105,34 @@ export class Stack {
       this.sandbox.auditHmacKey,
       ...this.callerTokens,
       ...this.vendedTokens,
+      ...this.sandbox.authority.credentials.all(),
     ];
   }
 
-  /** No secret or token in host logs, error bodies or audit rows; a JWT's signature part counts as the token. */
-  async expectNoLeaks(extra: readonly string[] = []): Promise<void> {
-    const haystacks = [
-      ...this.hosts.map((h) => h.output()),
-      ...this.replies.filter((r) => r.status !== 200).map((r) => r.text + JSON.stringify([...r.headers])),
-      JSON.stringify(await this.auditRows()),
-      ...(await Promise.all(this.haystacks.map((h) => h()))),
+  /**
+   * What must never carry a credential: host output, the bodies and headers of every answer
+   * that is not a 200 (a 200 legitimately carries the vended token), the audit rows, and what a
+   * test file added to `haystacks`.
+   */
+  async leakHaystacks(): Promise<{ where: string; text: string }[]> {
+    return [
+      ...this.hosts.map((h, i) => ({ where: `host ${i} output`, text: h.output() })),
+      ...this.replies.filter((r) => r.status !== 200).map((r) => ({ where: `${r.status} reply`, text: r.text + JSON.stringify([...r.headers]) })),
+      { where: 'audit rows', text: JSON.stringify(await this.auditRows()) },
+      ...(await Promise.all(this.haystacks.map(async (h, i) => ({ where: `extra haystack ${i}`, text: await h() })))),
     ];
-    const needles = [...this.secrets(), ...extra].flatMap((s) => (s.split('.').length === 3 ? [s, s.split('.')[2]] : [s]));
+  }
+
+  /** No known secret or token, and nothing shaped like a JWT or a PAT, where none may be. */
+  async expectNoLeaks(extra: readonly string[] = []): Promise<void> {
+    const haystacks = await this.leakHaystacks();
+    const needles = leakNeedles([...this.secrets(), ...extra]);
     expect(needles.length).toBeGreaterThan(0);
-    for (const hay of haystacks) for (const needle of needles) if (needle.length >= 16) expect(hay.includes(needle), 'a secret or token leaked').toBe(false);
+    for (const { where, text } of haystacks) {
+      for (const needle of needles) if (text.includes(needle)) expect.fail(`a secret or token leaked into ${where}`);
+      const shape = credentialShapes(text);
+      if (shape) expect.fail(`something shaped like a ${shape} is in ${where}`);
+    }
   }
 
   /** The end of every e2e file: the leak scan, then stop, which runs even when the scan fails. */
@@ -130,6 +148,31 @@ export class Stack {
     await Promise.all(this.hosts.map((h) => h.stop()));
     await this.sandbox.stop();
   }
+}
+
+/** A JWT (header and payload are base64url JSON objects: `eyJ`) or a Databricks PAT (`dapi` + 32 hex). */
+const JWT_SHAPE = /eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/;
+const PAT_SHAPE = /dapi[0-9a-f]{32}/;
+
+/** Which credential shape the text carries, if any. Also sees JSON-escaped text (shapes have no escapable characters). */
+export function credentialShapes(text: string): 'JWT' | 'PAT' | undefined {
+  if (JWT_SHAPE.test(text)) return 'JWT';
+  if (PAT_SHAPE.test(text)) return 'PAT';
+  return undefined;
+}
+
+/**
+ * The strings to search for: each secret, and for a JWT also its signature part (a JWT cut at
+ * a dot is still the token). Short strings are skipped: they would match by chance.
+ */
+export function leakNeedles(secrets: readonly string[]): string[] {
+  const needles = secrets.flatMap((s) => (s.split('.').length === 3 ? [s, s.split('.')[2] ?? ''] : [s]));
+  return [...new Set(needles)].filter((n) => n.length >= 16);
+}
+
+/** Each base64 line of a PEM private key's body: searched on its own, since a log may join or escape the lines. */
+export function pemBodyLines(pem: string): string[] {
+  return pem.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('-----'));
 }
 
 export function claimsOf(token: string): Record<string, unknown> {

@@ -46,9 +46,9 @@ export function readServiceSettings(env: Env, issues: string[]): ServiceSettings
     audit,
     auditKey,
     azureClientId: env[APP_SETTINGS.AZURE_CLIENT_ID] || undefined,
-    keyVaultChallengeVerification: env.KEYVAULT_CHALLENGE_VERIFICATION !== 'off',
-    allowLoopbackWorkspaces: env.VENDING_ALLOW_LOOPBACK_WORKSPACES === 'on',
-    requestBudgetMs: readBudget(env.VENDING_REQUEST_BUDGET_MS, issues),
+    keyVaultChallengeVerification: env[APP_SETTINGS.KEYVAULT_CHALLENGE_VERIFICATION] !== 'off',
+    allowLoopbackWorkspaces: env[APP_SETTINGS.VENDING_ALLOW_LOOPBACK_WORKSPACES] === 'on',
+    requestBudgetMs: readBudget(env[APP_SETTINGS.VENDING_REQUEST_BUDGET_MS], issues),
   };
 }
 

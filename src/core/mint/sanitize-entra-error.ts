@@ -16,7 +16,7 @@ interface EntraFailure {
  * ("invalid_client: … AADSTS7000215 …"); AuthenticationError carries it in `errorResponse`.
  */
 export function readEntraFailure(err: unknown): EntraFailure {
-  const response = (err as { errorResponse?: { error?: unknown; errorDescription?: unknown } }).errorResponse;
+  const response = (err as { errorResponse?: { error?: unknown; errorDescription?: unknown } } | null | undefined)?.errorResponse;
   const message = err instanceof Error ? err.message : '';
   const description = typeof response?.errorDescription === 'string' ? response.errorDescription : message;
   const code = typeof response?.error === 'string' ? response.error : LEADING_CODE.exec(message)?.[1];

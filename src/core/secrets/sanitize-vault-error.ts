@@ -7,7 +7,7 @@ import { parseRetryAfter } from '../mint/token-endpoint-observer';
  * The SDK's message names the vault host and secret; that stays out of responses and logs.
  */
 export function sanitizeVaultError(err: unknown): VendingError {
-  const status = (err as { statusCode?: unknown }).statusCode;
+  const status = (err as { statusCode?: unknown } | null | undefined)?.statusCode;
   if (status === 401 || status === 403) {
     return new UpstreamRejectedError({
       detail: `Key Vault refused to release the service principal's credential (HTTP ${status}): the operators should check the app identity's "Key Vault Secrets User" role.`,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { FaultInjector } from './faults.js';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { AAD_ERRORS, aadError } from './aad-error.js';
@@ -11,6 +11,8 @@ import { openIdConfiguration } from './discovery.js';
 import { json, startService } from './service.js';
 import type { Service, ServiceRequest, ServiceResponse } from './service.js';
 import { SigningKeyRing } from './signing-keys.js';
+import { CredentialLedger } from './credential-ledger.js';
+import { handleManagedIdentityRequest, MANAGED_IDENTITY_PATH } from './managed-identity-endpoint.js';
 import { handleTokenRequest, resourceOfScope } from './token-endpoint.js';
 
 export interface LocalAuthorityOptions {
@@ -42,6 +44,10 @@ export class LocalAuthority {
   readonly tenantId: string;
   private readonly clients = new Map<string, RegisteredClient>();
   private readonly tokenLog: TokenRequestFilter[] = [];
+  /** Every credential the sandbox's services issue or receive (shared with the vault and the workspace). */
+  readonly credentials = new CredentialLedger();
+  /** The App Service managed identity endpoint's shared secret (`IDENTITY_HEADER`). */
+  readonly #identityHeader = randomBytes(24).toString('base64url');
   private readonly user = { objectId: randomUUID(), subject: randomUUID(), upn: 'sandbox.user@sandbox.example', name: 'Sandbox User' };
   private service: Service | undefined;
   private jwksDown = false;
@@ -58,7 +64,7 @@ export class LocalAuthority {
     const authority = new LocalAuthority(options, await SigningKeyRing.create());
     authority.service = await startService({
       faults: authority.faults,
-      name: 'authority', tls: options.tls, quiet: options.quiet, handler: (req) => authority.route(req),
+      name: 'authority', tls: options.tls, quiet: options.quiet, handler: authority.credentials.tap((req) => authority.route(req)),
     });
     return authority;
   }
@@ -67,6 +73,11 @@ export class LocalAuthority {
   get authorityHost(): string {
     if (!this.service) throw new TypeError('authority not started');
     return this.service.url;
+  }
+
+  /** `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` of an App Service whose managed identity is a registered client. */
+  get managedIdentity(): { readonly endpoint: string; readonly header: string } {
+    return { endpoint: `${this.authorityHost}${MANAGED_IDENTITY_PATH}`, header: this.#identityHeader };
   }
 
   /** The v2 issuer of every token this authority mints. */
@@ -93,11 +104,13 @@ export class LocalAuthority {
 
   registerClient(clientId: string, registration: ClientRegistration = {}): void {
     this.clients.set(clientId, toRegisteredClient(clientId, registration));
+    for (const secret of registration.secrets ?? []) this.credentials.recordSecret(secret);
   }
 
   /** Replaces the client's secrets: a secret not in the new list is refused from now on. */
   setClientSecrets(clientId: string, secrets: readonly string[]): void {
     this.requireClient(clientId).secrets = [...secrets];
+    for (const secret of secrets) this.credentials.recordSecret(secret);
   }
 
   objectIdOf(clientId: string): string | undefined {
@@ -153,7 +166,7 @@ export class LocalAuthority {
       defaultClientId: this.defaultCallerId,
       objectIdOf: (clientId) => this.objectIdOf(clientId) ?? this.stableObjectId(clientId),
       user: this.user,
-    }, opts);
+    }, opts).then((token) => (this.credentials.record(token), token));
 
   /**
    * The access token the token endpoint would grant the client for `scope`, minted in-process (not
@@ -168,6 +181,7 @@ export class LocalAuthority {
       roles: rolesFor(client, resource), displayName: client.displayName, authMethod: '1',
       lifetimeSeconds: opts.lifetimeSeconds ?? this.options.tokenLifetimeSeconds, key: this.keys.current,
     });
+    this.credentials.record(minted.token);
     return minted.token;
   }
 
@@ -190,6 +204,12 @@ export class LocalAuthority {
   }
 
   private async route(req: ServiceRequest): Promise<ServiceResponse> {
+    if (req.method === 'GET' && req.path === MANAGED_IDENTITY_PATH) {
+      return handleManagedIdentityRequest({
+        tenantId: this.tenantId, issuerV1: this.issuerV1, identityHeader: this.#identityHeader,
+        lifetimeSeconds: this.options.tokenLifetimeSeconds, signingKey: this.keys.current, client: (id) => this.clients.get(id),
+      }, req);
+    }
     const match = /^\/([^/]+)\/(.+)$/.exec(req.path);
     const route = match ? ROUTES[`${req.method} ${match[2]}`] : undefined;
     if (!match || !route) return aadError(AAD_ERRORS.notFound(), req.headers);

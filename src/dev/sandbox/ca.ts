@@ -19,7 +19,9 @@ const VALIDITY_DAYS = '2';
 const EC_P256 = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
 const SERVER_EXTENSIONS = [
-  'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  // *.vault.localhost: a vault host whose name matches its challenge resource (vault.localhost), so
+  // Key Vault challenge verification can stay on against the sandbox.
+  'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.vault.localhost',
   'basicConstraints=critical,CA:FALSE',
   'keyUsage=critical,digitalSignature',
   'extendedKeyUsage=serverAuth',

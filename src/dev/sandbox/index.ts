@@ -7,8 +7,9 @@ export { DEFAULT_CALLER_ROLES, VENDING_API_AUDIENCE } from './caller-token.js';
 export type { ClientRegistration } from './clients.js';
 export { TOKEN_EXCHANGE_AUDIENCE } from './client-assertion.js';
 export { LocalAuthority } from './authority.js';
+export { CredentialLedger } from './credential-ledger.js';
 export type { TokenRequestFilter } from './authority.js';
-export { LocalVault, VAULT_RESOURCE } from './vault.js';
+export { LOCAL_VAULT_RESOURCE, LocalVault, VAULT_RESOURCE } from './vault.js';
 export {
   AZURE_DATABRICKS_APP_ID, LocalWorkspace, MANAGEMENT_RESOURCE, MANAGEMENT_TOKEN_HEADER, WORKSPACE_RESOURCE_ID_HEADER,
 } from './workspace.js';

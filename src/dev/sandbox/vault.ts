@@ -7,7 +7,13 @@ import type { Service, ServiceRequest, ServiceResponse } from './service.js';
 
 /** The resource Key Vault tokens are issued for (and that the challenge names). */
 export const VAULT_RESOURCE = 'https://vault.azure.net';
-const VAULT_AUDIENCES = [VAULT_RESOURCE, `${VAULT_RESOURCE}/`];
+/**
+ * Reached by a name under `vault.localhost` (e.g. `kv.vault.localhost`), the vault names this
+ * resource in its challenge instead, as Azure names the resource its host belongs to: the SDK's
+ * challenge verification (the vault host must end with `.` + the resource host) then passes.
+ */
+export const LOCAL_VAULT_RESOURCE = 'https://vault.localhost';
+const VAULT_AUDIENCES = [VAULT_RESOURCE, `${VAULT_RESOURCE}/`, LOCAL_VAULT_RESOURCE, `${LOCAL_VAULT_RESOURCE}/`];
 const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
 
 export interface LocalVaultOptions {
@@ -45,7 +51,7 @@ export class LocalVault {
     const vault = new LocalVault(options.authority);
     vault.service = await startService({
       faults: vault.faults,
-      name: 'vault', tls: options.tls, quiet: options.quiet, handler: (req) => vault.route(req),
+      name: 'vault', tls: options.tls, quiet: options.quiet, handler: options.authority.credentials.tap((req) => vault.route(req)),
     });
     return vault;
   }
@@ -58,6 +64,7 @@ export class LocalVault {
   /** Adds a new version (32 hex digits, returned) that becomes the latest. */
   setSecret(name: string, value: string): string {
     if (!SECRET_NAME.test(name)) throw new TypeError('invalid secret name');
+    this.authority.credentials.recordSecret(value);
     const version = randomBytes(16).toString('hex');
     const versions = this.secrets.get(name) ?? [];
     versions.push({ version, value, created: Math.floor(Date.now() / 1000) });
@@ -99,16 +106,17 @@ export class LocalVault {
     await this.service?.close();
   }
 
-  private challenge(message: string): ServiceResponse {
-    const header = `Bearer authorization="${this.authority.authorityHost}/${this.authority.tenantId}", resource="${VAULT_RESOURCE}"`;
+  private challenge(message: string, host: string | undefined): ServiceResponse {
+    const resource = /\.vault\.localhost(:\d+)?$/i.test(host ?? '') ? LOCAL_VAULT_RESOURCE : VAULT_RESOURCE;
+    const header = `Bearer authorization="${this.authority.authorityHost}/${this.authority.tenantId}", resource="${resource}"`;
     return vaultError(401, 'Unauthorized', message, { 'www-authenticate': header });
   }
 
   private async route(req: ServiceRequest): Promise<ServiceResponse> {
     const token = bearerOf(req.headers);
-    if (!token) return this.challenge('AKV10000: Request is missing a Bearer or PoP token.');
+    if (!token) return this.challenge('AKV10000: Request is missing a Bearer or PoP token.', req.headers.host);
     const claims = await verifyAuthorityToken(this.authority, token, VAULT_AUDIENCES);
-    if (!claims) return this.challenge('AKV10022: Invalid token: signature, issuer, audience, tenant or lifetime rejected.');
+    if (!claims) return this.challenge('AKV10022: Invalid token: signature, issuer, audience, tenant or lifetime rejected.', req.headers.host);
     if (!this.readers.has(claims.appid)) {
       return vaultError(403, 'Forbidden', `Caller is not authorized to perform action on resource. Caller: appid=${claims.appid}. ` +
         "Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'.");

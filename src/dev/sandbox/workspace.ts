@@ -56,7 +56,7 @@ export class LocalWorkspace {
     const workspace = new LocalWorkspace(options.authority, options.resourceId);
     workspace.service = await startService({
       faults: workspace.faults,
-      name: 'workspace', tls: options.tls, quiet: options.quiet, handler: (req) => workspace.route(req),
+      name: 'workspace', tls: options.tls, quiet: options.quiet, handler: options.authority.credentials.tap((req) => workspace.route(req)),
     });
     workspace.oauthSide = await WorkspaceOAuth.create(`${workspace.service.url}/oidc`);
     return workspace;

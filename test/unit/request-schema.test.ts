@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { tokenRequestSchema } from '../../src/core/vend/request-schema';
+
+const ok = (body: unknown): boolean => tokenRequestSchema.safeParse(body).success;
+
+describe('POST /api/token body: every bound at its edge (DESIGN §2)', () => {
+  it('fills the documented defaults', () => {
+    expect(tokenRequestSchema.parse({ workspace: 'w' })).toEqual({ workspace: 'w', mode: 'aad', min_validity_seconds: 300, management_token: false });
+  });
+
+  it.each([
+    ['workspace missing', {}, false],
+    ['workspace empty', { workspace: '' }, false],
+    ['workspace 64 chars', { workspace: 'w'.repeat(64) }, true],
+    ['workspace 65 chars', { workspace: 'w'.repeat(65) }, false],
+    ['workspace not a string', { workspace: 7 }, false],
+    ['mode pat', { workspace: 'w', mode: 'pat' }, true],
+    ['mode other', { workspace: 'w', mode: 'token' }, false],
+    ['lifetime 59', { workspace: 'w', lifetime_seconds: 59 }, false],
+    ['lifetime 60', { workspace: 'w', lifetime_seconds: 60 }, true],
+    ['lifetime 90 days', { workspace: 'w', lifetime_seconds: 86_400 * 90 }, true],
+    ['lifetime 90 days + 1', { workspace: 'w', lifetime_seconds: 86_400 * 90 + 1 }, false],
+    ['lifetime fractional', { workspace: 'w', lifetime_seconds: 60.5 }, false],
+    ['min_validity -1', { workspace: 'w', min_validity_seconds: -1 }, false],
+    ['min_validity 0', { workspace: 'w', min_validity_seconds: 0 }, true],
+    ['min_validity 3000', { workspace: 'w', min_validity_seconds: 3000 }, true],
+    ['min_validity 3001', { workspace: 'w', min_validity_seconds: 3001 }, false],
+    ['min_validity fractional', { workspace: 'w', min_validity_seconds: 1.5 }, false],
+    ['management_token true', { workspace: 'w', management_token: true }, true],
+    ['management_token as string', { workspace: 'w', management_token: 'true' }, false],
+    ['purpose 200 chars', { workspace: 'w', purpose: 'p'.repeat(200) }, true],
+    ['purpose 201 chars', { workspace: 'w', purpose: 'p'.repeat(201) }, false],
+    ['purpose with accents and spaces', { workspace: 'w', purpose: 'Nächtlicher ETL-Lauf (prod) №1' }, true],
+    ['purpose empty', { workspace: 'w', purpose: '' }, true],
+    ['purpose with a newline (Cc)', { workspace: 'w', purpose: 'a\nb' }, false],
+    ['purpose with NUL (Cc)', { workspace: 'w', purpose: 'a\u0000' }, false],
+    ['purpose with a zero-width space (Cf)', { workspace: 'w', purpose: 'a\u200bb' }, false],
+    ['purpose with a bidi override (Cf)', { workspace: 'w', purpose: '\u202eabc' }, false],
+    ['purpose with a line separator (Zl)', { workspace: 'w', purpose: 'a\u2028b' }, false],
+    ['purpose with a paragraph separator (Zp)', { workspace: 'w', purpose: 'a\u2029b' }, false],
+    ['purpose not a string', { workspace: 'w', purpose: 5 }, false],
+    ['unknown field', { workspace: 'w', extra: 1 }, false],
+    ['an array', [{ workspace: 'w' }], false],
+  ])('%s', (_name, body, accepted) => {
+    expect(ok(body)).toBe(accepted);
+  });
+
+  it('says why a purpose is refused', () => {
+    const result = tokenRequestSchema.safeParse({ workspace: 'w', purpose: 'a\u0007' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe('must be printable characters only');
+  });
+});

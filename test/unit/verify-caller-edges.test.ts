@@ -1,0 +1,108 @@
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import type { CryptoKey, JWTPayload } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX_TOKEN_BYTES, SigningKeyStore, verifyCaller } from '../../src/core/caller';
+import type { CallerPolicy } from '../../src/core/caller';
+import { InvalidTokenError } from '../../src/core/errors';
+import { rejection } from '../support/rejection';
+
+// Edges of the caller check: header syntax, size bound, clock tolerance, identity mapping.
+const T1 = '11111111-2222-3333-4444-555555555555';
+const T2 = 'aaaaaaaa-2222-3333-4444-555555555555';
+const AUTHORITY = 'https://login.example.test';
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+const policy: CallerPolicy = { audiences: ['api://vend', 'client-id-1'], allowedTenants: [T1, T2], v1IssuerBase: 'https://sts.windows.net/', v2IssuerHost: AUTHORITY };
+
+let key: CryptoKey;
+let store: SigningKeyStore;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('RS256', { extractable: true });
+  key = pair.privateKey;
+  const jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' }] };
+  const fetchFn = ((url: string) => Promise.resolve(Response.json(url.endsWith('/openid-configuration') ? { jwks_uri: `${AUTHORITY}/keys` } : jwks))) as typeof fetch;
+  store = new SigningKeyStore({ discoveryUrl: `${AUTHORITY}/${T1}/v2.0/.well-known/openid-configuration`, fetch: fetchFn, clock: { now: () => NOW } });
+});
+
+function sign(claims: JWTPayload): Promise<string> {
+  const base = { aud: 'api://vend', iss: `${AUTHORITY}/${T1}/v2.0`, tid: T1, oid: 'oid-1', azp: 'app-1', iat: NOW / 1000 - 10, exp: NOW / 1000 + 3600 };
+  const payload = Object.fromEntries(Object.entries({ ...base, ...claims }).filter(([, v]) => v !== undefined));
+  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(key);
+}
+
+const verifyHeader = (header: string | null) => verifyCaller(header, { keys: store, policy, clock: { now: () => NOW } });
+const verify = async (claims: JWTPayload) => verifyHeader(`Bearer ${await sign(claims)}`);
+const message = async (p: Promise<unknown>): Promise<string> => {
+  const err = await rejection(p);
+  expect(err).toBeInstanceOf(InvalidTokenError);
+  return err.message;
+};
+
+describe('verifyCaller: the Authorization header', () => {
+  it('accepts any case of "Bearer", several spaces, and surrounding blanks', async () => {
+    const token = await sign({});
+    for (const h of [`bearer ${token}`, `BEARER   ${token}`, `  Bearer ${token}  `]) expect((await verifyHeader(h)).objectId).toBe('oid-1');
+  });
+
+  it.each([[''], ['Bearer'], ['Bearer '], ['Basic dXNlcjpwYXNz'], ['Bearer a b'], ['Bearer tok$en'], ['Bearertoken']])('refuses %j', async (h) => {
+    expect(await message(verifyHeader(h))).toMatch(/^(A bearer token is required\.|The Authorization header must be "Bearer <token>"\.)$/);
+  });
+
+  it('measures the size bound on the whole header: 16 KiB of token passes the bound, one byte more does not', async () => {
+    expect(MAX_TOKEN_BYTES).toBe(16 * 1024);
+    expect(await message(verifyHeader(`Bearer ${'a'.repeat(MAX_TOKEN_BYTES)}`))).toBe('The token is malformed.');
+    expect(await message(verifyHeader(`Bearer ${'a'.repeat(MAX_TOKEN_BYTES + 1)}`))).toBe('The bearer token is too large.');
+  });
+});
+
+describe('verifyCaller: time and claims', () => {
+  it('allows 60 s of clock skew on exp and nbf, not more', async () => {
+    expect((await verify({ exp: NOW / 1000 - 59 })).objectId).toBe('oid-1');
+    expect(await message(verify({ exp: NOW / 1000 - 61 }))).toBe('The token has expired.');
+    expect((await verify({ nbf: NOW / 1000 + 59 })).objectId).toBe('oid-1');
+    expect(await message(verify({ nbf: NOW / 1000 + 61 }))).toMatch(/^The token claim "nbf" is not acceptable \(/);
+  });
+
+  it.each([['exp'], ['iat'], ['tid'], ['oid']])('requires %s', async (claim) => {
+    expect(await message(verify({ [claim]: undefined }))).toMatch(new RegExp(`"${claim}"`));
+  });
+
+  it('accepts every configured audience and every allowed tenant, v1 and v2', async () => {
+    expect((await verify({ aud: 'client-id-1' })).tenantId).toBe(T1);
+    expect((await verify({ tid: T2, iss: `${AUTHORITY}/${T2}/v2.0` })).tenantId).toBe(T2);
+    expect((await verify({ tid: T2, iss: `https://sts.windows.net/${T2}/` })).tenantId).toBe(T2);
+    expect(await message(verify({ tid: T2 }))).toBe('The token issuer does not match its tenant.');
+  });
+
+  it('refuses a token that names no calling application, or a tid that is not a string', async () => {
+    expect(await message(verify({ azp: undefined }))).toBe('The token names no calling application (appid/azp).');
+    expect(await message(verify({ azp: '' }))).toBe('The token names no calling application (appid/azp).');
+    expect(await message(verify({ azp: 'a'.repeat(257) }))).toBe('The token names no calling application (appid/azp).');
+    expect(await message(verify({ oid: 5 }))).toBe('The token claim "oid" is missing or not a string.');
+  });
+});
+
+describe('verifyCaller: the identity', () => {
+  it('an app: lower-cased ids, string roles only, its display name', async () => {
+    const id = await verify({ tid: T1.toUpperCase(), iss: `${AUTHORITY}/${T1}/v2.0`, oid: 'OID-X', azp: 'APP-X', roles: ['A', 3, 'B'], app_displayname: 'etl' });
+    expect(id).toEqual({ tenantId: T1, objectId: 'oid-x', appId: 'app-x', roles: ['A', 'B'], kind: 'app', name: 'etl' });
+    expect((await verify({ roles: 'A' })).roles).toEqual([]);
+  });
+
+  it('appid wins over azp', async () => {
+    expect((await verify({ appid: 'v1-app', azp: 'v2-app' })).appId).toBe('v1-app');
+  });
+
+  it('a user: named by upn, else preferred_username, else unique_name', async () => {
+    expect(await verify({ idtyp: 'user', upn: 'u@x', preferred_username: 'p@x' })).toMatchObject({ kind: 'user', name: 'u@x' });
+    expect(await verify({ idtyp: 'user', preferred_username: 'p@x', unique_name: 'n@x' })).toMatchObject({ kind: 'user', name: 'p@x' });
+    expect(await verify({ idtyp: 'user', unique_name: 'n@x' })).toMatchObject({ kind: 'user', name: 'n@x' });
+  });
+
+  it('without idtyp: a scp or a user name makes it a user, neither an app', async () => {
+    expect((await verify({ scp: 'Vend.Token' })).kind).toBe('user');
+    expect((await verify({ upn: 'u@x' })).kind).toBe('user');
+    expect(await verify({ app_displayname: 'daemon' })).toMatchObject({ kind: 'app', name: 'daemon' });
+    expect(await verify({ idtyp: 'app', upn: 'u@x', app_displayname: 'd' })).toMatchObject({ kind: 'app', name: 'd' });
+  });
+});
