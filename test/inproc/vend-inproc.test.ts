@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { inprocWorld } from './world';
 
 const w = inprocWorld();
@@ -77,6 +77,7 @@ describe('production wiring in process: vend, list, revoke, health against the s
     const id = rid();
     const reply = await w.call('token', { method: 'POST', url: 'token', token: null, body: { workspace: 'analytics-sandbox' }, headers: { 'x-request-id': id } });
     expect({ status: reply.status, code: reply.json.code }).toEqual({ status: 401, code: 'invalid_token' });
-    expect(await w.auditRow(id)).toMatchObject({ outcome: 'denied', code: 'invalid_token' });
+    // Refusal rows are written in the background.
+    await vi.waitFor(async () => expect(await w.auditRow(id)).toMatchObject({ outcome: 'denied', code: 'invalid_token' }), { timeout: 10_000, interval: 100 });
   });
 });

@@ -20,13 +20,13 @@ export function sanitizeVaultError(err: unknown): VendingError {
       cause: err,
     });
   }
-  const why = typeof status === 'number' ? `HTTP ${status}` : (err as { name?: unknown }).name === 'TimeoutError' ? 'no answer in time' : 'unreachable';
+  const why = typeof status === 'number' ? `HTTP ${status}` : (err as { name?: unknown } | null | undefined)?.name === 'TimeoutError' ? 'no answer in time' : 'unreachable';
   return new UpstreamUnavailableError(`Key Vault request failed (${why}); no token was issued.`, err, vaultRetryAfter(err));
 }
 
 /** Key Vault's own Retry-After (on 429/503), so the caller is told what Key Vault told us. */
 function vaultRetryAfter(err: unknown): number {
-  const header = (err as { response?: { headers?: { get?: (name: string) => string | undefined } } }).response?.headers?.get?.('retry-after');
+  const header = (err as { response?: { headers?: { get?: (name: string) => string | undefined } } } | null | undefined)?.response?.headers?.get?.('retry-after');
   const ms = parseRetryAfter(header, Date.now());
   return ms === undefined ? 5 : Math.max(1, Math.ceil(ms / 1000));
 }
