@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AuditUnavailableError,
+  beforeMinting,
   BodyTooLargeError,
   describeError,
   InvalidRequestError,
@@ -48,6 +49,19 @@ describe('toProblemResponse', () => {
     expect(toProblemResponse(new MethodNotAllowedError(['GET']), 'r').headers.Allow).toBe('GET');
     expect(toProblemResponse(new RateLimitedError({ detail: 'x', retryAfterSeconds: 12.2 }), 'r').headers['Retry-After']).toBe('13');
     expect(toProblemResponse(new AuditUnavailableError(), 'r').headers['Retry-After']).toBe('5');
+  });
+
+  it('says refused_before_minting only for a 503 raised inside beforeMinting, and never false', async () => {
+    const refused = await beforeMinting(() => Promise.reject(new AuditUnavailableError())).catch((e: unknown) => e);
+    expect(toProblemResponse(refused, 'r').body).toMatchObject({ code: 'audit_unavailable', refused_before_minting: true });
+    // Raised outside it (the audit write after the mint): no field at all.
+    expect(toProblemResponse(new AuditUnavailableError(), 'r').body).not.toHaveProperty('refused_before_minting');
+    // Only a 503 can carry it: a 403 or a bug passing through beforeMinting stays as it was.
+    const forbidden = await beforeMinting(() => Promise.reject(new NotGrantedError({ detail: 'x' }))).catch((e: unknown) => e);
+    expect(toProblemResponse(forbidden, 'r').body).not.toHaveProperty('refused_before_minting');
+    const bug = await beforeMinting(() => Promise.reject(new TypeError('x'))).catch((e: unknown) => e);
+    expect(toProblemResponse(bug, 'r').body).not.toHaveProperty('refused_before_minting');
+    await expect(beforeMinting(() => Promise.resolve(7))).resolves.toBe(7);
   });
 
   it('hides the message of unknown errors', () => {

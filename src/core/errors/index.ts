@@ -11,5 +11,6 @@ export {
   RateLimitedError,
 } from './client-errors';
 export { UpstreamRejectedError, UpstreamUnavailableError, AuditUnavailableError } from './upstream-errors';
+export { beforeMinting } from './before-minting';
 export { describeError } from './describe-error';
 export type { ErrorSummary } from './describe-error';

@@ -34,12 +34,27 @@ export abstract class VendingError extends Error {
   readonly detail: string;
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  #refusedBeforeMinting = false;
 
   constructor(options: VendingErrorOptions) {
     super(options.detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.detail = options.detail;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.headers = options.headers ?? {};
+  }
+
+  /**
+   * A 503 raised before anything was minted for this request, so sending it again cannot leave a
+   * second PAT behind (the problem body says `refused_before_minting: true`). Only `beforeMinting`
+   * sets it, around a step that precedes the mint: whoever throws the error cannot know that.
+   */
+  get refusedBeforeMinting(): boolean {
+    return this.#refusedBeforeMinting;
+  }
+
+  /** @internal for `beforeMinting`; a no-op on anything but a 503. */
+  markRefusedBeforeMinting(): void {
+    if (this.status === 503) this.#refusedBeforeMinting = true;
   }
 }
 

@@ -12,6 +12,8 @@ export interface ProblemBody {
   readonly detail: string;
   readonly code: ProblemCode;
   readonly request_id: string;
+  /** 503 only, and only when true: nothing was minted for this request, so resending it is safe. */
+  readonly refused_before_minting?: true;
 }
 
 export interface CoreResponse {
@@ -39,7 +41,8 @@ export function toProblemResponse(err: unknown, requestId: string): CoreResponse
     Object.assign(headers, err.headers);
     if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(err.retryAfterSeconds)));
   }
-  const body: ProblemBody = { type: `${PROBLEM_TYPE_BASE}${problem.code}`, ...problem, request_id: requestId };
+  const marked = isVendingError(err) && err.refusedBeforeMinting ? { refused_before_minting: true as const } : {};
+  const body: ProblemBody = { type: `${PROBLEM_TYPE_BASE}${problem.code}`, ...problem, request_id: requestId, ...marked };
   return { status: problem.status, headers, body };
 }
 

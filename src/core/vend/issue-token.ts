@@ -1,5 +1,6 @@
 import { fingerprintToken } from '../audit';
 import type { Workspace } from '../config';
+import { beforeMinting } from '../errors';
 import { jsonResponse, readJsonBody } from '../http';
 import type { CoreResponse, IncomingBody } from '../http';
 import { authorize } from '../policy';
@@ -19,7 +20,7 @@ import type { RequestContext, VendDeps } from './vend-deps';
  * How a token is minted is the mode's business (./modes); everything around it is the same for all.
  */
 export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: IncomingBody, decision: Decision): Promise<CoreResponse> {
-  const caller = (decision.caller = await authenticate(deps, ctx));
+  const caller = (decision.caller = await beforeMinting(() => authenticate(deps, ctx)));
   const request = await readJsonBody(incoming, tokenRequestSchema);
   Object.assign(decision, { workspace: request.workspace, mode: request.mode, managementToken: request.management_token, purpose: request.purpose });
   const ws = findWorkspace(deps, request.workspace);
@@ -28,7 +29,7 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
   const strategy = MODES[request.mode];
   strategy.check(request, caller);
   // No key, no audit record, so no token: checked before anything is minted.
-  const auditKey = await deps.auditKey.current();
+  const auditKey = await beforeMinting(() => deps.auditKey.current());
   const vended = await strategy.vend({ deps, ctx, ws, request, entitlement, caller });
   decision.scopes = vended.scopes;
   const fingerprint = fingerprintToken(vended.token, auditKey);

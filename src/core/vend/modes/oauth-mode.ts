@@ -1,4 +1,4 @@
-import { InvalidRequestError, UpstreamRejectedError } from '../../errors';
+import { beforeMinting, InvalidRequestError, UpstreamRejectedError } from '../../errors';
 import { grantScopes } from '../../policy';
 import type { ModeStrategy } from './mode-strategy';
 import { tokenIdOf } from './token-id';
@@ -19,7 +19,7 @@ export const oauthMode: ModeStrategy = {
     const sp = ws.servicePrincipal;
     const key = [caller.tenantId, caller.objectId, sp.name, ws.name, scopes.join(' ')].join('\u0000');
     const minted = await deps.oauthTokens.get(key, request.min_validity_seconds, async () => {
-      const subject = await deps.minter.getToken(sp, sp.federationScope, request.min_validity_seconds);
+      const subject = await beforeMinting(() => deps.minter.getToken(sp, sp.federationScope, request.min_validity_seconds));
       return deps.oauth.exchange(ws, subject.token, scopes);
     });
     if (minted.expiresOnMs - deps.clock.now() < request.min_validity_seconds * 1000) {

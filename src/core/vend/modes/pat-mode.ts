@@ -1,4 +1,4 @@
-import { InvalidRequestError } from '../../errors';
+import { beforeMinting, InvalidRequestError } from '../../errors';
 import { patComment } from '../../mint';
 import { grantScopes } from '../../policy';
 import { enforceLivePatCap } from '../live-pat-cap';
@@ -18,9 +18,10 @@ export const patMode: ModeStrategy = {
     }
     // Under a grant that names scopes the PAT is created with them: revocable and scoped.
     const scopes = entitlement.scopes.length || request.scopes ? grantScopes(ws.name, entitlement.scopes, entitlement.defaultScopes, request.scopes) : undefined;
-    const spToken = await deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120);
+    // Key Vault, Entra ID or the token list failing here leaves nothing behind: the PAT is created only after.
+    const spToken = await beforeMinting(() => deps.minter.getToken(ws.servicePrincipal, deps.config.databricksScope, 120));
     const comment = patComment(caller.tenantId, caller.objectId, ctx.requestId);
-    await enforceLivePatCap(deps, ws, spToken.token, comment, caller);
+    await beforeMinting(() => enforceLivePatCap(deps, ws, spToken.token, comment, caller));
     const pat = await deps.pats.create(ws, spToken.token, lifetime, comment, scopes);
     const revoke = (): Promise<string> => revokeOrphan(deps, ws, spToken.token, pat.tokenId, callerMarkOf(comment));
     return { token: pat.token, tokenId: pat.tokenId, expiresOnMs: pat.expiresOnMs, fields: { token_id: pat.tokenId }, revoke, ...(scopes ? { scopes } : {}) };
