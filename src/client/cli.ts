@@ -1,27 +1,35 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { describeFailure, EXIT, exitCodeOf, formatToken, isClientError, TOKEN_FORMATS } from './lib/cli-output';
+import { oneOf, required, tokenRequestFrom, UsageError } from './lib/cli-args';
 import type { CliIo } from './lib/cli-io';
 import type { TokenFormat } from './lib/cli-output';
 import { execWithToken, metadataServer } from './sidecar/commands';
-import type { TokenCredential, TokenMode, VendingClientOptions } from './types';
+import type { TokenCredential, VendingClientOptions } from './types';
 import { VendingClient } from './vending-client';
 import { VendingClientError } from './vending-client-error';
 
 export type { CliIo } from './lib/cli-io';
 
 const USAGE = `Usage:
-  dbx-vend token --workspace NAME [--mode aad|pat] [--min-validity S] [--management-token]
-                 [--purpose TEXT] [--lifetime S] [--format json|env|header]
+  dbx-vend token --workspace NAME [--mode aad|pat|oauth|user] [--scopes LIST] [--min-validity S]
+                 [--management-token] [--purpose TEXT] [--lifetime S] [--format json|env|header]
   dbx-vend workspaces
   dbx-vend revoke --workspace NAME --token-id ID
-  dbx-vend metadata-server --workspace NAME [--port N] [--min-validity S] [--exec -- COMMAND [ARGS...]]
-  dbx-vend exec --workspace NAME [--mode aad|pat] [--min-validity S] [--lifetime S] [--purpose TEXT]
-                -- COMMAND [ARGS...]
+  dbx-vend metadata-server --workspace NAME [--mode aad|oauth|user] [--scopes LIST] [--port N]
+                 [--min-validity S] [--exec -- COMMAND [ARGS...]]
+  dbx-vend exec --workspace NAME [--mode aad|pat|oauth|user] [--scopes LIST] [--min-validity S]
+                [--lifetime S] [--purpose TEXT] -- COMMAND [ARGS...]
+
+Modes: aad (the service principal's Entra ID token), pat (a revocable PAT), oauth (a Databricks
+OAuth token for this workspace and the given API scopes only), user (your own token, on-behalf-of).
+--scopes (oauth, pat): Databricks API scopes, repeated or comma-separated, e.g.
+  --scopes clusters:read,sql; without it the grant's default scopes apply.
 
 Options for every command:
   --endpoint URL   vending API base, e.g. https://func-x.azurewebsites.net/api (env DBX_VEND_ENDPOINT)
-  --scope SCOPE    vending API scope (env DBX_VEND_SCOPE; default api://dbx-token-vending/.default)
+  --scope SCOPE    the vending API's Entra ID scope, e.g. api://<vending API app id>/.default
+                   (env DBX_VEND_SCOPE; required unless DBX_VEND_CALLER_TOKEN is set)
   --help
 
 The caller token comes from DBX_VEND_CALLER_TOKEN if set, else from DefaultAzureCredential
@@ -44,6 +52,7 @@ const OPTIONS = {
   scope: { type: 'string' },
   workspace: { type: 'string' },
   mode: { type: 'string' },
+  scopes: { type: 'string', multiple: true },
   'min-validity': { type: 'string' },
   'management-token': { type: 'boolean' },
   purpose: { type: 'string' },
@@ -59,19 +68,15 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 /** Which options each command takes, beyond --endpoint, --scope and --help. */
 const COMMANDS: Readonly<Record<string, readonly (keyof Values)[]>> = {
-  token: ['workspace', 'mode', 'min-validity', 'management-token', 'purpose', 'lifetime', 'format'],
+  token: ['workspace', 'mode', 'scopes', 'min-validity', 'management-token', 'purpose', 'lifetime', 'format'],
   workspaces: [],
   revoke: ['workspace', 'token-id'],
-  'metadata-server': ['workspace', 'port', 'min-validity', 'exec'],
-  exec: ['workspace', 'mode', 'min-validity', 'lifetime', 'purpose'],
+  'metadata-server': ['workspace', 'mode', 'scopes', 'port', 'min-validity', 'exec'],
+  exec: ['workspace', 'mode', 'scopes', 'min-validity', 'lifetime', 'purpose'],
 };
 
 /** The refresh margin of `metadata-server` by default: far beyond the SDKs' 40 s. */
 const METADATA_MIN_VALIDITY_SECONDS = 300;
-
-class UsageError extends Error {
-  override readonly name = 'UsageError' as const;
-}
 
 /** Runs one `dbx-vend` command; resolves to the exit code and never rejects. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -119,9 +124,10 @@ async function clientOptions(values: Values, env: CliIo['env']): Promise<Vending
   if (!endpoint) throw new UsageError('--endpoint (or DBX_VEND_ENDPOINT) is required.');
   const scope = values.scope ?? env.DBX_VEND_SCOPE;
   const callerToken = env.DBX_VEND_CALLER_TOKEN;
-  const common = { endpoint, ...(scope ? { scope } : {}) };
-  if (callerToken) return { ...common, getCallerToken: () => Promise.resolve(callerToken) };
-  return { ...common, credential: await defaultAzureCredential() };
+  if (callerToken) return { endpoint, ...(scope ? { scope } : {}), getCallerToken: () => Promise.resolve(callerToken) };
+  // No default: the vending API's identifier URI differs per deployment (api://<app id> by default).
+  if (!scope) throw new UsageError("--scope (or DBX_VEND_SCOPE) is required: the vending API's Entra ID scope, e.g. api://<vending API app id>/.default.");
+  return { endpoint, scope, credential: await defaultAzureCredential() };
 }
 
 /**
@@ -148,20 +154,15 @@ async function runCommand(command: string, client: VendingClient, values: Values
   if (command === 'metadata-server') {
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!/^\d{1,5}$/.test(values.port ?? '0') || port > 65535) throw new UsageError('--port must be a port number (0-65535).');
-    const minValiditySeconds = optionalSeconds(values['min-validity'], 'seconds', 'min-validity').seconds ?? METADATA_MIN_VALIDITY_SECONDS;
-    return metadataServer(client, { workspace: required(values.workspace, 'workspace'), port, minValiditySeconds, command: child }, io);
+    // A PAT per refresh would pile up PATs: the metadata server serves the cached modes only.
+    const request = tokenRequestFrom(values, ['aad', 'oauth', 'user']);
+    const minValiditySeconds = request.minValiditySeconds ?? METADATA_MIN_VALIDITY_SECONDS;
+    return metadataServer(client, { request: { ...request, minValiditySeconds }, port, command: child }, io);
   }
   if (command === 'exec') {
-    const mode = oneOf<TokenMode>(values.mode ?? 'aad', ['aad', 'pat'], 'mode');
-    if (mode === 'pat' && values['min-validity'] !== undefined) throw new UsageError('--min-validity applies to --mode aad; a PAT lasts --lifetime.');
-    return execWithToken(client, {
-      workspace: required(values.workspace, 'workspace'),
-      mode,
-      minValiditySeconds: optionalSeconds(values['min-validity'], 'seconds', 'min-validity').seconds,
-      lifetimeSeconds: optionalSeconds(values.lifetime, 'seconds', 'lifetime').seconds,
-      purpose: values.purpose,
-      command: child ?? [],
-    }, io);
+    const request = tokenRequestFrom(values);
+    if (request.mode === 'pat' && request.minValiditySeconds !== undefined) throw new UsageError('--min-validity does not apply to --mode pat; a PAT lasts --lifetime.');
+    return execWithToken(client, { request, command: child ?? [] }, io);
   }
   await runSimpleCommand(command, client, values, io);
   return EXIT.ok;
@@ -177,32 +178,9 @@ async function runSimpleCommand(command: string, client: VendingClient, values: 
     io.stderr.write(`dbx-vend: revoked token ${tokenId} in ${workspace}.\n`);
   } else {
     const format = oneOf<TokenFormat>(values.format ?? 'json', TOKEN_FORMATS, 'format');
-    const token = await client.getToken({
-      workspace: required(values.workspace, 'workspace'),
-      mode: oneOf<TokenMode>(values.mode ?? 'aad', ['aad', 'pat'], 'mode'),
-      ...optionalSeconds(values['min-validity'], 'minValiditySeconds', 'min-validity'),
-      ...optionalSeconds(values.lifetime, 'lifetimeSeconds', 'lifetime'),
-      ...(values['management-token'] ? { managementToken: true } : {}),
-      ...(values.purpose === undefined ? {} : { purpose: values.purpose }),
-    });
+    const token = await client.getToken(tokenRequestFrom(values));
     io.stdout.write(formatToken(token, format));
   }
-}
-
-function required(value: string | undefined, name: string): string {
-  if (!value) throw new UsageError(`--${name} is required.`);
-  return value;
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}.`);
-  return value as T;
-}
-
-function optionalSeconds<K extends string>(value: string | undefined, key: K, name: string): Partial<Record<K, number>> {
-  if (value === undefined) return {};
-  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--${name} must be a whole number of seconds.`);
-  return { [key]: Number(value) } as Partial<Record<K, number>>;
 }
 
 function reportFailure(err: unknown, io: CliIo): number {

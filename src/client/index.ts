@@ -1,4 +1,4 @@
-export { VendingClient, DEFAULT_SCOPE } from './vending-client';
+export { VendingClient } from './vending-client';
 export { VendingClientError, isVendingClientError } from './vending-client-error';
 export type { ClientFailureCode, ServiceProblemCode, VendingClientErrorCode, VendingClientErrorOptions } from './vending-client-error';
 export type { Clock, HeadersRequest, TokenCredential, TokenMode, TokenRequest, VendedToken, VendingClientOptions, WorkspaceEntitlement } from './types';

@@ -1,4 +1,9 @@
-export type TokenMode = 'aad' | 'pat';
+/**
+ * `aad`: the SP's Entra ID token (every workspace the SP is in); `pat`: a revocable PAT;
+ * `oauth`: a Databricks OAuth token of that workspace only, for the requested API scopes;
+ * `user`: the calling user's own token (on-behalf-of).
+ */
+export type TokenMode = 'aad' | 'pat' | 'oauth' | 'user';
 
 /**
  * The shape of an Azure SDK credential (`@azure/identity`'s `DefaultAzureCredential`,
@@ -18,7 +23,10 @@ export interface VendingClientOptions {
   readonly endpoint: string;
   /** The caller's own credential (e.g. `DefaultAzureCredential`), asked for a token for `scope`. */
   readonly credential?: TokenCredential;
-  /** The vending API's scope; default `api://dbx-token-vending/.default`. */
+  /**
+   * The vending API's scope for `credential`, e.g. `api://<vending API app id>/.default`.
+   * Required with `credential` (there is no default: identifier URIs differ per deployment).
+   */
   readonly scope?: string;
   /** Alternative to `credential`: returns a caller token for the vending API. Called per request. */
   readonly getCallerToken?: () => Promise<string>;
@@ -38,7 +46,12 @@ export interface TokenRequest {
   readonly workspace: string;
   /** Default `aad`. `pat` creates a new Databricks PAT on every call: never cached. */
   readonly mode?: TokenMode;
-  /** `aad`: the token returned is valid at least this long; default 300, at most 3000. */
+  /**
+   * `oauth` and `pat`: Databricks API scopes (e.g. `['clusters:read', 'sql']`); without them the
+   * grant's default applies. A cached token is served only for the same scope set.
+   */
+  readonly scopes?: readonly string[];
+  /** `aad`, `oauth`, `user`: the token returned is valid at least this long; default 300, at most 3000. */
   readonly minValiditySeconds?: number;
   /** `aad`: also return `X-Databricks-Azure-SP-Management-Token` (if granted). */
   readonly managementToken?: boolean;
@@ -48,7 +61,7 @@ export interface TokenRequest {
   readonly lifetimeSeconds?: number;
 }
 
-export type HeadersRequest = Omit<TokenRequest, 'workspace' | 'mode' | 'lifetimeSeconds'>;
+export type HeadersRequest = Omit<TokenRequest, 'workspace' | 'mode' | 'lifetimeSeconds' | 'scopes'>;
 
 /** The 200 body of `POST /api/token` (DESIGN §2). */
 export interface VendedToken {
@@ -61,6 +74,8 @@ export interface VendedToken {
   readonly mode: TokenMode;
   /** `pat` only: the Databricks token id, for `revokeToken`. */
   readonly token_id?: string;
+  /** `oauth` (and `pat` under a grant with scopes): the API scopes the token carries. */
+  readonly scopes?: readonly string[];
   readonly workspace: { readonly name: string; readonly host: string; readonly resource_id: string };
   readonly service_principal: { readonly name: string; readonly client_id: string };
   /** What to put on Databricks REST calls: `Authorization`, and for `aad` the workspace resource id (and management token). */
@@ -76,4 +91,7 @@ export interface WorkspaceEntitlement {
   readonly modes: readonly TokenMode[];
   readonly max_lifetime_seconds: number;
   readonly management_token: boolean;
+  /** When the grant names API scopes: what may be asked for, and what is given by default. */
+  readonly scopes?: readonly string[];
+  readonly default_scopes?: readonly string[];
 }

@@ -1,6 +1,6 @@
 import type { CliIo } from '../lib/cli-io';
 import { describeFailure, envLines, isClientError } from '../lib/cli-output';
-import type { VendedToken } from '../types';
+import type { TokenRequest, VendedToken } from '../types';
 import type { VendingClient } from '../vending-client';
 import { startMetadataServer } from './metadata-server';
 import { runChild } from './run-child';
@@ -10,20 +10,19 @@ import { TokenKeeper } from './token-keeper';
 const EXEC_MIN_VALIDITY_SECONDS = 3000;
 
 export interface MetadataServerCommand {
-  readonly workspace: string;
+  /**
+   * What each refresh asks for (mode aad, oauth or user; `minValiditySeconds` set): the served
+   * token has at least that long left (plus the client's skew) and is refreshed when it has less.
+   */
+  readonly request: TokenRequest & { readonly minValiditySeconds: number };
   readonly port: number;
-  /** The served token has at least this long left (plus the client's skew); refreshed when it has less. */
-  readonly minValiditySeconds: number;
   /** `--exec -- <command…>`: run it with the variables set, stop with it. */
   readonly command: readonly string[] | undefined;
 }
 
 export interface ExecCommand {
-  readonly workspace: string;
-  readonly mode: 'aad' | 'pat';
-  readonly minValiditySeconds: number | undefined;
-  readonly lifetimeSeconds: number | undefined;
-  readonly purpose: string | undefined;
+  /** Any mode; without `minValiditySeconds` a cached mode asks for the longest validity there is. */
+  readonly request: TokenRequest;
   readonly command: readonly string[];
 }
 
@@ -32,7 +31,7 @@ export interface ExecCommand {
  * so a missing grant fails at once (stderr, non-zero, nothing on stdout).
  */
 export async function metadataServer(client: VendingClient, c: MetadataServerCommand, io: CliIo): Promise<number> {
-  const fetch = (): Promise<VendedToken> => client.getToken({ workspace: c.workspace, mode: 'aad', minValiditySeconds: c.minValiditySeconds });
+  const fetch = (): Promise<VendedToken> => client.getToken(c.request);
   const keeper = new TokenKeeper({ fetch, nowMs: () => Date.now(), log: (line) => io.stderr.write(line) });
   const first = await fetch();
   await keeper.current();
@@ -41,7 +40,7 @@ export async function metadataServer(client: VendingClient, c: MetadataServerCom
   try {
     if (c.command) return await runWith(c.command, childEnv(io.env, vars), io);
     io.stdout.write(envLines(vars));
-    io.stderr.write(`dbx-vend: serving tokens for ${c.workspace} until SIGINT/SIGTERM.\n`);
+    io.stderr.write(`dbx-vend: serving ${c.request.mode ?? 'aad'} tokens for ${c.request.workspace} until SIGINT/SIGTERM.\n`);
     await stopSignal();
     return 0;
   } finally {
@@ -49,16 +48,14 @@ export async function metadataServer(client: VendingClient, c: MetadataServerCom
   }
 }
 
-/** `dbx-vend exec`: one token in DATABRICKS_TOKEN for the child's lifetime; a PAT is revoked when it exits. */
+/**
+ * `dbx-vend exec`: one token in DATABRICKS_TOKEN for the child's lifetime (any mode: an `oauth`
+ * token works there like any bearer token); a PAT is revoked when the child exits.
+ */
 export async function execWithToken(client: VendingClient, c: ExecCommand, io: CliIo): Promise<number> {
-  const token = await client.getToken({
-    workspace: c.workspace,
-    mode: c.mode,
-    // The token cannot be renewed under a running child: ask for the longest validity the service gives.
-    ...(c.mode === 'aad' ? { minValiditySeconds: c.minValiditySeconds ?? EXEC_MIN_VALIDITY_SECONDS } : {}),
-    ...(c.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: c.lifetimeSeconds }),
-    ...(c.purpose === undefined ? {} : { purpose: c.purpose }),
-  });
+  const pat = c.request.mode === 'pat';
+  // The token cannot be renewed under a running child: ask for the longest validity the service gives.
+  const token = await client.getToken(pat ? c.request : { ...c.request, minValiditySeconds: c.request.minValiditySeconds ?? EXEC_MIN_VALIDITY_SECONDS });
   const vars = {
     DATABRICKS_HOST: token.workspace.host,
     DATABRICKS_TOKEN: token.access_token,
@@ -68,7 +65,7 @@ export async function execWithToken(client: VendingClient, c: ExecCommand, io: C
   try {
     return await runWith(c.command, childEnv(io.env, vars), io);
   } finally {
-    if (token.token_id !== undefined) await revoke(client, c.workspace, token.token_id, io);
+    if (token.token_id !== undefined) await revoke(client, c.request.workspace, token.token_id, io);
   }
 }
 
