@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/client/cli';
 import { VendingClient, VendingClientError } from '../src/client';
 import type { VendingClientOptions } from '../src/client';
+import { tokenCacheKey } from '../src/client/lib/token-cache-key';
 
 const CALLER_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJhcGk6Ly9kYngtdG9rZW4tdmVuZGluZyJ9.Y2FsbGVyLXNpZ25hdHVyZQ';
 const ACCESS_PREFIX = 'eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiIyZmY4MTRhNiJ9.';
@@ -78,8 +79,9 @@ const vend: Handler = (_req, res, { body }) => {
     token_type: 'Bearer',
     expires_on: expiresOn,
     expires_in: expiresOn - Math.floor(nowMs / 1000),
-    mode: pat ? 'pat' : 'aad',
+    mode: body?.mode ?? 'aad',
     ...(pat ? { token_id: `tok-${issued.length}` } : {}),
+    ...(Array.isArray(body?.scopes) ? { scopes: body.scopes } : {}),
     workspace: WS,
     service_principal: { name: 'etl-sp', client_id: '12a34b56-0000-4000-8000-000000000000' },
     headers,
@@ -338,6 +340,91 @@ describe('VendingClient: headers, workspaces, revoke', () => {
   });
 });
 
+/** An unsigned JWT with these claims: the client reads caller claims, the service verifies them. */
+function jwt(claims: Record<string, unknown>): string {
+  const part = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return `${part({ alg: 'RS256' })}.${part(claims)}.c2lnbmF0dXJl`;
+}
+
+describe('the client cache key', () => {
+  const alice = { tid: 't1', oid: 'alice', azp: 'app-1' };
+  const key = (token: string, parts: Partial<Parameters<typeof tokenCacheKey>[1]> = {}): string =>
+    tokenCacheKey(token, { workspace: 'analytics-prod', mode: 'oauth', managementToken: false, scopes: ['clusters:read'], ...parts });
+
+  it('differs for every mode, scope set, workspace and management flag', () => {
+    const token = jwt(alice);
+    const keys = [
+      key(token),
+      key(token, { scopes: ['clusters:read', 'sql'] }),
+      key(token, { scopes: ['sql'] }),
+      key(token, { scopes: [] }),
+      key(token, { mode: 'aad', scopes: [] }),
+      key(token, { mode: 'aad', scopes: [], managementToken: true }),
+      key(token, { mode: 'user', scopes: [] }),
+      key(token, { workspace: 'other' }),
+    ];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('is the caller identity, not the caller token: a renewed token of one caller shares it, another caller never does', () => {
+    expect(key(jwt({ ...alice, exp: 1 }))).toBe(key(jwt({ ...alice, exp: 2 })));
+    expect(key(jwt(alice))).not.toBe(key(jwt({ ...alice, oid: 'bob' })));
+    expect(key(jwt(alice))).not.toBe(key(jwt({ ...alice, tid: 't2' })));
+    expect(key(jwt(alice))).not.toBe(key(jwt({ ...alice, azp: 'app-2' })));
+    // Opaque tokens (or JWTs without tid/oid) are told apart by a hash, never kept as they are.
+    expect(key('opaque-one')).not.toBe(key('opaque-two'));
+    expect(key('opaque-one-with-some-length')).not.toContain('opaque-one-with-some-length');
+  });
+
+  it('VendingClient: one request per scope set whatever its order; scopes sorted in the body', async () => {
+    const c = client();
+    const a = await c.getToken({ workspace: 'analytics-prod', mode: 'oauth', scopes: ['sql', 'clusters:read'] });
+    const b = await c.getToken({ workspace: 'analytics-prod', mode: 'oauth', scopes: ['clusters:read', 'sql', 'sql'] });
+    const narrower = await c.getToken({ workspace: 'analytics-prod', mode: 'oauth', scopes: ['clusters:read'] });
+    const grantDefault = await c.getToken({ workspace: 'analytics-prod', mode: 'oauth' });
+    expect(b.access_token).toBe(a.access_token);
+    expect(new Set([a.access_token, narrower.access_token, grantDefault.access_token]).size).toBe(3);
+    expect(seen.map((s) => s.body?.scopes)).toEqual([['clusters:read', 'sql'], ['clusters:read'], undefined]);
+    expect(a.scopes).toEqual(['clusters:read', 'sql']);
+  });
+
+  it('VendingClient: a user token is served again to the same caller only', async () => {
+    let caller = jwt(alice);
+    const c = client({ getCallerToken: () => Promise.resolve(caller) });
+    const first = await c.getToken({ workspace: 'analytics-prod', mode: 'user' });
+    expect((await c.getToken({ workspace: 'analytics-prod', mode: 'user' })).access_token).toBe(first.access_token);
+    caller = jwt({ ...alice, oid: 'bob' });
+    const bobs = await c.getToken({ workspace: 'analytics-prod', mode: 'user' });
+    expect(bobs.access_token).not.toBe(first.access_token);
+    // Each request carried the caller token its answer is cached for.
+    expect(seen.map((s) => s.headers.authorization)).toEqual([`Bearer ${jwt(alice)}`, `Bearer ${caller}`]);
+  });
+
+  it('refuses what the service would, before any request', async () => {
+    const c = client();
+    for (const request of [
+      { workspace: 'w', mode: 'oauth' as const, scopes: ['clusters:write'] },
+      { workspace: 'w', mode: 'oauth' as const, scopes: [] },
+      { workspace: 'w', mode: 'oauth' as const, scopes: ['all-apis:read'] },
+      { workspace: 'w', mode: 'aad' as const, scopes: ['sql'] },
+      { workspace: 'w', mode: 'user' as const, scopes: ['sql'] },
+      { workspace: 'w', mode: 'oauth' as const, managementToken: true },
+      { workspace: 'w', mode: 'oauth' as const, lifetimeSeconds: 600 },
+      { workspace: 'w', mode: 'bogus' as unknown as 'aad' },
+    ]) {
+      await expect(c.getToken(request), JSON.stringify(request)).rejects.toBeInstanceOf(TypeError);
+    }
+    expect(seen).toHaveLength(0);
+  });
+
+  it("has no default vending API scope: a credential without one is refused", () => {
+    const credential = { getToken: () => Promise.resolve({ token: CALLER_TOKEN, expiresOnTimestamp: T0 + 3_600_000 }) };
+    expect(() => new VendingClient({ endpoint: base, credential })).toThrow(/vending API's scope/);
+    expect(() => new VendingClient({ endpoint: base, credential, scope: ' ' })).toThrow(/vending API's scope/);
+    expect(new VendingClient({ endpoint: base, credential, scope: 'api://00000000-0000-4000-8000-000000000001/.default' })).toBeInstanceOf(VendingClient);
+  });
+});
+
 describe('dbx-vend CLI', () => {
   async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     let stdout = '';
@@ -405,6 +492,33 @@ describe('dbx-vend CLI', () => {
     expect(down.stderr).toContain('upstream_unavailable');
     expect(down.stderr).toContain('Retry after 60 s.');
     expect(down.stderr).not.toContain(CALLER_TOKEN);
+  });
+
+  it('--mode oauth --scopes: repeated and comma lists become one sorted set; bad scopes and misplaced options exit 2', async () => {
+    const out = await cli(['token', '--workspace', 'analytics-prod', '--mode', 'oauth', '--scopes', 'sql, clusters:read', '--scopes', 'jobs']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(seen[0]?.body).toEqual({ workspace: 'analytics-prod', mode: 'oauth', scopes: ['clusters:read', 'jobs', 'sql'], min_validity_seconds: 330 });
+    for (const args of [
+      ['--mode', 'oauth', '--scopes', 'Clusters'],
+      ['--mode', 'oauth', '--scopes', 'clusters:restricted-query'],
+      ['--mode', 'aad', '--scopes', 'sql'],
+      ['--mode', 'user', '--scopes', 'sql'],
+      ['--mode', 'oauth', '--management-token'],
+      ['--mode', 'user', '--lifetime', '600'],
+      ['--mode', 'sp'],
+    ]) {
+      const bad = await cli(['token', '--workspace', 'analytics-prod', ...args]);
+      expect({ args, code: bad.code, stdout: bad.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(bad.stderr).toMatch(/^dbx-vend: --/);
+    }
+    expect(seen).toHaveLength(1);
+  });
+
+  it('without --scope or DBX_VEND_SCOPE and no caller token: exit 2 naming what to set, before any request', async () => {
+    const out = await cli(['workspaces'], { DBX_VEND_CALLER_TOKEN: '' });
+    expect({ code: out.code, stdout: out.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(out.stderr).toMatch(/^dbx-vend: --scope \(or DBX_VEND_SCOPE\) is required: the vending API's Entra ID scope, e\.g\. api:\/\/<vending API app id>\/\.default\./);
+    expect(seen).toHaveLength(0);
   });
 
   it('lists workspaces and revokes', async () => {
