@@ -55,8 +55,12 @@ describe('npm pack → npm install -g', () => {
     const refused = await run(bin, ['workspaces', '--endpoint', 'http://127.0.0.1:9/api'], { env: { PATH, DBX_VEND_CALLER_TOKEN: 'x' } }).catch((e: { code: number; stdout: string; stderr: string }) => e);
     expect(refused).toMatchObject({ code: 4, stdout: '' });
     expect(refused.stderr).toContain('network_error');
-    // Without a caller token and without @azure/identity: a clear refusal, not a crash.
-    const noIdentity = await run(bin, ['workspaces', '--endpoint', 'http://127.0.0.1:9/api'], { env: { PATH } }).catch((e: { code: number; stderr: string }) => e);
+    // Without a caller token, the vending API's scope is needed (there is no default): a usage error.
+    const noScope = await run(bin, ['workspaces', '--endpoint', 'http://127.0.0.1:9/api'], { env: { PATH } }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect(noScope).toMatchObject({ code: 2, stdout: '' });
+    expect(noScope.stderr).toContain('--scope (or DBX_VEND_SCOPE) is required');
+    // With it but without @azure/identity: a clear refusal, not a crash.
+    const noIdentity = await run(bin, ['workspaces', '--endpoint', 'http://127.0.0.1:9/api'], { env: { PATH, DBX_VEND_SCOPE: 'api://00000000-0000-4000-8000-000000000001/.default' } }).catch((e: { code: number; stderr: string }) => e);
     expect(noIdentity).toMatchObject({ code: 3 });
     expect(noIdentity.stderr).toContain('credential_unavailable: @azure/identity is not installed');
   }, 120_000);
