@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', 'reports/', '.stryker-tmp/', 'infra/**/*.json'] },
+  { ignores: ['dist/', 'deploy/', 'node_modules/', '.tools/', 'coverage/', 'reports/', '.stryker-tmp/', 'infra/**/*.json'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

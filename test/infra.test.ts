@@ -781,11 +781,8 @@ describe('infra: outputs and azd wiring', () => {
     const azureYaml = await readFile(join(repoRoot, 'azure.yaml'), 'utf8');
     expect(azureYaml).toMatch(/^name: dbx-token-vending$/m);
     expect(azureYaml).toMatch(/^ {2}api:\n {4}project: \.\n {4}host: function\n {4}language: ts$/m);
-    // azd (1.23.12+) derives remote build from .funcignore: ours keeps node_modules and publishes
-    // the locally built dist/ (a negation, honoured from azd 1.23.13), so remoteBuild is false.
+    // The package is built locally into deploy/ (test/package.test.ts holds it to its contract).
+    expect(azureYaml).toMatch(/^ {4}dist: deploy$/m);
     expect(azureYaml).toMatch(/^ {4}remoteBuild: false$/m);
-    const funcignore = (await readFile(join(repoRoot, '.funcignore'), 'utf8')).split('\n');
-    expect(funcignore).toContain('!dist/**');
-    expect(funcignore.filter((line) => /^node_modules/.test(line))).toEqual([]);
   });
 });
