@@ -81,6 +81,30 @@ describe('authorize', () => {
   });
 });
 
+describe('compileGrants: indexed by workspace', () => {
+  it('hands a decision only the grants of the workspace asked for, in configuration order, with 1,000 grants', () => {
+    const many = compileGrants(
+      Array.from({ length: 1_000 }, (_, i) => ({
+        workspace: `ws-${i % 500}`,
+        callers: { roles: [`Vend.${i}`], appIds: [], objectIds: [] },
+        modes: ['aad' as const],
+        maxLifetimeSeconds: 600 + i,
+        managementToken: false,
+      })),
+      HOME,
+    );
+    expect(many.all).toHaveLength(1_000);
+    expect(many.forWorkspace('ws-7').map((g) => g.maxLifetimeSeconds)).toEqual([607, 1107]);
+    expect(many.forWorkspace('ws-unknown')).toEqual([]);
+    expect(Object.isFrozen(many.forWorkspace('ws-7'))).toBe(true);
+    // The second grant of ws-7 names role Vend.507: that caller gets its lifetime, and nothing on ws-8.
+    expect(authorize(many, caller({ roles: ['Vend.507'] }), { workspace: 'ws-7', mode: 'aad', managementToken: false }).maxLifetimeSeconds).toBe(1107);
+    expect(() => authorize(many, caller({ roles: ['Vend.507'] }), { workspace: 'ws-8', mode: 'aad', managementToken: false })).toThrow(NO_GRANT);
+    // A grant for another workspace is never looked at: an index that mixed them up would admit this.
+    expect(() => authorize(many, caller({ roles: ['Vend.8'] }), { workspace: 'ws-7', mode: 'aad', managementToken: false })).toThrow(NO_GRANT);
+  });
+});
+
 describe('RateLimiter', () => {
   it('allows the limit per minute, then answers 429 with Retry-After until the window ends', () => {
     let now = 1_000_000;

@@ -1,7 +1,7 @@
 import { NotGrantedError } from '../errors';
 import { normalizeScopes } from './api-scopes';
 import type { CallerIdentity } from './caller-identity';
-import type { CompiledGrant, Mode } from './compile-grants';
+import type { CompiledGrant, CompiledGrants, Mode } from './compile-grants';
 
 export interface AccessRequest {
   readonly workspace: string;
@@ -47,8 +47,8 @@ export function callerMatches(grant: CompiledGrant, caller: CallerIdentity): boo
  * the management token, if asked). Throws NotGrantedError otherwise; the detail says which
  * part was missing but never lists the grants.
  */
-export function authorize(grants: readonly CompiledGrant[], caller: CallerIdentity, request: AccessRequest): Entitlement {
-  const forCaller = grants.filter((g) => g.workspace === request.workspace && callerMatches(g, caller));
+export function authorize(grants: CompiledGrants, caller: CallerIdentity, request: AccessRequest): Entitlement {
+  const forCaller = grants.forWorkspace(request.workspace).filter((g) => callerMatches(g, caller));
   if (forCaller.length === 0) {
     throw notGranted(request.workspace);
   }
@@ -64,9 +64,9 @@ export function authorize(grants: readonly CompiledGrant[], caller: CallerIdenti
 }
 
 /** Every workspace this caller may vend for, with what its grants allow together. */
-export function entitlementsOf(grants: readonly CompiledGrant[], caller: CallerIdentity): Entitlement[] {
+export function entitlementsOf(grants: CompiledGrants, caller: CallerIdentity): Entitlement[] {
   const byWorkspace = new Map<string, CompiledGrant[]>();
-  for (const g of grants) {
+  for (const g of grants.all) {
     if (callerMatches(g, caller)) byWorkspace.set(g.workspace, [...(byWorkspace.get(g.workspace) ?? []), g]);
   }
   return [...byWorkspace].map(([workspace, list]) => merge(workspace, list));

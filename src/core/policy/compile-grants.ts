@@ -26,29 +26,49 @@ export interface CompiledGrant {
 }
 
 /**
+ * The compiled grants, indexed by workspace: a decision looks only at the grants of the workspace
+ * asked for, so its cost does not grow with the number of grants in the configuration.
+ */
+export interface CompiledGrants {
+  readonly all: readonly CompiledGrant[];
+  /** The grants for one workspace, in configuration order (empty for an unknown name). */
+  forWorkspace(workspace: string): readonly CompiledGrant[];
+}
+
+const NONE: readonly CompiledGrant[] = Object.freeze([]);
+
+/**
  * Compiled once at start-up. Role names compare exactly (Entra ID emits them as defined);
  * GUIDs compare case-insensitively because tokens and portals disagree on case.
  *
  * A grant is bound to tenants because app roles are not: each allowed tenant's admins decide
  * who holds the API's roles there. Without `tenants`, only the home tenant's principals match.
  */
-export function compileGrants(grants: readonly GrantDocument[], homeTenantId: string): readonly CompiledGrant[] {
-  return Object.freeze(
-    grants.map((g) =>
-      Object.freeze({
-        workspace: g.workspace,
-        tenants: new Set((g.tenants ?? [homeTenantId]).map((id) => id.toLowerCase())),
-        roles: new Set(g.callers.roles),
-        appIds: new Set(g.callers.appIds.map((id) => id.toLowerCase())),
-        objectIds: new Set(g.callers.objectIds.map((id) => id.toLowerCase())),
-        usersViaAppIds: new Set((g.callers.usersViaAppIds ?? []).map((id) => id.toLowerCase())),
-        modes: new Set(g.modes),
-        maxLifetimeSeconds: g.maxLifetimeSeconds,
-        managementToken: g.managementToken,
-        scopes: Object.freeze(normalizeScopes(g.scopes ?? [])),
-        defaultScopes: Object.freeze(normalizeScopes(g.defaultScopes ?? [])),
-        maxLivePats: g.maxLivePats ?? DEFAULT_MAX_LIVE_PATS,
-      }),
-    ),
-  );
+export function compileGrants(grants: readonly GrantDocument[], homeTenantId: string): CompiledGrants {
+  const all = Object.freeze(grants.map((g) => compileGrant(g, homeTenantId)));
+  const byWorkspace = new Map<string, CompiledGrant[]>();
+  for (const grant of all) {
+    const list = byWorkspace.get(grant.workspace);
+    if (list) list.push(grant);
+    else byWorkspace.set(grant.workspace, [grant]);
+  }
+  for (const list of byWorkspace.values()) Object.freeze(list);
+  return Object.freeze({ all, forWorkspace: (workspace: string) => byWorkspace.get(workspace) ?? NONE });
+}
+
+function compileGrant(g: GrantDocument, homeTenantId: string): CompiledGrant {
+  return Object.freeze({
+    workspace: g.workspace,
+    tenants: new Set((g.tenants ?? [homeTenantId]).map((id) => id.toLowerCase())),
+    roles: new Set(g.callers.roles),
+    appIds: new Set(g.callers.appIds.map((id) => id.toLowerCase())),
+    objectIds: new Set(g.callers.objectIds.map((id) => id.toLowerCase())),
+    usersViaAppIds: new Set((g.callers.usersViaAppIds ?? []).map((id) => id.toLowerCase())),
+    modes: new Set(g.modes),
+    maxLifetimeSeconds: g.maxLifetimeSeconds,
+    managementToken: g.managementToken,
+    scopes: Object.freeze(normalizeScopes(g.scopes ?? [])),
+    defaultScopes: Object.freeze(normalizeScopes(g.defaultScopes ?? [])),
+    maxLivePats: g.maxLivePats ?? DEFAULT_MAX_LIVE_PATS,
+  });
 }

@@ -1,13 +1,13 @@
 import type { Workspace } from '../config';
 import { RateLimitedError } from '../errors';
 import { callerMatches } from '../policy';
-import type { CallerIdentity, CompiledGrant } from '../policy';
+import type { CallerIdentity, CompiledGrants } from '../policy';
 import { callerMarkOf } from './pat-orphans';
 import type { VendDeps } from './vend-deps';
 
 /** The largest `maxLivePats` among the caller's grants that allow PATs for this workspace. */
-export function livePatCap(grants: readonly CompiledGrant[], caller: CallerIdentity, workspace: string): number {
-  const caps = grants.filter((g) => g.workspace === workspace && g.modes.has('pat') && callerMatches(g, caller)).map((g) => g.maxLivePats);
+export function livePatCap(grants: CompiledGrants, caller: CallerIdentity, workspace: string): number {
+  const caps = grants.forWorkspace(workspace).filter((g) => g.modes.has('pat') && callerMatches(g, caller)).map((g) => g.maxLivePats);
   return caps.length > 0 ? Math.max(...caps) : 0;
 }
 

@@ -1,7 +1,7 @@
 import type { AuditSink } from '../audit';
 import type { VendingConfig } from '../config';
 import type { CreatedPat, ListedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCache, OnBehalfOfMinter, TokenMinter } from '../mint';
-import type { CallerIdentity, Clock, CompiledGrant, RateLimiter } from '../policy';
+import type { CallerIdentity, Clock, CompiledGrants, RateLimiter } from '../policy';
 import type { Workspace } from '../config';
 import type { AuditKeySource } from '../secrets';
 import type { Deadlines } from '../deadline';
@@ -10,7 +10,7 @@ import type { HealthTracker } from './health';
 /** Everything the vend path needs, as small interfaces, so tests can swap any of them. */
 export interface VendDeps {
   readonly config: VendingConfig;
-  readonly grants: readonly CompiledGrant[];
+  readonly grants: CompiledGrants;
   verifyCaller(authorization: string | null): Promise<CallerIdentity>;
   readonly limiter: RateLimiter;
   readonly minter: TokenMinter;
