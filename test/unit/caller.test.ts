@@ -2,7 +2,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey, JWTPayload } from 'jose';
 import { rejection } from '../support/rejection';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SigningKeyStore, verifyCaller } from '../../src/core/caller';
+import { SigningKeyStore, VerifiedTokenCache, verifyCaller } from '../../src/core/caller';
 import type { CallerPolicy } from '../../src/core/caller';
 import { InvalidTokenError, UpstreamUnavailableError } from '../../src/core/errors';
 
@@ -130,5 +130,86 @@ describe('SigningKeyStore', () => {
     now += 5 * 60_000 + 1;
     expect(await rejection(verify(unknownKid, store))).toBeInstanceOf(InvalidTokenError);
     expect(state.calls).toBe(3); // one JWKS refresh (the jwks_uri stays known)
+  });
+});
+
+describe('verifyCaller with the verified-token cache', () => {
+  function setup(maxEntries?: number) {
+    const clock = { at: NOW, now: () => clock.at };
+    const { state, fetchFn } = authority();
+    const keys = makeStore(fetchFn, clock);
+    const verified = new VerifiedTokenCache(maxEntries === undefined ? {} : { maxEntries });
+    let resolves = 0;
+    const resolve = keys.resolve;
+    Object.defineProperty(keys, 'resolve', { value: (...args: Parameters<typeof resolve>) => ((resolves += 1), resolve(...args)) });
+    const run = (token: string) => verifyCaller(`Bearer ${token}`, { keys, policy, clock, verified });
+    return { clock, state, verified, run, checks: () => resolves };
+  }
+
+  it('checks a token once, then answers the same identity without a second signature check', async () => {
+    const { run, checks, verified } = setup();
+    const token = await sign({});
+    const first = await run(token);
+    const second = await run(token);
+    expect(second).toEqual(first);
+    expect(checks()).toBe(1);
+    expect(verified.size).toBe(1);
+  });
+
+  it('never serves a token at or past its exp: it goes back through jose, which refuses it past the tolerance', async () => {
+    const { run, checks, clock } = setup();
+    const token = await sign({ exp: NOW / 1000 + 120 });
+    await run(token);
+    clock.at = NOW + 120_000;
+    await expect(run(token)).resolves.toMatchObject({ objectId: 'oid-1' });
+    expect(checks()).toBe(2);
+    clock.at = NOW + 120_000 + 61_000;
+    expect(await rejection(run(token))).toBeInstanceOf(InvalidTokenError);
+    expect(checks()).toBe(3);
+  });
+
+  it('matches the very same bytes only: a token with another signature is checked, and refused', async () => {
+    const { run, checks } = setup();
+    const token = await sign({});
+    await run(token);
+    const [h, p] = token.split('.');
+    const forged = `${h}.${p}.${(await sign({ oid: 'OID-2' })).split('.')[2]}`;
+    const err = await rejection(run(forged));
+    expect(err).toBeInstanceOf(InvalidTokenError);
+    expect(checks()).toBe(2);
+  });
+
+  it('retires every entry when the signing keys are loaded again', async () => {
+    const { run, checks, clock, state } = setup();
+    const token = await sign({ exp: NOW / 1000 + 8 * 3600 });
+    await run(token);
+    // Past the key set's maximum age (6 h) the next check reloads it: the cached entry is not used.
+    clock.at = NOW + 6 * 3600_000 + 1;
+    await run(token);
+    expect(checks()).toBe(2);
+    expect(state.calls).toBe(3);
+    // Checked against the new set, it is remembered again.
+    await run(token);
+    expect(checks()).toBe(2);
+  });
+
+  it('is bounded: past its size the oldest entry goes first', async () => {
+    const { run, checks, verified } = setup(2);
+    const [a, b, c] = await Promise.all([sign({ oid: 'A' }), sign({ oid: 'B' }), sign({ oid: 'C' })]);
+    for (const t of [a, b, c]) await run(t);
+    expect(verified.size).toBe(2);
+    await run(c);
+    await run(b);
+    expect(checks()).toBe(3);
+    await run(a);
+    expect(checks()).toBe(4);
+  });
+
+  it('never caches a refusal', async () => {
+    const { run, checks, verified } = setup();
+    const wrongAudience = await sign({ aud: 'api://someone-else' });
+    for (let i = 0; i < 2; i += 1) expect(await rejection(run(wrongAudience))).toBeInstanceOf(InvalidTokenError);
+    expect(checks()).toBe(2);
+    expect(verified.size).toBe(0);
   });
 });

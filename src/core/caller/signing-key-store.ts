@@ -31,6 +31,7 @@ export class SigningKeyStore {
   #fetchedAt = Number.NEGATIVE_INFINITY;
   #lastAttempt = Number.NEGATIVE_INFINITY;
   #inflight: Promise<void> | undefined;
+  #generation = 0;
 
   constructor(options: SigningKeyStoreOptions) {
     this.#options = {
@@ -43,19 +44,48 @@ export class SigningKeyStore {
     };
   }
 
+  /** The key set each resolved key came from (a new set is a new generation). */
+  readonly #generations = new WeakMap<object, number>();
+
+  /**
+   * The generation of the key set a key handed out by `resolve` belongs to, compared with
+   * `generationAt` (the current one): what was checked against an older set is checked again.
+   */
+  generationOf(key: unknown): number | undefined {
+    return typeof key === 'object' && key !== null ? this.#generations.get(key) : undefined;
+  }
+
+  /**
+   * The current key set's generation, or undefined once the set is due for a refresh (past its
+   * maximum age, or never loaded): then nothing checked earlier is taken on trust, and the next
+   * check goes through `resolve`, which refreshes.
+   */
+  generationAt(nowMs: number): number | undefined {
+    return this.#resolver && nowMs - this.#fetchedAt <= this.#options.maxAgeMs ? this.#generation : undefined;
+  }
+
   /** The jose key resolver for jwtVerify. */
   readonly resolve = async (header: JWTHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> => {
     const now = this.#options.clock.now();
     if (!this.#resolver) await this.#refresh(true);
     else if (now - this.#fetchedAt > this.#options.maxAgeMs) await this.#refresh(false);
     try {
-      return await (this.#resolver as KeyResolver)(header, token);
+      return await this.#resolveFromCurrent(header, token);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey) || now - this.#lastAttempt < this.#options.unknownKidCooldownMs) throw err;
       await this.#refresh(false);
-      return (this.#resolver as KeyResolver)(header, token);
+      return this.#resolveFromCurrent(header, token);
     }
   };
+
+  async #resolveFromCurrent(header: JWTHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> {
+    // Read together, before any await: the key comes from exactly this generation's set.
+    const resolver = this.#resolver as KeyResolver;
+    const generation = this.#generation;
+    const key = await resolver(header, token);
+    this.#generations.set(key, generation);
+    return key;
+  }
 
   /** Single-flight: concurrent cold requests share one discovery + JWKS fetch. */
   async #refresh(required: boolean): Promise<void> {
@@ -75,6 +105,7 @@ export class SigningKeyStore {
     const jwks = await this.#getJson<JSONWebKeySet>(this.#jwksUri);
     if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('empty key set');
     this.#resolver = createLocalJWKSet(jwks);
+    this.#generation += 1;
     this.#fetchedAt = this.#options.clock.now();
   }
 

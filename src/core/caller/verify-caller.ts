@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import { InvalidTokenError, isVendingError } from '../errors';
 import type { CallerIdentity, Clock } from '../policy';
 import type { SigningKeyStore } from './signing-key-store';
+import type { VerifiedTokenCache } from './verified-token-cache';
 
 /** Bigger tokens are refused before any parsing (DESIGN §3). */
 export const MAX_TOKEN_BYTES = 16 * 1024;
@@ -18,6 +19,8 @@ export interface VerifyCallerDeps {
   readonly keys: SigningKeyStore;
   readonly policy: CallerPolicy;
   readonly clock: Clock;
+  /** Tokens that passed every check, until their `exp` (see VerifiedTokenCache). */
+  readonly verified?: VerifiedTokenCache;
 }
 
 /** The accepted issuers, v1 and v2, for each allowed tenant. */
@@ -28,17 +31,25 @@ export function issuersFor(policy: CallerPolicy, tenantId: string): [string, str
 /** Turns an Authorization header into a verified caller, or throws InvalidTokenError (401). */
 export async function verifyCaller(authorization: string | null | undefined, deps: VerifyCallerDeps): Promise<CallerIdentity> {
   const token = bearerToken(authorization);
-  const { policy } = deps;
+  const { policy, keys, verified } = deps;
+  const now = deps.clock.now();
+  const current = keys.generationAt(now);
+  const known = current === undefined ? undefined : verified?.get(token, now, current);
+  if (known) return known;
   try {
-    const { payload } = await jwtVerify(token, deps.keys.resolve, {
+    const { payload, key } = await jwtVerify(token, keys.resolve, {
       algorithms: ['RS256'],
       audience: [...policy.audiences],
       issuer: policy.allowedTenants.flatMap((tid) => issuersFor(policy, tid)),
       requiredClaims: ['exp', 'iat', 'tid', 'oid'],
       clockTolerance: 60,
-      currentDate: new Date(deps.clock.now()),
+      currentDate: new Date(now),
     });
-    return toIdentity(payload, policy);
+    const identity = toIdentity(payload, policy);
+    // Remembered under the generation of the key set that checked it, so a refresh retires it.
+    const generation = keys.generationOf(key);
+    if (verified && generation !== undefined) verified.set(token, identity, (payload.exp ?? 0) * 1000, now, generation);
+    return identity;
   } catch (err) {
     if (isVendingError(err)) throw err;
     throw new InvalidTokenError(describeJoseError(err));

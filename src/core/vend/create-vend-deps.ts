@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { TableAuditSink } from '../audit';
-import { SigningKeyStore, verifyCaller } from '../caller';
+import { SigningKeyStore, VerifiedTokenCache, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
 import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, listPats, revokePat } from '../mint';
@@ -38,6 +38,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       authorityHost: config.authorityHost,
       disableInstanceDiscovery: !isMicrosoftAuthority(config.authorityHost),
     });
+  const verified = new VerifiedTokenCache();
   const keys = new SigningKeyStore({ discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, clock, timeoutMs: deadlines.signingKeysMs });
   const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
   const secrets = new KeyVaultSecretSource({
@@ -52,7 +53,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
   return withDeadlines({
     config,
     grants: compileGrants(config.grants, config.tenantId),
-    verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock }),
+    verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified }),
     limiter: new RateLimiter(config.perCallerPerMinute, clock),
     minter: new EntraTokenMinter({
       secrets,
