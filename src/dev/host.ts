@@ -3,6 +3,7 @@ import { describeError } from '../core/errors';
 import { createVendDeps } from '../core/vend';
 import { makeRoutes } from '../functions/routes';
 import { stopOnSignals } from './exit-with-parent';
+import { createLineWriter } from './line-writer';
 import { startLocalHost } from './local-host';
 
 /**
@@ -10,15 +11,16 @@ import { startLocalHost } from './local-host';
  * settings found in the environment, exactly what Azure would hand it. Nothing is emulated.
  */
 async function main(): Promise<void> {
-  const log = (level: string, fn: string, message: string): void => console.log(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`);
+  const lines = createLineWriter(process.stdout);
+  const log = (level: string, fn: string, message: string, now = false): void => lines.write(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`, { now });
   let deps;
   try {
     // An invalid configuration stops here (78); a missing audit key does not: the host starts,
     // answers 503 and says what it lacks until the key can be read (DESIGN §8).
     const config = loadConfig(process.env);
-    for (const warning of broadTokenWarnings(config)) log('Warning', 'startup', `config warning: ${warning}`);
+    for (const warning of broadTokenWarnings(config)) log('Warning', 'startup', `config warning: ${warning}`, true);
     deps = createVendDeps(config, {
-      onAuditKeyChange: (problem) => log(problem ? 'Warning' : 'Information', 'startup', problem ? `cannot vend yet: ${problem}` : 'audit key read from Key Vault; vending is on'),
+      onAuditKeyChange: (problem) => log(problem ? 'Warning' : 'Information', 'startup', problem ? `cannot vend yet: ${problem}` : 'audit key read from Key Vault; vending is on', true),
     });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     port,
     log,
   });
-  console.log(`dbx-token-vending listening on ${host.url}`);
+  lines.write(`dbx-token-vending listening on ${host.url}`, { now: true });
   stopOnSignals(() => host.close());
 }
 
