@@ -24,7 +24,7 @@ export async function hostChildPids(): Promise<Set<number>> {
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (ppid !== process.pid) continue;
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('host.js')) pids.add(Number(entry));
+      if (cmdline.includes('host.js') || cmdline.includes('baseline-server.js')) pids.add(Number(entry));
     } catch {
       // The process ended between readdir and read: not ours to measure.
     }

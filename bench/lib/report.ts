@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { ColdFigures } from './cold';
-import type { ProcessSample } from './host-process';
-import type { WarmFigures, WarmRun } from './warm';
+import type { ColdUpstream, UpstreamCounts } from './cold-upstream';
+import type { ScaleFigures } from './scale-config';
+import type { ServerRun, SideBySide } from './side-by-side';
+import type { StartupFigures } from './startup';
 
 export interface Check {
   readonly name: string;
@@ -19,8 +20,11 @@ export interface BenchResults {
     readonly loadAverageAtStart: number;
   };
   readonly totalSeconds: number;
-  readonly cold: ColdFigures;
-  readonly warm: WarmFigures;
+  readonly sideBySide: SideBySide;
+  readonly ratios: { readonly vendOverBare: number; readonly vendOverInsert: number; readonly p99OverInsertMs: number };
+  readonly cold: ColdUpstream;
+  readonly scale: ScaleFigures;
+  readonly startup: StartupFigures;
   readonly callers: { readonly distinct: number; readonly maxRequestsPerCaller: number };
   readonly audit: { readonly rowsByOutcome: Record<string, number>; readonly responses2xx: number };
   readonly checks: readonly Check[];
@@ -34,68 +38,74 @@ export function machine(): BenchResults['machine'] {
   };
 }
 
-const pad = (cells: readonly (string | number)[]): string =>
-  cells.map((c, i) => (i === 0 ? String(c).padEnd(34) : String(c).padStart(9))).join(' ');
+const row = (cells: readonly (string | number)[]): string => `| ${cells.join(' | ')} |`;
+const rule = (n: number): string => `|${'---|'.repeat(n)}`;
+const upstream = (u: UpstreamCounts): string => `${u.keyVaultSecretReads} Key Vault reads, ${u.spTokenRequests} Entra tokens for the SP, ${u.appTokenRequests} for the app`;
 
-function loadRow(label: string, run: WarmRun): string {
-  const l = run.latencyMs;
-  return pad([label, run.reqPerSec, l.p50, l.p90, l.p99, l.max, run.requests, run.non2xx + run.errors, run.hostCpuMsPerRequest]);
-}
-
-function memRow(label: string, m: ProcessSample): string {
-  return pad([label, m.rssMiB, m.peakMiB]);
-}
-
-function coldLines({ cold }: BenchResults): string[] {
-  const row = (label: string, m: BenchResults['cold']['firstVendMs']): string => pad([label, m.min, m.median, m.p95, m.max]);
+function sideBySideLines(r: BenchResults): string[] {
+  const s = r.sideBySide;
+  const line = (run: ServerRun): string => {
+    const l = run.latencyMs;
+    return row([run.server, run.reqPerSec.toLocaleString('en'), l.p50, l.p99, run.cpuMsPerRequest, run.requests.toLocaleString('en'), run.non2xx + run.errors, run.durationSeconds]);
+  };
   return [
-    pad(['cold vend (ms)', 'min', 'median', 'p95', 'max']),
-    row(`first POST /api/token, ${cold.hosts} hosts`, cold.firstVendMs),
-    row('host start to listening', cold.hostStartMs),
+    `Same client (autocannon), ${s.connections} connections, same callers' tokens and body, one after another:`,
+    '',
+    row(['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'requests', 'failed', 's']),
+    rule(8),
+    ...s.runs.map(line),
+    '',
+    `Warm vend ÷ bare server: ${r.ratios.vendOverBare}; warm vend ÷ bare server + insert: **${r.ratios.vendOverInsert}**; ` +
+      `warm p99 − insert server p99: **${r.ratios.p99OverInsertMs} ms**. Upstream calls during the warm run: ` +
+      `${s.warmUpstreamCalls.keyVaultSecretReads} Key Vault reads, ${s.warmUpstreamCalls.entraTokenRequests} Entra ID token requests.`,
   ];
 }
 
-function warmLines({ warm }: BenchResults): string[] {
+function coldLines({ cold, startup, scale }: BenchResults): string[] {
+  const f = cold.firstVendMs;
+  const b = startup.bundle;
+  const u = startup.unbundled;
   return [
-    pad(['warm vend (latency ms)', 'req/s', 'p50', 'p90', 'p99', 'max', 'requests', 'failed', 'CPU ms/req']),
-    loadRow(`warm-up, ${warm.warmup.connections} connections, ${warm.warmup.durationSeconds} s`, warm.warmup),
-    ...warm.runs.map((run) => loadRow(`${run.durationSeconds} s, ${run.connections} connections`, run)),
+    row(['figure', 'min', 'median', 'p95', 'max']),
+    rule(5),
+    row([`cold first vend, Key Vault +${cold.injectedMs.keyVaultMs} ms, Entra ID +${cold.injectedMs.entraMs} ms (ms)`, f.min, f.median, f.p95, f.max]),
+    row([`bundle: module load (ms, ${startup.runs} runs)`, b.moduleLoadMs.min, b.moduleLoadMs.median, b.moduleLoadMs.p95, b.moduleLoadMs.max]),
+    row(['bundle: process start → first answer (ms)', b.firstAnswerMs.min, b.firstAnswerMs.median, b.firstAnswerMs.p95, b.firstAnswerMs.max]),
+    row(['unbundled: module load (ms)', u.moduleLoadMs.min, u.moduleLoadMs.median, u.moduleLoadMs.p95, u.moduleLoadMs.max]),
+    row(['unbundled: process start → first answer (ms)', u.firstAnswerMs.min, u.firstAnswerMs.median, u.firstAnswerMs.p95, u.firstAnswerMs.max]),
     '',
-    pad(['host memory (MiB)', 'RSS', 'peak RSS']),
-    memRow('after start', warm.memory.afterStart),
-    memRow('after warm-up', warm.memory.afterWarmup),
-    memRow('after load', warm.memory.afterLoad),
-    '',
-    pad(['upstream calls, warm host (whole life)', 'count']),
-    pad(['Key Vault secret reads', warm.upstream.keyVaultSecretReads]),
-    pad(['Entra tokens for the SP', warm.upstream.spTokenRequests]),
-    pad(["Entra tokens for the app's identity", warm.upstream.appTokenRequests]),
+    `Cold first vend upstream requests: ${upstream(cold.firstVendUpstream)}.`,
+    `${cold.concurrent.requests} concurrent cold vends on a fresh host: ${cold.concurrent.ok2xx} answered 200 in ${cold.concurrent.allAnsweredMs} ms; ${upstream(cold.concurrent.upstream)}.`,
+    `Deployment package: ${(startup.packageBytes / 1024 / 1024).toFixed(2)} MiB (${startup.packageFiles.join(', ')}).`,
+    `${scale.workspaces.toLocaleString('en')} workspaces and ${scale.grants.toLocaleString('en')} grants: RSS ${scale.afterStart.rssMiB} MiB after start, ` +
+      `${scale.afterLoad.rssMiB} MiB (peak ${scale.afterLoad.peakMiB}) after ${scale.load.requests.toLocaleString('en')} vends at ${scale.load.connections} connections (${scale.load.reqPerSec} req/s).`,
   ];
 }
 
-/** The figures as a plain table, then every check with its outcome. */
+/** The figures as markdown tables, then every check with its outcome. */
 export function formatReport(r: BenchResults): string {
   const m = r.machine;
   return [
     `dbx-token-vending bench — ${r.date}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverageAtStart} at start, ${r.totalSeconds} s`,
     '',
+    ...sideBySideLines(r),
+    '',
     ...coldLines(r),
     '',
-    ...warmLines(r),
+    `Audit rows: ${Object.entries(r.audit.rowsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none'}; 2xx replies in the whole bench: ${r.audit.responses2xx}.`,
     '',
-    pad(['audit rows', 'count']),
-    ...Object.entries(r.audit.rowsByOutcome).map(([outcome, n]) => pad([outcome, n])),
-    pad(['2xx replies, whole bench', r.audit.responses2xx]),
-    '',
-    ...r.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name} (${c.detail})`),
+    row(['check', 'outcome', 'detail']),
+    rule(3),
+    ...r.checks.map((c) => row([c.name, c.ok ? 'ok' : '**missed**', c.detail])),
   ].join('\n');
 }
 
-/** `latest.json` (the README's figure source) and a dated copy beside it. */
+/** `latest.json` (the README's figure source) and `latest.md` (the same as tables). */
 export async function writeResults(dir: string, r: BenchResults): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  const text = `${JSON.stringify(r, null, 2)}\n`;
-  const files = [join(dir, 'latest.json')];
-  for (const file of files) await writeFile(file, text);
-  return files;
+  const json = join(dir, 'latest.json');
+  const md = join(dir, 'latest.md');
+  await writeFile(json, `${JSON.stringify(r, null, 2)}\n`);
+  await writeFile(md, `${formatReport(r)}\n`);
+  return [json, md];
 }
