@@ -49,9 +49,9 @@ await build({
   target: 'node22',
   format: 'cjs',
   external: ['@azure/functions-core'],
-  // Smaller text to read and parse at a cold start; names are kept so stack traces stay readable.
-  minifyWhitespace: true,
-  minifySyntax: true,
+  // Less text to read and parse at a cold start (about a third less); function and class names
+  // are kept, so stack traces and error names stay readable.
+  minify: true,
   keepNames: true,
   legalComments: 'eof',
   logLevel: 'warning',
