@@ -781,7 +781,7 @@ describe('infra: outputs and azd wiring', () => {
     const azureYaml = await readFile(join(repoRoot, 'azure.yaml'), 'utf8');
     expect(azureYaml).toMatch(/^name: dbx-token-vending$/m);
     expect(azureYaml).toMatch(/^ {2}api:\n {4}project: \.\n {4}host: function\n {4}language: ts$/m);
-    // The package is built locally into deploy/ (test/package.test.ts holds it to its contract).
+    // The package is built locally into deploy/ (test/deploy-package.test.ts holds it to its contract).
     expect(azureYaml).toMatch(/^ {4}dist: deploy$/m);
     expect(azureYaml).toMatch(/^ {4}remoteBuild: false$/m);
   });

@@ -52,6 +52,7 @@ describe('the deployment package', () => {
     expect(manifest.main).toBe('index.js');
     expect(manifest.dependencies).toBeUndefined();
     expect(manifest.devDependencies).toBeUndefined();
+    expect(manifest.optionalDependencies).toBeUndefined();
     expect(await readFile(join(deployDir, 'host.json'), 'utf8')).toBe(await readFile(join(repoRoot, 'host.json'), 'utf8'));
   });
 
