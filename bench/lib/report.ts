@@ -77,7 +77,7 @@ function coldLines({ cold, startup, scale }: BenchResults): string[] {
     `Cold first vend upstream requests: ${upstream(cold.firstVendUpstream)}.`,
     `${cold.concurrent.requests} concurrent cold vends on a fresh host: ${cold.concurrent.ok2xx} answered 200 in ${cold.concurrent.allAnsweredMs} ms; ${upstream(cold.concurrent.upstream)}.`,
     `Deployment package: ${(startup.packageBytes / 1024 / 1024).toFixed(2)} MiB (${startup.packageFiles.join(', ')}).`,
-    `${scale.workspaces.toLocaleString('en')} workspaces and ${scale.grants.toLocaleString('en')} grants: RSS ${scale.afterStart.rssMiB} MiB after start, ` +
+    `${scale.workspaces.toLocaleString('en')} workspaces, ${scale.servicePrincipals.toLocaleString('en')} service principals and ${scale.grants.toLocaleString('en')} grants: RSS ${scale.afterStart.rssMiB} MiB after start, ` +
       `${scale.afterLoad.rssMiB} MiB (peak ${scale.afterLoad.peakMiB}) after ${scale.load.requests.toLocaleString('en')} vends at ${scale.load.connections} connections (${scale.load.reqPerSec} req/s).`,
   ];
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { vendOnce } from './vend-once';
 
 export interface ScaleFigures {
   readonly workspaces: number;
+  readonly servicePrincipals: number;
   readonly grants: number;
   readonly afterStart: ProcessSample;
   readonly afterLoad: ProcessSample;
@@ -21,19 +23,25 @@ export interface ScaleFigures {
 }
 
 interface ConfigDoc {
-  workspaces: Record<string, unknown>;
+  servicePrincipals: Record<string, { clientId: string; secret?: string }>;
+  workspaces: Record<string, { servicePrincipal: string }>;
   grants: { workspace: string }[];
 }
 
-/** The sandbox configuration plus `extra` workspaces, each with its own grant (same SP, same callers' role). */
+/**
+ * The sandbox configuration plus `extra` workspaces, each with its own service principal and its
+ * own grant (the sandbox caller's role), as a large deployment would have them. Only the sandbox's
+ * own workspaces are vended for: the others' secrets are never read.
+ */
 export function scaledConfig(sandbox: Sandbox, extra: number): ConfigDoc {
   const doc = JSON.parse(sandbox.hostEnv().VENDING_CONFIG ?? '{}') as ConfigDoc;
   const template = doc.workspaces['analytics-sandbox'];
   const grant = doc.grants.find((g) => g.workspace === 'analytics-sandbox');
   for (let i = 0; i < extra; i += 1) {
-    const name = `ws-${String(i).padStart(4, '0')}`;
-    doc.workspaces[name] = template;
-    doc.grants.push({ ...grant, workspace: name });
+    const n = String(i).padStart(4, '0');
+    doc.servicePrincipals[`sp-${n}`] = { clientId: randomUUID(), secret: `sp-${n}-secret` };
+    doc.workspaces[`ws-${n}`] = { ...template, servicePrincipal: `sp-${n}` };
+    doc.grants.push({ ...grant, workspace: `ws-${n}` });
   }
   return doc;
 }
@@ -53,7 +61,7 @@ export async function measureScaledConfig(sandbox: Sandbox, pool: CallerPool, pl
     const first = await vendOnce(host.url, pool.next());
     const load = await runLoad(pool, { url: host.url, connections: plan.connections, amount: plan.requests });
     const afterLoad = await sampleProcess(host.pid);
-    return { workspaces: Object.keys(doc.workspaces).length, grants: doc.grants.length, afterStart, afterLoad, load, ok2xx: load.ok2xx + (first.status === 200 ? 1 : 0) };
+    return { workspaces: Object.keys(doc.workspaces).length, servicePrincipals: Object.keys(doc.servicePrincipals).length, grants: doc.grants.length, afterStart, afterLoad, load, ok2xx: load.ok2xx + (first.status === 200 ? 1 : 0) };
   } finally {
     await host.stop();
     track(undefined);
