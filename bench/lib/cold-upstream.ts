@@ -53,8 +53,9 @@ async function withHost<T>(sandbox: Sandbox, track: (h: SpawnedHost | undefined)
  * what reached Key Vault and Entra ID. The latencies are removed afterwards, whatever happens.
  */
 export async function measureColdUpstream(sandbox: Sandbox, pool: CallerPool, plan: { hosts: number; concurrent: number }, track: (h: SpawnedHost | undefined) => void): Promise<ColdUpstream> {
-  sandbox.vault.setLatency(INJECTED.keyVaultMs);
-  sandbox.authority.setLatency(INJECTED.entraMs);
+  // The sandbox's fault injection, a delay only: every request answers that much later.
+  sandbox.vault.faults.set({ delayMs: INJECTED.keyVaultMs });
+  sandbox.authority.faults.set({ delayMs: INJECTED.entraMs });
   try {
     const samples: number[] = [];
     let ok2xx = 0;
@@ -82,7 +83,7 @@ export async function measureColdUpstream(sandbox: Sandbox, pool: CallerPool, pl
     ok2xx += concurrent.ok2xx;
     return { injectedMs: INJECTED, firstVendMs: summarize(samples), firstVendSamplesMs: samples, firstVendUpstream, concurrent, ok2xx };
   } finally {
-    sandbox.vault.setLatency(0);
-    sandbox.authority.setLatency(0);
+    sandbox.vault.faults.clear();
+    sandbox.authority.faults.clear();
   }
 }

@@ -133,11 +133,6 @@ export class LocalAuthority {
     this.service?.setDown(down);
   }
 
-  /** Benchmarks only: each request waits this long first, like a network round trip away. */
-  setLatency(ms: number): void {
-    this.service?.setLatency(ms);
-  }
-
   /** While set, only the signing-keys endpoints fail (503). */
   setJwksDown(down: boolean): void {
     this.jwksDown = down;

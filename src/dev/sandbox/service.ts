@@ -42,8 +42,6 @@ export interface Service {
   readonly port: number;
   readonly isDown: boolean;
   setDown(down: boolean): void;
-  /** Benchmarks only: every request waits this long before it is handled (a network round trip). */
-  setLatency(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -93,11 +91,7 @@ function listen(server: Server): Promise<number> {
 
 /** Starts an HTTP(S) service on 127.0.0.1 on an ephemeral port. */
 export async function startService(opts: ServiceOptions): Promise<Service> {
-  let latencyMs = 0;
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    if (latencyMs > 0) setTimeout(() => void respond(opts, req, res), latencyMs);
-    else void respond(opts, req, res);
-  };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => void respond(opts, req, res);
   const server: Server = opts.tls
     ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, listener)
     : createHttpServer(listener);
@@ -110,7 +104,6 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     port,
     get isDown() { return killSwitch.isDown; },
     setDown: (value: boolean) => killSwitch.setDown(value),
-    setLatency: (ms: number) => void (latencyMs = Math.max(0, ms)),
     close: () => killSwitch.close(),
   };
 }

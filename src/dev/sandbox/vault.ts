@@ -97,11 +97,6 @@ export class LocalVault {
     this.service?.setDown(down);
   }
 
-  /** Benchmarks only: each request waits this long first, like a network round trip away. */
-  setLatency(ms: number): void {
-    this.service?.setLatency(ms);
-  }
-
   /** While set, authenticated requests get 429 with `Retry-After: 1`. */
   setThrottled(throttled: boolean): void {
     this.throttled = throttled;
