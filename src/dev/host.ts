@@ -12,13 +12,16 @@ import { startLocalHost } from './local-host';
  */
 async function main(): Promise<void> {
   const lines = createLineWriter(process.stdout);
-  const log = (level: string, fn: string, message: string, now = false): void => lines.write(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`, { now });
+  // Information lines (one per decision on the hot path) are batched; warnings and errors are
+  // written at once, before the answer leaves, as an operator (or a test) reading the log expects.
+  const log = (level: string, fn: string, message: string, now = level !== 'Information'): void =>
+    lines.write(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`, { now });
   let deps;
   try {
     // An invalid configuration stops here (78); a missing audit key does not: the host starts,
     // answers 503 and says what it lacks until the key can be read (DESIGN §8).
     const config = loadConfig(process.env);
-    for (const warning of broadTokenWarnings(config)) log('Warning', 'startup', `config warning: ${warning}`, true);
+    for (const warning of broadTokenWarnings(config)) log('Warning', 'startup', `config warning: ${warning}`);
     deps = createVendDeps(config, {
       onAuditKeyChange: (problem) => log(problem ? 'Warning' : 'Information', 'startup', problem ? `cannot vend yet: ${problem}` : 'audit key read from Key Vault; vending is on', true),
     });
