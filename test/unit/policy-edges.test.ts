@@ -14,12 +14,12 @@ const who = (o: Partial<CallerIdentity>): CallerIdentity => ({ tenantId: 't', ob
 
 describe('policy edges', () => {
   it('compares app and object ids without case, on both sides; roles exactly', () => {
-    const [, byApp, byOid] = grants;
+    const [, byApp, byOid] = grants.all;
     expect(callerMatches(byApp, who({ appId: APP.toUpperCase() }))).toBe(true);
     expect(callerMatches(byOid, who({ objectId: OID.toUpperCase() }))).toBe(true);
     expect(callerMatches(byOid, who({ objectId: OID }))).toBe(true);
-    expect(callerMatches(grants[0], who({ roles: ['Other', 'Vend.Prod'] }))).toBe(true);
-    expect(callerMatches(grants[0], who({ roles: ['Vend.Prod '] }))).toBe(false);
+    expect(callerMatches(grants.all[0], who({ roles: ['Other', 'Vend.Prod'] }))).toBe(true);
+    expect(callerMatches(grants.all[0], who({ roles: ['Vend.Prod '] }))).toBe(false);
     expect(callerMatches(byApp, who({ objectId: APP }))).toBe(false);
   });
 
@@ -51,7 +51,7 @@ describe('policy edges', () => {
 
   it('compiled grants are frozen', () => {
     expect(Object.isFrozen(grants)).toBe(true);
-    expect(Object.isFrozen(grants[0])).toBe(true);
-    expect([...grants[1].appIds]).toEqual([APP]);
+    expect(Object.isFrozen(grants.all[0])).toBe(true);
+    expect([...grants.all[1].appIds]).toEqual([APP]);
   });
 });
