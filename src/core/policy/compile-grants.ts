@@ -8,6 +8,10 @@ export type Mode = 'aad' | 'pat' | 'oauth' | 'user';
 export const DEFAULT_MAX_LIVE_PATS = 20;
 /** A grant ready for matching: sets instead of arrays, ids lower-cased once. */
 export interface CompiledGrant {
+  /** `config:<index>` for a grant of the config document, the grant's id for one made through the API. */
+  readonly id: string;
+  /** API grants only: epoch ms after which the grant admits nobody. */
+  readonly expiresAtMs?: number;
   readonly workspace: string;
   /** The tenants whose principals this grant admits: the home tenant unless the grant names others. */
   readonly tenants: ReadonlySet<string>;
@@ -33,22 +37,25 @@ export interface CompiledGrant {
  * who holds the API's roles there. Without `tenants`, only the home tenant's principals match.
  */
 export function compileGrants(grants: readonly GrantDocument[], homeTenantId: string): readonly CompiledGrant[] {
-  return Object.freeze(
-    grants.map((g) =>
-      Object.freeze({
-        workspace: g.workspace,
-        tenants: new Set((g.tenants ?? [homeTenantId]).map((id) => id.toLowerCase())),
-        roles: new Set(g.callers.roles),
-        appIds: new Set(g.callers.appIds.map((id) => id.toLowerCase())),
-        objectIds: new Set(g.callers.objectIds.map((id) => id.toLowerCase())),
-        usersViaAppIds: new Set((g.callers.usersViaAppIds ?? []).map((id) => id.toLowerCase())),
-        modes: new Set(g.modes),
-        maxLifetimeSeconds: g.maxLifetimeSeconds,
-        managementToken: g.managementToken,
-        scopes: Object.freeze(normalizeScopes(g.scopes ?? [])),
-        defaultScopes: Object.freeze(normalizeScopes(g.defaultScopes ?? [])),
-        maxLivePats: g.maxLivePats ?? DEFAULT_MAX_LIVE_PATS,
-      }),
-    ),
-  );
+  return Object.freeze(grants.map((g, i) => compileGrant(g, homeTenantId, `config:${i}`)));
+}
+
+/** One grant, config or API: after this step both are the same type and match the same way. */
+export function compileGrant(g: GrantDocument, homeTenantId: string, id: string, expiresAtMs?: number): CompiledGrant {
+  return Object.freeze({
+    id,
+    ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+    workspace: g.workspace,
+    tenants: new Set((g.tenants ?? [homeTenantId]).map((t) => t.toLowerCase())),
+    roles: new Set(g.callers.roles),
+    appIds: new Set(g.callers.appIds.map((a) => a.toLowerCase())),
+    objectIds: new Set(g.callers.objectIds.map((o) => o.toLowerCase())),
+    usersViaAppIds: new Set((g.callers.usersViaAppIds ?? []).map((a) => a.toLowerCase())),
+    modes: new Set(g.modes),
+    maxLifetimeSeconds: g.maxLifetimeSeconds,
+    managementToken: g.managementToken,
+    scopes: Object.freeze(normalizeScopes(g.scopes ?? [])),
+    defaultScopes: Object.freeze(normalizeScopes(g.defaultScopes ?? [])),
+    maxLivePats: g.maxLivePats ?? DEFAULT_MAX_LIVE_PATS,
+  });
 }
