@@ -1,7 +1,7 @@
 export { loadConfig } from './load-config';
 export type { VendingConfig, Workspace, ServicePrincipal, SpCredential } from './load-config';
 export type { Env } from './read-document';
-export type { ServiceSettings, AuditTarget, AuditKeySetting } from './service-settings';
+export type { ServiceSettings, AuditTarget, AuditKeySetting, GrantsTarget } from './service-settings';
 export { parseAuditKey } from './service-settings';
 export type { ApiGrantSettings, GrantDocument, PrincipalsDocument } from './schema';
 export { grantSchema } from './schema';
