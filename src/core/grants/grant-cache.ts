@@ -32,6 +32,9 @@ export class GrantCache {
   #validUntil = 0;
   #refreshing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Changes made through this instance, by sequence number: a read that began before one must not undo it. */
+  #local = new Map<string, { grant: ApiGrant; seq: number }>();
+  #seq = 0;
 
   constructor(private readonly options: GrantCacheOptions) {
     this.#view = options.configGrants;
@@ -57,11 +60,14 @@ export class GrantCache {
 
   /** One read at a time; a failure keeps the last good set (its age decides whether it still admits). */
   refresh(): Promise<void> {
+    const startedAt = this.#seq;
     this.#refreshing ??= this.options.store
       .list('grant', apiGrantSchema)
       .then(
         (rows) => {
-          this.#api = rows.map((r) => r.item);
+          const newer = [...this.#local.values()].filter((l) => l.seq > startedAt).map((l) => l.grant);
+          for (const [id, l] of this.#local) if (l.seq <= startedAt) this.#local.delete(id);
+          this.#api = [...rows.map((r) => r.item).filter((g) => !newer.some((n) => n.id === g.id)), ...newer];
           this.#lastGoodAt = this.options.clock.now();
           this.#lastFailed = false;
           this.#validUntil = 0;
@@ -79,9 +85,12 @@ export class GrantCache {
 
   /** A change made through this instance counts at once, then a read confirms it. */
   applyLocal(grant: ApiGrant): void {
+    this.#local.set(grant.id, { grant, seq: ++this.#seq });
     this.#api = [...this.#api.filter((g) => g.id !== grant.id), grant];
     this.#validUntil = 0;
-    void this.refresh();
+    // Confirm with a read that starts after the change (after any read already under way).
+    const pending = this.#refreshing ?? Promise.resolve();
+    void pending.then(() => this.refresh());
   }
 
   health(): GrantsHealth {
