@@ -7,6 +7,7 @@ import { execWithToken, metadataServer } from './sidecar/commands';
 import type { TokenCredential, TokenMode, VendingClientOptions } from './types';
 import { VendingClient } from './vending-client';
 import { VendingClientError } from './vending-client-error';
+import { runGrantsCli } from './grants/grants-cli';
 
 export type { CliIo } from './lib/cli-io';
 
@@ -18,6 +19,7 @@ const USAGE = `Usage:
   dbx-vend metadata-server --workspace NAME [--port N] [--min-validity S] [--exec -- COMMAND [ARGS...]]
   dbx-vend exec --workspace NAME [--mode aad|pat] [--min-validity S] [--lifetime S] [--purpose TEXT]
                 -- COMMAND [ARGS...]
+  dbx-vend grants list|create|revoke|renew|request|requests|approve|decline ...  (dbx-vend grants --help)
 
 Options for every command:
   --endpoint URL   vending API base, e.g. https://func-x.azurewebsites.net/api (env DBX_VEND_ENDPOINT)
@@ -75,6 +77,7 @@ class UsageError extends Error {
 
 /** Runs one `dbx-vend` command; resolves to the exit code and never rejects. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'grants') return runGrantsCli(argv.slice(1), io);
   try {
     // Everything after the first `--` is the child command of exec / metadata-server --exec.
     const dash = argv.indexOf('--');
