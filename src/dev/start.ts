@@ -88,9 +88,10 @@ A caller token for the sandbox (valid 1 h) is in ${tokenFile}. Try:
 
 Cross-team access (README, "Cross-team access"): team B's app and a team A owner, tokens beside it:
 
+  DIR=${dirname(tokenFile)}
   export DBX_VEND_ENDPOINT=${host.url}
-  DBX_VEND_CALLER_TOKEN=$(cat ${join(dirname(tokenFile), 'team-b-app-token')}) node dist/src/client/cli.js grants requests
-  DBX_VEND_CALLER_TOKEN=$(cat ${join(dirname(tokenFile), 'team-a-owner-token')}) node dist/src/client/cli.js grants list --workspace analytics-sandbox
+  DBX_VEND_CALLER_TOKEN=$(cat $DIR/team-b-app-token) node dist/src/client/cli.js grants requests
+  DBX_VEND_CALLER_TOKEN=$(cat $DIR/team-a-owner-token) node dist/src/client/cli.js grants list --workspace analytics-sandbox
 
 Press Ctrl-C to stop everything.`);
 }
