@@ -1,5 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/client/cli';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
 import { Stack } from './harness';
 import type { Reply } from './harness';
@@ -159,6 +160,21 @@ describe('grants through the API', () => {
     expect((await grantRows()).length).toBe(before);
   });
 
+  it('no record, no change: with the audit table down a grant is neither created nor revoked', async () => {
+    const made = await stack.call(hostA, '/grants', { token: await owner(), body: grantBody() });
+    const before = JSON.stringify(await grantRows());
+    stack.sandbox.audit.setDown(true);
+    try {
+      const create = await stack.call(hostA, '/grants', { token: await owner(), body: grantBody() });
+      expect({ status: create.status, code: create.json.code }).toEqual({ status: 503, code: 'audit_unavailable' });
+      expect((await stack.call(hostA, `/grants/${String(made.json.id)}`, { method: 'DELETE', token: await owner() })).status).toBe(503);
+    } finally {
+      stack.sandbox.audit.setDown(false);
+    }
+    expect(JSON.stringify(await grantRows())).toBe(before);
+    expect((await stack.call(hostA, `/grants/${String(made.json.id)}`, { method: 'DELETE', token: await owner() })).status).toBe(200);
+  });
+
   it('grants survive a restart: a fresh host admits the API grant once it has read the table', async () => {
     const made = await stack.call(hostA, '/grants', { token: await owner(), body: grantBody() });
     const fresh = await stack.host();
@@ -188,5 +204,31 @@ describe('grants through the API', () => {
     await until(async () => (await vendAsB(host)).status === 200, 15_000);
     expect((await stack.call(host, `/grants/${String(made.json.id)}`, { method: 'DELETE', token: await owner() })).status).toBe(200);
     await host.stop();
+  });
+
+  it('dbx-vend grants: request, review, approve over the CLI; tables or --json; exit codes like the rest of the CLI', async () => {
+    const run = async (token: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+      let out = '';
+      let err = '';
+      const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: { DBX_VEND_ENDPOINT: hostA.url, DBX_VEND_CALLER_TOKEN: token } };
+      return { code: await runCli(['grants', ...argv], io), out, err };
+    };
+    const [b, a] = [await teamB(), await owner()];
+    const asked = await run(b, 'request', '--workspace', 'analytics-sandbox', '--mode', 'pat', '--max-lifetime', '600', '--reason', 'cli walkthrough', '--json');
+    expect(asked.code).toBe(0);
+    const id = (JSON.parse(asked.out) as { id: string }).id;
+    const review = await run(a, 'requests', '--workspace', 'analytics-sandbox');
+    expect(review).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`^ID +WORKSPACE +STATE[^]*${id} +analytics-sandbox +pending`)) as string });
+    expect((await run(b, 'approve', '--id', id)).code).toBe(3); // team B is no owner: refused
+    expect((await run(a, 'approve')).code).toBe(2); // --id missing: usage
+    const approved = await run(a, 'approve', '--id', id, '--max-lifetime', '300', '--expires', '1d', '--json');
+    expect(approved.code).toBe(0);
+    const grant = (JSON.parse(approved.out) as { grant: { id: string; maxLifetimeSeconds: number } }).grant;
+    expect(grant.maxLifetimeSeconds).toBe(300);
+    expect((await stack.vend(hostA, { workspace: 'analytics-sandbox', mode: 'pat', lifetime_seconds: 300 }, { token: b })).status).toBe(200);
+    expect((await run(a, 'list', '--workspace', 'analytics-sandbox', '--status', 'active')).out).toContain(grant.id);
+    expect((await run(a, 'revoke', '--id', grant.id)).code).toBe(0);
+    expect((await run(a, 'revoke', '--id', grant.id)).code).toBe(3);
+    expect((await stack.vend(hostA, { workspace: 'analytics-sandbox', mode: 'pat', lifetime_seconds: 300 }, { token: b })).status).toBe(403);
   });
 });
