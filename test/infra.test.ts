@@ -310,7 +310,7 @@ function only(resources: ArmResource[], type: string, name?: RegExp): ArmResourc
 function customRole(resources: ArmResource[], roleName: RegExp): ArmResource {
   const found = resources.filter((r) => r.type === 'Microsoft.Authorization/roleDefinitions' && roleName.test(String(r.properties?.roleName)));
   expect(found, roleName.source).toHaveLength(1);
-  return found[0] as ArmResource;
+  return found[0];
 }
 
 function props(resource: ArmResource): Record<string, unknown> {

@@ -146,6 +146,7 @@ describe('grants through the API', () => {
       ['{not json', 400],
       [grantBody({ extra: 1 }), 400],
       [grantBody({ modes: ['root'] }), 400],
+      [grantBody({ modes: ['oauth'] }), 400], // the config grant's own check: oauth needs scopes
       [grantBody({ expiresAt: new Date(Date.now() + 400 * 86_400_000).toISOString() }), 400],
       [grantBody({ reason: '' }), 400],
       [grantBody({ workspace: 'bad\u202ename' }), 400],

@@ -4,7 +4,7 @@ export type { Env } from './read-document';
 export type { ServiceSettings, AuditTarget, AuditKeySetting, GrantsTarget } from './service-settings';
 export { parseAuditKey } from './service-settings';
 export type { ApiGrantSettings, GrantDocument, PrincipalsDocument } from './schema';
-export { grantSchema } from './schema';
+export { checkGrant, grantFields, grantSchema } from './schema';
 export { NAME_PATTERN, NAME_RULE } from './schema';
 export { ConfigError } from './config-error';
 export { broadTokenWarnings } from './broad-token-warnings';

@@ -1,33 +1,35 @@
 import { z } from 'zod';
-import { grantSchema } from '../config';
+import { checkGrant, grantFields } from '../config';
 
-// Request bodies of the grant routes. Their grant fields are the config grant's schema, so a
-// grant made through the API can say exactly what the config can, and nothing else.
+// Request bodies of the grant routes. Their grant fields and cross-field checks are the config
+// grant's (grantFields, checkGrant), so an API grant can say exactly what the config can, no more.
 
 const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone' });
 /** Printable only: no control, format (bidi), surrogate, private-use or unassigned code points. */
 const text = (max: number) => z.string().min(1).max(max).regex(/^[^\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]*$/u, 'must be printable characters only');
 
 /** POST /api/grants */
-export const createGrantBody = grantSchema.extend({
-  expiresAt: isoTime.optional(),
-  reason: text(500),
-});
+export const createGrantBody = grantFields
+  .extend({
+    expiresAt: isoTime.optional(),
+    reason: text(500),
+  })
+  .superRefine(checkGrant);
 
 /** POST /api/grant-requests: who it admits defaults to the caller itself; modes to aad; lifetime to an hour. */
-export const requestGrantBody = grantSchema.extend({
-  callers: grantSchema.shape.callers.optional(),
-  modes: grantSchema.shape.modes.optional(),
-  maxLifetimeSeconds: grantSchema.shape.maxLifetimeSeconds.optional(),
+export const requestGrantBody = grantFields.extend({
+  callers: grantFields.shape.callers.optional(),
+  modes: grantFields.shape.modes.optional(),
+  maxLifetimeSeconds: grantFields.shape.maxLifetimeSeconds.optional(),
   managementToken: z.boolean().optional(),
   expiresAt: isoTime.optional(),
   reason: text(500),
-});
+}).superRefine((g, ctx) => checkGrant({ ...g, modes: g.modes ?? ['aad'] }, ctx));
 
 /** POST /api/grant-requests/{id}/approve: every field may only narrow what was asked. */
 export const approveBody = z.strictObject({
-  modes: grantSchema.shape.modes.optional(),
-  maxLifetimeSeconds: grantSchema.shape.maxLifetimeSeconds.optional(),
+  modes: grantFields.shape.modes.optional(),
+  maxLifetimeSeconds: grantFields.shape.maxLifetimeSeconds.optional(),
   managementToken: z.boolean().optional(),
   expiresAt: isoTime.optional(),
   note: text(500).optional(),

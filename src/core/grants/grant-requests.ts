@@ -1,4 +1,4 @@
-import { grantSchema } from '../config';
+import { grantFields, grantSchema } from '../config';
 import type { GrantDocument } from '../config';
 import { ConflictError, InvalidRequestError, NotFoundError, NotGrantedError } from '../errors';
 import { jsonResponse, readJsonBody } from '../http';
@@ -21,7 +21,7 @@ export async function requestGrant(deps: VendDeps, admin: GrantAdmin, ctx: Reque
   const body = await readJsonBody(incoming, requestGrantBody);
   attempt.workspace = body.workspace;
   if (!deps.config.workspaces.has(body.workspace)) throw new NotGrantedError({ detail: `Not granted, or no such workspace: "${body.workspace}".` });
-  checkTenants(deps.config, body.tenants);
+  checkTenants(deps.config, body.tenants, body.modes);
   const now = deps.clock.now();
   const request: GrantRequest = {
     ...body,
@@ -119,7 +119,7 @@ async function findPending(admin: GrantAdmin, id: string, caller: CallerIdentity
 /** The grant fields of a request, exactly as the config grant schema defines them (and re-checked by it). */
 function grantFieldsOf(request: GrantRequest): GrantDocument {
   const source = request as Record<string, unknown>;
-  return grantSchema.parse(Object.fromEntries(Object.keys(grantSchema.shape).flatMap((k) => (source[k] === undefined ? [] : [[k, source[k]]]))));
+  return grantSchema.parse(Object.fromEntries(Object.keys(grantFields.shape).flatMap((k) => (source[k] === undefined ? [] : [[k, source[k]]]))));
 }
 
 type Narrowing = { modes?: readonly string[]; maxLifetimeSeconds?: number; managementToken?: boolean };

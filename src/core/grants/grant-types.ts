@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { grantSchema } from '../config';
+import { checkGrant, grantFields } from '../config';
 
 /** Who did something to a grant: identifiers from the verified token, never the token. */
 export const actorSchema = z.strictObject({
@@ -17,7 +17,8 @@ const isoTime = z.iso.datetime({ offset: true });
  * A grant made through the API: the config grant's fields (same schema, so the same meaning),
  * plus its expiry, reason and history. Revocation is a state, never a deletion.
  */
-export const apiGrantSchema = grantSchema.extend({
+export const apiGrantSchema = grantFields
+  .extend({
   id: z.string().min(1).max(64),
   expiresAt: isoTime,
   reason: z.string().max(500),
@@ -29,11 +30,13 @@ export const apiGrantSchema = grantSchema.extend({
   revokedAt: isoTime.optional(),
   renewedBy: actorSchema.optional(),
   renewedAt: isoTime.optional(),
-});
+  })
+  .superRefine(checkGrant);
 export type ApiGrant = z.infer<typeof apiGrantSchema>;
 
 /** What a caller asked for; an owner approves it (possibly narrower) or declines it. */
-export const grantRequestSchema = grantSchema.extend({
+export const grantRequestSchema = grantFields
+  .extend({
   id: z.string().min(1).max(64),
   expiresAt: isoTime.optional(),
   reason: z.string().max(500),
@@ -44,7 +47,8 @@ export const grantRequestSchema = grantSchema.extend({
   decidedAt: isoTime.optional(),
   decisionNote: z.string().max(500).optional(),
   grantId: z.string().optional(),
-});
+  })
+  .superRefine(checkGrant);
 export type GrantRequest = z.infer<typeof grantRequestSchema>;
 
 export type GrantStatus = 'active' | 'expired' | 'revoked';

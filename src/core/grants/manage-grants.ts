@@ -23,7 +23,7 @@ export async function createGrant(deps: VendDeps, admin: GrantAdmin, ctx: Reques
   const body = await readJsonBody(incoming, createGrantBody);
   attempt.workspace = body.workspace;
   requireManager(admin, caller, body.workspace);
-  checkTenants(deps.config, body.tenants);
+  checkTenants(deps.config, body.tenants, body.modes);
   const now = deps.clock.now();
   const { expiresAt, reason, ...fields } = body;
   const grant: ApiGrant = { ...fields, id: admin.newId(), expiresAt: resolveExpiry(deps.config, now, expiresAt), reason, createdBy: actorOf(caller), createdAt: isoAt(now), state: 'active' };
