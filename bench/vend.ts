@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { startSandbox } from '../src/dev/sandbox';
 import type { Sandbox } from '../src/dev/sandbox';
 import type { SpawnedHost } from '../src/dev/spawn-host';
+import { seedApiGrants, untilGrantsLoaded } from './lib/api-grants';
 import { countAuditRows } from './lib/audit-rows';
 import { CallerPool } from './lib/caller-pool';
 import { evaluate } from './lib/checks';
@@ -17,6 +18,8 @@ import { measureWarmHost } from './lib/warm';
  * rows, against the sandbox on 127.0.0.1. Bounded in count and time; exits non-zero on any failed check.
  */
 const PLAN = { coldHosts: 10, callers: 400, warmupRequests: 500, targetSeconds: 10, probeRequestsPerConnection: 10, connections: [10, 50] } as const;
+/** Then a second warm host, with this many API grants for the same workspace loaded: throughput must hold. */
+const API_GRANTS = 1_000;
 /** The whole bench is cut short (hosts and sandbox still stopped) if it runs past this. */
 const DEADLINE_MS = 240_000;
 
@@ -34,17 +37,20 @@ async function bench(sandbox: Sandbox, started: number, where: BenchResults['mac
     if (host) running.add(host);
   });
   const warm = await measureWarmHost(sandbox, pool, PLAN, (host) => running.add(host));
+  await seedApiGrants(sandbox, API_GRANTS);
+  const withGrants = await measureWarmHost(sandbox, pool, PLAN, (host) => running.add(host), (host) => untilGrantsLoaded(host.url));
   const rowsByOutcome = await countAuditRows(sandbox);
-  const responses2xx = cold.ok2xx + warm.ok2xx;
+  const responses2xx = cold.ok2xx + warm.ok2xx + withGrants.ok2xx;
   const maxRequestsPerCaller = pool.maxPerCaller();
   return {
     date: new Date().toISOString().slice(0, 10),
     machine: where,
     totalSeconds: Math.round((performance.now() - started) / 1000),
     cold, warm,
+    apiGrants: { count: API_GRANTS, warm: withGrants },
     callers: { distinct: pool.size, maxRequestsPerCaller },
     audit: { rowsByOutcome, responses2xx },
-    checks: evaluate({ cold, warm, maxPerCaller: maxRequestsPerCaller, rowsByOutcome, responses2xx }),
+    checks: evaluate({ cold, warm, withGrants, maxPerCaller: maxRequestsPerCaller, rowsByOutcome, responses2xx }),
   };
 }
 

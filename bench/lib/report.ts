@@ -21,6 +21,8 @@ export interface BenchResults {
   readonly totalSeconds: number;
   readonly cold: ColdFigures;
   readonly warm: WarmFigures;
+  /** The same warm measurement on a fresh host with this many API grants loaded for the workspace. */
+  readonly apiGrants: { readonly count: number; readonly warm: WarmFigures };
   readonly callers: { readonly distinct: number; readonly maxRequestsPerCaller: number };
   readonly audit: { readonly rowsByOutcome: Record<string, number>; readonly responses2xx: number };
   readonly checks: readonly Check[];
@@ -82,6 +84,9 @@ export function formatReport(r: BenchResults): string {
     ...coldLines(r),
     '',
     ...warmLines(r),
+    '',
+    pad([`warm vend, ${r.apiGrants.count} API grants loaded`, 'req/s', 'p50', 'p90', 'p99', 'max', 'requests', 'failed', 'CPU ms/req']),
+    ...r.apiGrants.warm.runs.map((run) => loadRow(`${run.durationSeconds} s, ${run.connections} connections`, run)),
     '',
     pad(['audit rows', 'count']),
     ...Object.entries(r.audit.rowsByOutcome).map(([outcome, n]) => pad([outcome, n])),

@@ -61,9 +61,10 @@ async function loadAtEachConcurrency(pool: CallerPool, pid: number, url: string,
 }
 
 /** One host: started, warmed up, then loaded with each connection count in turn. */
-export async function measureWarmHost(sandbox: Sandbox, pool: CallerPool, plan: WarmPlan, track: (host: SpawnedHost) => void): Promise<WarmFigures> {
+export async function measureWarmHost(sandbox: Sandbox, pool: CallerPool, plan: WarmPlan, track: (host: SpawnedHost) => void, ready?: (host: SpawnedHost) => Promise<void>): Promise<WarmFigures> {
   const host = await spawnHost(sandbox.hostEnv());
   track(host);
+  await ready?.(host);
   const { pid } = host;
   const afterStart = await sampleProcess(pid);
   sandbox.vault.resetCounters();
