@@ -47,8 +47,11 @@ async function grantRows(): Promise<Record<string, unknown>[]> {
   return rows;
 }
 
+/** The audit row of a request; refusal rows are written in the background, so it waits for one (bounded). */
 async function auditRow(requestId: string): Promise<Record<string, unknown> | undefined> {
-  return (await stack.auditRows()).find((r) => r.request_id === requestId);
+  let row: Record<string, unknown> | undefined;
+  await until(async () => (row = (await stack.auditRows()).find((r) => r.request_id === requestId)) !== undefined, 10_000).catch(() => undefined);
+  return row;
 }
 
 describe('grants through the API', () => {
