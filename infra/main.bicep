@@ -49,6 +49,11 @@ param auditHmacSecretName string = 'audit-hmac-key'
 @maxLength(63)
 param auditTableName string = 'vendingaudit'
 
+@description('Name of the grants table (grants made through the API, and grant requests).')
+@minLength(3)
+@maxLength(63)
+param grantsTableName string = 'vendinggrants'
+
 @description('Memory of each function instance, in MB.')
 param instanceMemoryMB 512 | 2048 | 4096 = 2048
 
@@ -158,6 +163,7 @@ module auditStorage 'modules/audit-storage.bicep' = {
     name: names.auditStorage
     location: location
     auditTableName: auditTableName
+    grantsTableName: grantsTableName
     tags: allTags
   }
 }
@@ -189,6 +195,7 @@ module rbac 'modules/rbac.bicep' = {
     hostStorageAccountName: names.hostStorage
     auditStorageAccountName: names.auditStorage
     auditTableName: auditTableName
+    grantsTableName: grantsTableName
     roleNameSuffix: resourceToken
     keyVaultName: names.keyVault
     keyVaultSecretNames: appSecretNames
@@ -228,6 +235,8 @@ module functionApp 'modules/function-app.bicep' = {
       AZURE_CLIENT_ID: identity.outputs.clientId
       AUDIT_TABLE_ENDPOINT: auditStorage.outputs.tableEndpoint
       AUDIT_TABLE_NAME: auditStorage.outputs.auditTableName
+      GRANTS_TABLE_ENDPOINT: auditStorage.outputs.tableEndpoint
+      GRANTS_TABLE_NAME: auditStorage.outputs.grantsTableName
       // A name, not a Key Vault reference: the app reads the secret itself (same client, cache and
       // refresh as the SP secrets), so it starts, says what it lacks, and begins vending within a
       // minute of the secret's creation, with no restart.
@@ -283,6 +292,9 @@ output AUDIT_TABLE_ENDPOINT string = auditStorage.outputs.tableEndpoint
 
 @description('Name of the audit table.')
 output AUDIT_TABLE_NAME string = auditStorage.outputs.auditTableName
+
+@description('Name of the grants table.')
+output GRANTS_TABLE_NAME string = auditStorage.outputs.grantsTableName
 
 @description('The scope a caller asks Entra ID for to call the vending API.')
 output VENDING_API_SCOPE string = '${apiIdentifierUris[0]}/.default'

@@ -85,6 +85,13 @@ const AUDIT_APPENDER_DATA_ACTIONS = [
   'Microsoft.Storage/storageAccounts/tableServices/tables/entities/add/action',
 ];
 
+/**
+ * The grants editor's data actions (Azure permissions reference, Microsoft.Storage:
+ * entities/add/action "Insert table entities", entities/update/action "Merge or update table
+ * entities"): add, update with the etag read, and read. Never entities/delete or entities/write.
+ */
+const GRANTS_EDITOR_DATA_ACTIONS = [...AUDIT_APPENDER_DATA_ACTIONS, 'Microsoft.Storage/storageAccounts/tableServices/tables/entities/update/action'];
+
 const SNAPSHOT_SCOPE = {
   tenantId: '11111111-1111-4111-8111-111111111111',
   subscriptionId: '44444444-4444-4444-8444-444444444444',
@@ -299,6 +306,13 @@ function only(resources: ArmResource[], type: string, name?: RegExp): ArmResourc
   return found[0];
 }
 
+/** The custom role whose roleName matches (the definitions' names are GUIDs). */
+function customRole(resources: ArmResource[], roleName: RegExp): ArmResource {
+  const found = resources.filter((r) => r.type === 'Microsoft.Authorization/roleDefinitions' && roleName.test(String(r.properties?.roleName)));
+  expect(found, roleName.source).toHaveLength(1);
+  return found[0];
+}
+
 function props(resource: ArmResource): Record<string, unknown> {
   expect(resource.properties, `${resource.type} properties`).toBeTypeOf('object');
   return resource.properties ?? {};
@@ -499,21 +513,36 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
     const container = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
     expect(props(container).publicAccess).toBe('None');
     expect(container.id?.startsWith(`${host.id}/`)).toBe(true);
-    const table = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables');
+    const table = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables', /vendingaudit$/);
     expect(table.id).toBe(`${audit.id}/tableServices/default/tables/vendingaudit`);
-    // The audit account holds the table and nothing else.
+    const grants = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables', /vendinggrants$/);
+    expect(grants.id).toBe(`${audit.id}/tableServices/default/tables/vendinggrants`);
+    // The audit account holds the audit and grants tables and nothing else.
     const inAudit = snapshot.predictedResources.filter((r) => r.id?.startsWith(`${audit.id}/`) && !r.type.startsWith('Microsoft.Authorization/'));
-    expect(inAudit.map((r) => r.type).sort()).toEqual(['Microsoft.Storage/storageAccounts/tableServices', 'Microsoft.Storage/storageAccounts/tableServices/tables']);
+    expect(inAudit.map((r) => r.type).sort()).toEqual([
+      'Microsoft.Storage/storageAccounts/tableServices',
+      'Microsoft.Storage/storageAccounts/tableServices/tables',
+      'Microsoft.Storage/storageAccounts/tableServices/tables',
+    ]);
   });
 
   it('defines the audit role: add and read table entities only, assignable in this resource group', (ctx) => {
     const { snapshot } = infra(ctx);
-    const role = only(snapshot.predictedResources, 'Microsoft.Authorization/roleDefinitions');
+    const role = customRole(snapshot.predictedResources, /audit appender/);
     expect(props(role)).toMatchObject({ type: 'CustomRole', assignableScopes: [`/subscriptions/${SNAPSHOT_SCOPE.subscriptionId}/resourceGroups/${SNAPSHOT_SCOPE.resourceGroup}`] });
     expect(String(props(role).roleName)).toMatch(/^dbx-token-vending audit appender \([a-z0-9]+\)$/);
     expect(props(role).permissions).toEqual([{ actions: [], notActions: [], dataActions: AUDIT_APPENDER_DATA_ACTIONS, notDataActions: [] }]);
     const text = JSON.stringify(props(role).permissions);
     expect(text).not.toMatch(/entities\/(write|delete|update\/action)|tables\/(write|delete)|\*/);
+  });
+
+  it('defines the grants role: add, update and read table entities, never delete', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const role = customRole(snapshot.predictedResources, /grants editor/);
+    expect(props(role)).toMatchObject({ type: 'CustomRole', assignableScopes: [`/subscriptions/${SNAPSHOT_SCOPE.subscriptionId}/resourceGroups/${SNAPSHOT_SCOPE.resourceGroup}`] });
+    expect(String(props(role).roleName)).toMatch(/^dbx-token-vending grants editor \([a-z0-9]+\)$/);
+    expect(props(role).permissions).toEqual([{ actions: [], notActions: [], dataActions: GRANTS_EDITOR_DATA_ACTIONS, notDataActions: [] }]);
+    expect(JSON.stringify(props(role).permissions)).not.toMatch(/entities\/(write|delete)|tables\/(write|delete)|\*/);
   });
 
   it('keeps the vault in RBAC mode with soft delete and purge protection', (ctx) => {
@@ -553,7 +582,7 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
       expect(String(props(assignment).roleDefinitionId)).toMatch(/^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', /);
     }
     const appAssignments = assignments.filter((a) => props(a).principalId === "[parameters('principalId')]");
-    expect(appAssignments).toHaveLength(5);
+    expect(appAssignments).toHaveLength(6);
     for (const assignment of appAssignments) expect(props(assignment).principalType).toBe('ServicePrincipal');
   });
 
@@ -565,12 +594,14 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
 });
 
 describe('infra: role assignments and scopes (deployment snapshot)', () => {
-  it('gives the app identity exactly its four roles, each on the narrowest scope', (ctx) => {
+  it('gives the app identity exactly its five roles, each on the narrowest scope', (ctx) => {
     const { snapshot } = infra(ctx);
     const storage = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts', /^sthost/);
     const auditAccount = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts', /^staudit/);
-    const auditRole = only(snapshot.predictedResources, 'Microsoft.Authorization/roleDefinitions');
-    const table = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables');
+    const auditRole = customRole(snapshot.predictedResources, /audit appender/);
+    const grantsRole = customRole(snapshot.predictedResources, /grants editor/);
+    const table = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables', /vendingaudit$/);
+    const grantsTable = only(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts/tableServices/tables', /vendinggrants$/);
     const vault = only(snapshot.predictedResources, 'Microsoft.KeyVault/vaults');
     const component = only(snapshot.predictedResources, 'Microsoft.Insights/components');
     const id = (r: ArmResource): string => r.id ?? '';
@@ -580,11 +611,12 @@ describe('infra: role assignments and scopes (deployment snapshot)', () => {
       expect.arrayContaining([
         { role: ROLE.storageBlobDataOwner, scope: id(storage) },
         { role: auditRole.name, scope: id(table) },
+        { role: grantsRole.name, scope: id(grantsTable) },
         { role: ROLE.keyVaultSecretsUser, scope: id(vault) },
         { role: ROLE.monitoringMetricsPublisher, scope: id(component) },
       ]),
     );
-    expect(appRoleAssignments(snapshot)).toHaveLength(4);
+    expect(appRoleAssignments(snapshot)).toHaveLength(5);
     // No role that may update or delete audit rows, on the table or above it.
     expect(appRoleAssignments(snapshot).map((a) => a.role)).not.toContain(ROLE.storageTableDataContributor);
     for (const { scope } of appRoleAssignments(snapshot)) expect(id(auditAccount).startsWith(scope)).toBe(false);

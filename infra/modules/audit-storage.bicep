@@ -1,5 +1,6 @@
-// The audit trail: one table in an account of its own. Nothing else lives here, so the only data
-// role the app holds on it is the insert-and-read custom role (rbac.bicep) on the table itself.
+// The audit trail and the API grants: two tables in an account of their own. Nothing else lives
+// here; the app's data roles (rbac.bicep) are each scoped to one table: insert-and-read on the
+// audit table, insert-update-and-read (no delete) on the grants table.
 
 import { identityOnlyStorageProperties, resourceTags } from 'types.bicep'
 
@@ -11,6 +12,9 @@ param location string
 
 @description('Table that receives one audit record per vending decision.')
 param auditTableName string
+
+@description('Table that holds the grants made through the API and the grant requests.')
+param grantsTableName string
 
 @description('Tags for the resources.')
 param tags resourceTags
@@ -37,6 +41,12 @@ resource auditTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2024
   name: auditTableName
 }
 
+// Also created here: revocation is a state change, so the app never needs to create, drop or delete.
+resource grantsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-01' = {
+  parent: tableService
+  name: grantsTableName
+}
+
 @description('Name of the storage account.')
 output name string = storage.name
 
@@ -45,3 +55,6 @@ output tableEndpoint string = storage.properties.primaryEndpoints.table
 
 @description('Name of the audit table.')
 output auditTableName string = auditTable.name
+
+@description('Name of the grants table.')
+output grantsTableName string = grantsTable.name

@@ -4,6 +4,8 @@
 //                                                deployment package container lives there too)
 //   app identity  audit appender (custom role,   the audit table only, in its own account: may add
 //                 defined here)                  and read entities, never update or delete them
+//   app identity  grants editor (custom role,    the grants table only: may add, update and read
+//                 defined here)                  entities, never delete them (revocation is a state)
 //   app identity  Key Vault Secrets User         each named secret, or the vault when no names are
 //                                                given (the vault holds only this app's secrets)
 //   app identity  Monitoring Metrics Publisher   the Application Insights component
@@ -22,6 +24,9 @@ param auditStorageAccountName string
 
 @description('The audit table.')
 param auditTableName string
+
+@description('The grants table (same account as the audit table).')
+param grantsTableName string
 
 @description('Suffix that makes the custom role\'s name unique in the tenant (role names are tenant-wide).')
 param roleNameSuffix string
@@ -64,6 +69,10 @@ resource auditStorage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = 
 
     resource auditTable 'tables' existing = {
       name: auditTableName
+    }
+
+    resource grantsTable 'tables' existing = {
+      name: grantsTableName
     }
   }
 }
@@ -118,6 +127,44 @@ resource auditAppenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' 
         notDataActions: []
       }
     ]
+  }
+}
+
+// The grants table: Insert Entity (entities/add/action), Update Entity with the etag read
+// (entities/update/action: merge or update), Query Entities (entities/read). Left out: entities/write
+// (it adds Insert Or Replace), entities/delete and tables/write. A grant is never deleted: revoking
+// and expiring are states its row keeps, so the record of who had access stays in the table.
+resource grantsEditorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'dbx-token-vending-grants-editor')
+  properties: {
+    roleName: 'dbx-token-vending grants editor (${roleNameSuffix})'
+    description: 'Add, update and read entities of the token-vending grants table; no delete.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: [
+          'Microsoft.Storage/storageAccounts/tableServices/tables/entities/read'
+          'Microsoft.Storage/storageAccounts/tableServices/tables/entities/add/action'
+          'Microsoft.Storage/storageAccounts/tableServices/tables/entities/update/action'
+        ]
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource grantsTableEditor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::tableService::grantsTable.id, principalId, grantsEditorRole.name)
+  scope: auditStorage::tableService::grantsTable
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', grantsEditorRole.name)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
   }
 }
 

@@ -8,6 +8,7 @@ import { execWithToken, metadataServer } from './sidecar/commands';
 import type { TokenCredential, VendingClientOptions } from './types';
 import { VendingClient } from './vending-client';
 import { VendingClientError } from './vending-client-error';
+import { runGrantsCli } from './grants/grants-cli';
 
 export type { CliIo } from './lib/cli-io';
 
@@ -25,6 +26,7 @@ Modes: aad (the service principal's Entra ID token), pat (a revocable PAT), oaut
 OAuth token for this workspace and the given API scopes only), user (your own token, on-behalf-of).
 --scopes (oauth, pat): Databricks API scopes, repeated or comma-separated, e.g.
   --scopes clusters:read,sql; without it the grant's default scopes apply.
+  dbx-vend grants list|create|revoke|renew|request|requests|approve|decline ...  (dbx-vend grants --help)
 
 Options for every command:
   --endpoint URL   vending API base, e.g. https://func-x.azurewebsites.net/api (env DBX_VEND_ENDPOINT)
@@ -80,6 +82,7 @@ const METADATA_MIN_VALIDITY_SECONDS = 300;
 
 /** Runs one `dbx-vend` command; resolves to the exit code and never rejects. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'grants') return runGrantsCli(argv.slice(1), io);
   try {
     // Everything after the first `--` is the child command of exec / metadata-server --exec.
     const dash = argv.indexOf('--');

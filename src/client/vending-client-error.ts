@@ -7,6 +7,8 @@ export type ServiceProblemCode =
   | 'invalid_token'
   | 'not_granted'
   | 'unknown_token'
+  | 'not_found'
+  | 'conflict'
   | 'method_not_allowed'
   | 'body_too_large'
   | 'unsupported_media_type'

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { TableClient, odata } from '@azure/data-tables';
 import { startSandbox } from './sandbox';
 import { demoScopedToken } from './scoped-demo';
 import type { Sandbox } from './sandbox';
+import { crossTeamDemo } from './cross-team-demo';
 import { metadataDemo } from './metadata-demo';
 import { stopOnSignals } from './exit-with-parent';
 import { spawnHost } from './spawn-host';
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     await demo(sandbox, host);
     await demoScopedToken(sandbox, host);
     await metadataDemo(sandbox, host, 5);
+    await crossTeamDemo(sandbox, host, 6);
     const tokenFile = await writeCallerToken(sandbox, stopAll);
     printHowTo(host, tokenFile);
   } catch (err) {
@@ -67,6 +69,9 @@ async function writeCallerToken(sandbox: Sandbox, stopAll: (() => Promise<void>)
   stopAll.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
   const file = join(dir, 'caller-token');
   writeFileSync(file, await sandbox.issueCallerToken({ expiresInSeconds: 3600 }), { mode: 0o600 });
+  // For the cross-team walkthrough in the README: team A's owner (a user in the owning group) and team B's app.
+  writeFileSync(join(dir, 'team-a-owner-token'), await sandbox.issueCallerToken({ kind: 'user', claims: { groups: [sandbox.apps.teamAGroupId] }, expiresInSeconds: 3600 }), { mode: 0o600 });
+  writeFileSync(join(dir, 'team-b-app-token'), await sandbox.issueCallerToken({ clientId: sandbox.apps.otherCallerApp.clientId, roles: [], expiresInSeconds: 3600 }), { mode: 0o600 });
   return file;
 }
 
@@ -80,6 +85,13 @@ A caller token for the sandbox (valid 1 h) is in ${tokenFile}. Try:
   curl -s ${host.url}/workspaces -H "Authorization: Bearer $TOKEN"
   curl -s -X POST ${host.url}/token -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' -d '{"workspace":"analytics-sandbox","purpose":"trying it"}'
+
+Cross-team access (README, "Cross-team access"): team B's app and a team A owner, tokens beside it:
+
+  DIR=${dirname(tokenFile)}
+  export DBX_VEND_ENDPOINT=${host.url}
+  DBX_VEND_CALLER_TOKEN=$(cat $DIR/team-b-app-token) node dist/src/client/cli.js grants requests
+  DBX_VEND_CALLER_TOKEN=$(cat $DIR/team-a-owner-token) node dist/src/client/cli.js grants list --workspace analytics-sandbox
 
 Press Ctrl-C to stop everything.`);
 }

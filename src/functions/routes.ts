@@ -4,6 +4,7 @@ import type { VendDeps } from '../core/vend';
 import { withRequestBudget } from '../core/deadline';
 import { jsonResponse } from '../core/http';
 import { contextLogger, incomingBody, methodNotAllowed, requestContext, toHttpResponse } from './adapter';
+import { makeGrantRoutes } from './grant-routes';
 
 export interface RouteDefinition {
   readonly name: string;
@@ -57,6 +58,7 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
         return Promise.resolve(methodNotAllowed(request, ['GET']) ?? toHttpResponse(jsonResponse(healthStatusCode(snapshot), snapshot, requestContext(request).requestId)));
       },
     },
+    ...(deps.grantAdmin ? makeGrantRoutes(deps, deps.grantAdmin) : []),
   ]);
 }
 

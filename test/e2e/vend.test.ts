@@ -175,7 +175,7 @@ describe('GET /api/workspaces and /api/health', () => {
   it('answers health anonymously with names only', async () => {
     const reply = await env.stack.call(env.host, '/health', { token: null });
     expect(reply.status).toBe(200);
-    expect(reply.json).toEqual({ status: 'ok', version: '0.1.0', checks: { config: 'ok', keyvault: 'ok', entra: 'ok', audit: 'ok', audit_key: 'ok' } });
+    expect(reply.json).toEqual({ status: 'ok', version: '0.1.0', checks: { config: 'ok', keyvault: 'ok', entra: 'ok', audit: 'ok', audit_key: 'ok', grants: 'ok' } });
     expect(reply.text).not.toContain(env.stack.sandbox.vaultUrl);
   });
 });

@@ -105,7 +105,7 @@ describe('issueToken (aad)', () => {
       caller_tid: TENANT, caller_oid: 'oid-1', caller_appid: 'app-1', caller_kind: 'app', caller_name: 'caller-app',
       workspace: 'prod', service_principal: 'etl-sp', mode: 'aad', management_token: false, token_id: 'uti-main',
       token_fingerprint: createHmac('sha256', HMAC).update(MAIN).digest('hex').slice(0, 16), expires_on: 1_764_003_600,
-      purpose: 'etl', source_ip: '203.0.113.9', user_agent: 'ua/1', latency_ms: 25,
+      purpose: 'etl', source_ip: '203.0.113.9', user_agent: 'ua/1', latency_ms: 25, grant_id: 'config:0',
     }]);
     expect(w.logs).toEqual([{ level: 'info', message: 'token: 200', fields: { request_id: 'req-1', caller_tid: TENANT, caller_oid: 'oid-1', caller_appid: 'app-1', workspace: 'prod', mode: 'aad', latency_ms: 25 } }]);
   });

@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 export interface AuditRecord {
   readonly request_id: string;
   readonly time: string;
-  readonly outcome: 'issued' | 'denied' | 'failed' | 'revoked';
+  readonly outcome: 'issued' | 'denied' | 'failed' | 'revoked' | GrantOutcome;
   readonly status: number;
   readonly code: string;
   readonly caller_tid?: string;
@@ -25,7 +25,15 @@ export interface AuditRecord {
   readonly source_ip?: string;
   readonly user_agent?: string;
   readonly latency_ms: number;
+  /** Issuances: the grants that admitted the caller (config:<index> or API grant ids). Grant changes: the grant or request id. */
+  readonly grant_id?: string;
+  /** Grant changes: what was attempted (grant_create, grant_revoke, …), and the grant's content as JSON. */
+  readonly action?: string;
+  readonly grant?: string;
 }
+
+/** The record of every change to API grants and grant requests (no record, no change). */
+export type GrantOutcome = 'grant_created' | 'grant_revoked' | 'grant_renewed' | 'grant_requested' | 'grant_approved' | 'grant_declined';
 
 export interface AuditSink {
   /** Resolves once the record is durable; rejects otherwise (the caller then fails closed). */

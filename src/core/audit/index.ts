@@ -1,7 +1,7 @@
 export { TableAuditSink } from './table-audit-sink';
 export type { AuditSinkOptions } from './table-audit-sink';
 export { fingerprintToken } from './audit-record';
-export type { AuditRecord, AuditSink } from './audit-record';
+export type { AuditRecord, AuditSink, GrantOutcome } from './audit-record';
 export { queryAudit, decodeContinuation } from './audit-query';
 export type { AuditFilter, AuditQuery, AuditReader, AuditRow } from './audit-query';
 export { tableAuditReader } from './table-audit-reader';

@@ -14,7 +14,8 @@ export type RowKind = 'issuance' | 'refusal';
 
 /** `issued` and `revoked` act on a token only once recorded; everything else is a refusal. */
 export function kindOf(outcome: AuditRecord['outcome']): RowKind {
-  return outcome === 'issued' || outcome === 'revoked' ? 'issuance' : 'refusal';
+  // Grant changes are written like issuances: awaited (no record, no change), never bounded or summarized.
+  return outcome === 'issued' || outcome === 'revoked' || outcome.startsWith('grant_') ? 'issuance' : 'refusal';
 }
 
 /** `2026-11-29T20:10:22.123Z` → `20261129`. */

@@ -74,11 +74,14 @@ function toIdentity(payload: JWTPayload, policy: CallerPolicy): CallerIdentity {
   const upn = optionalString(payload, 'upn') ?? optionalString(payload, 'preferred_username') ?? optionalString(payload, 'unique_name');
   const isApp = payload.idtyp === 'app' || (payload.idtyp === undefined && scp === undefined && upn === undefined);
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+  // Entra ID puts at most 200 group ids in a token (more: an overage pointer, which is not followed).
+  const groups = Array.isArray(payload.groups) ? payload.groups.filter((g): g is string => typeof g === 'string' && g.length <= 64).slice(0, 500).map((g) => g.toLowerCase()) : [];
   return {
     tenantId: tid,
     objectId: stringClaim(payload, 'oid').toLowerCase(),
     appId: appId.toLowerCase(),
     roles,
+    ...(groups.length > 0 ? { groups } : {}),
     kind: isApp ? 'app' : 'user',
     name: isApp ? optionalString(payload, 'app_displayname') : upn,
   };

@@ -1,9 +1,10 @@
 export { loadConfig } from './load-config';
 export type { VendingConfig, Workspace, ServicePrincipal, SpCredential } from './load-config';
 export type { Env } from './read-document';
-export type { ServiceSettings, AuditTarget, AuditKeySetting } from './service-settings';
+export type { ServiceSettings, AuditTarget, AuditKeySetting, GrantsTarget } from './service-settings';
 export { parseAuditKey } from './service-settings';
-export type { GrantDocument } from './schema';
+export type { ApiGrantSettings, GrantDocument, PrincipalsDocument } from './schema';
+export { checkGrant, grantFields, grantSchema } from './schema';
 export { NAME_PATTERN, NAME_RULE } from './schema';
 export { ConfigError } from './config-error';
 export { broadTokenWarnings } from './broad-token-warnings';

@@ -5,7 +5,7 @@ import { ConfigError } from './config-error';
 import { readConfigDocument } from './read-document';
 import type { Env } from './read-document';
 import { configSchema } from './schema';
-import type { ConfigDocument, GrantDocument, ServicePrincipalDocument } from './schema';
+import type { ApiGrantSettings, ConfigDocument, GrantDocument, PrincipalsDocument, ServicePrincipalDocument } from './schema';
 import { readServiceSettings } from './service-settings';
 import type { ServiceSettings } from './service-settings';
 import { APP_SETTINGS } from './settings';
@@ -28,6 +28,8 @@ export interface Workspace {
   readonly host: string;
   readonly resourceId: string;
   readonly servicePrincipal: ServicePrincipal;
+  /** Who may grant access to it through the API (besides the admins); none: admins only. */
+  readonly owners?: PrincipalsDocument | undefined;
 }
 
 /** The validated, frozen configuration the whole service runs on. */
@@ -45,6 +47,9 @@ export interface VendingConfig {
   readonly keyVaultUrl: string;
   readonly workspaces: ReadonlyMap<string, Workspace>;
   readonly grants: readonly GrantDocument[];
+  /** Platform admins: may manage grants of every workspace. */
+  readonly admins: PrincipalsDocument | undefined;
+  readonly apiGrants: ApiGrantSettings;
   readonly perCallerPerMinute: number;
   /** mode user: the vending API app registration's client id (the on-behalf-of client). */
   readonly onBehalfOfClientId: string | undefined;
@@ -101,11 +106,17 @@ function checkReferences(raw: unknown, allowLoopback: boolean, issues: string[])
   const allowedTenants = isObject(raw.callers) && Array.isArray(raw.callers.allowedTenants) ? raw.callers.allowedTenants.map((t) => String(t).toLowerCase()) : [];
   (Array.isArray(raw.grants) ? raw.grants : []).forEach((grant: unknown, i) => {
     if (isObject(grant) && typeof grant.workspace === 'string' && !Object.hasOwn(workspaces, grant.workspace)) issues.push(`grants.${i}.workspace: no workspace named "${grant.workspace}"`);
-    if (isObject(grant) && Array.isArray(grant.tenants)) {
-      for (const t of grant.tenants) if (typeof t === 'string' && !allowedTenants.includes(t.toLowerCase())) issues.push(`grants.${i}.tenants: "${t}" is not in callers.allowedTenants`);
-    }
+    checkTenants(`grants.${i}`, grant, allowedTenants, issues);
     if (isObject(grant) && Array.isArray(grant.modes) && grant.modes.includes('user') && !isObject(raw.onBehalfOf)) issues.push(`grants.${i}.modes: mode user needs onBehalfOf.clientId (the vending API app registration)`);
   });
+  for (const [name, ws] of Object.entries(workspaces)) if (isObject(ws)) checkTenants(`workspaces.${name}.owners`, ws.owners, allowedTenants, issues);
+  checkTenants('admins', raw.admins, allowedTenants, issues);
+}
+
+/** Grants, owners and admins may name other tenants, but only ones the service accepts tokens from. */
+function checkTenants(path: string, holder: unknown, allowedTenants: readonly string[], issues: string[]): void {
+  if (!isObject(holder) || !Array.isArray(holder.tenants)) return;
+  for (const t of holder.tenants) if (typeof t === 'string' && !allowedTenants.includes(t.toLowerCase())) issues.push(`${path}.tenants: "${t}" is not in callers.allowedTenants`);
 }
 
 function checkHost(name: string, url: URL, cloud: CloudProfile | undefined, cloudName: unknown, allowLoopback: boolean, issues: string[]): void {
@@ -122,7 +133,7 @@ function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHos
   const workspaces = new Map(
     Object.entries(doc.workspaces).map(([name, ws]) => [
       name,
-      { name, host: new URL(ws.host).origin, resourceId: ws.resourceId, servicePrincipal: sps.get(ws.servicePrincipal) as ServicePrincipal },
+      { name, host: new URL(ws.host).origin, resourceId: ws.resourceId, servicePrincipal: sps.get(ws.servicePrincipal) as ServicePrincipal, owners: ws.owners },
     ]),
   );
   const cloud = CLOUDS[doc.cloud];
@@ -139,6 +150,8 @@ function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHos
     keyVaultUrl: doc.keyVaultUrl.replace(/\/+$/, ''),
     workspaces,
     grants: doc.grants,
+    admins: doc.admins,
+    apiGrants: doc.apiGrants,
     perCallerPerMinute: doc.limits.perCallerPerMinute,
     onBehalfOfClientId: doc.onBehalfOf?.clientId.toLowerCase(),
     service,

@@ -32,6 +32,16 @@ const servicePrincipal = z
     message: 'must have exactly one credential: secret, certificate or federated: true',
   });
 
+/** Owners and admins: principal ids plus the tenants they may come from (default: tenantId only). */
+const principals = z.strictObject({
+  roles: z.array(z.string().min(1).max(120)).default([]),
+  appIds: z.array(guid).default([]),
+  objectIds: z.array(guid).default([]),
+  tenants: z.array(guid).min(1).optional(),
+}).refine((c) => c.roles.length + c.appIds.length + c.objectIds.length > 0, {
+  message: 'must name at least one role, app id or object id',
+});
+
 const workspace = z.strictObject({
   host: httpsUrl,
   resourceId: z
@@ -41,9 +51,12 @@ const workspace = z.strictObject({
       'must be a Databricks workspace resource id (/subscriptions/…/providers/Microsoft.Databricks/workspaces/…)',
     ),
   servicePrincipal: alias,
+  // Who may grant access to this workspace through the API, besides the admins.
+  owners: principals.optional(),
 });
 
-const grant = z.strictObject({
+/** A grant's fields; API grants take the same ones (plus expiry and reason), with the same checks (checkGrant). */
+export const grantFields = z.strictObject({
   workspace: alias,
   // Tenants whose principals the grant admits (each in callers.allowedTenants); default: tenantId only.
   tenants: z.array(guid).min(1).optional(),
@@ -67,12 +80,17 @@ const grant = z.strictObject({
   // Databricks API scopes a caller may ask for (oauth; pat too when set) and the ones it gets by default.
   scopes: z.array(apiScope).max(64).optional(),
   defaultScopes: z.array(apiScope).max(64).optional(),
-}).superRefine((g, ctx) => {
+});
+
+/** The checks across a grant's fields, for config grants and API grants alike. */
+export function checkGrant(g: { modes: readonly string[]; scopes?: readonly string[] | undefined; defaultScopes?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
   if (g.modes.includes('oauth') && !g.scopes?.length) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'mode oauth needs the scopes a caller may ask for' });
   for (const s of g.defaultScopes ?? []) {
     if (!(g.scopes ?? []).some((a) => scopeCovers(a, s))) ctx.addIssue({ code: 'custom', path: ['defaultScopes'], message: `default scope "${s}" is not within the grant's scopes` });
   }
-});
+}
+
+export const grantSchema = grantFields.superRefine(checkGrant);
 
 export const configSchema = z.strictObject({
   cloud: z.enum(Object.keys(CLOUDS) as [keyof typeof CLOUDS, ...(keyof typeof CLOUDS)[]]),
@@ -84,14 +102,28 @@ export const configSchema = z.strictObject({
   keyVaultUrl: httpsUrl,
   servicePrincipals: z.record(alias, servicePrincipal),
   workspaces: z.record(alias, workspace),
-  grants: z.array(grant),
+  grants: z.array(grantSchema),
   // mode user: the vending API's own app registration, whose federated credential trusts the app's
   // managed identity; it is the client of the on-behalf-of exchange.
   onBehalfOf: z.strictObject({ clientId: guid }).optional(),
+  // Platform admins: may grant, review and revoke access to every workspace through the API.
+  admins: principals.optional(),
+  apiGrants: z
+    .strictObject({
+      defaultExpiryDays: z.int().min(1).max(3650).default(90),
+      maxExpiryDays: z.int().min(1).max(3650).default(365),
+      // How often each instance re-reads the grants table, and how long it trusts its last good read.
+      refreshSeconds: z.int().min(1).max(10).default(10),
+      maxStaleSeconds: z.int().min(5).max(86_400).default(300),
+    })
+    .refine((g) => g.defaultExpiryDays <= g.maxExpiryDays, { message: 'defaultExpiryDays must not exceed maxExpiryDays' })
+    .default({ defaultExpiryDays: 90, maxExpiryDays: 365, refreshSeconds: 10, maxStaleSeconds: 300 }),
   limits: z.strictObject({ perCallerPerMinute: z.int().min(1).max(100_000) }).default({ perCallerPerMinute: 120 }),
 });
 
 export type ConfigDocument = z.infer<typeof configSchema>;
 export type GrantDocument = ConfigDocument['grants'][number];
+export type PrincipalsDocument = NonNullable<ConfigDocument['admins']>;
+export type ApiGrantSettings = ConfigDocument['apiGrants'];
 export type ServicePrincipalDocument = ConfigDocument['servicePrincipals'][string];
 export type WorkspaceDocument = ConfigDocument['workspaces'][string];

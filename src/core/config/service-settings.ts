@@ -19,8 +19,12 @@ export type AuditKeySetting =
       readonly unresolvedReference: boolean;
     };
 
+/** The grants table: same shapes as the audit target (identity auth in Azure, a connection string locally). */
+export type GrantsTarget = AuditTarget;
+
 export interface ServiceSettings {
   readonly audit: AuditTarget;
+  readonly grants: GrantsTarget;
   readonly auditKey: AuditKeySetting;
   /** Client id of the user-assigned managed identity (Azure) or the local identity. */
   readonly azureClientId: string | undefined;
@@ -41,9 +45,11 @@ export function readServiceSettings(env: Env, issues: string[]): ServiceSettings
   if (!TABLE_NAME.test(tableName)) issues.push(`${APP_SETTINGS.AUDIT_TABLE_NAME}: must be 3-63 letters and digits, starting with a letter`);
   const audit = readAuditTarget(env, tableName, issues);
   const auditKey = readAuditKeySetting(env, issues);
-  if (!audit || !auditKey) return undefined;
+  const grants = readGrantsTarget(env, audit, issues);
+  if (!audit || !auditKey || !grants) return undefined;
   return {
     audit,
+    grants,
     auditKey,
     azureClientId: env[APP_SETTINGS.AZURE_CLIENT_ID] || undefined,
     keyVaultChallengeVerification: env[APP_SETTINGS.KEYVAULT_CHALLENGE_VERIFICATION] !== 'off',
@@ -65,6 +71,31 @@ function readAuditTarget(env: Env, tableName: string, issues: string[]): AuditTa
     return undefined;
   }
   return { kind: 'endpoint', endpoint, tableName };
+}
+
+/**
+ * The grants table: its own settings when given, otherwise a table of that name in the audit
+ * table's account (the template gives both, each table with its own role for the app).
+ */
+function readGrantsTarget(env: Env, audit: AuditTarget | undefined, issues: string[]): GrantsTarget | undefined {
+  const tableName = env[APP_SETTINGS.GRANTS_TABLE_NAME] ?? 'vendinggrants';
+  if (!TABLE_NAME.test(tableName)) {
+    issues.push(`${APP_SETTINGS.GRANTS_TABLE_NAME}: must be 3-63 letters and digits, starting with a letter`);
+    return undefined;
+  }
+  if (audit && tableName.toLowerCase() === audit.tableName.toLowerCase()) {
+    issues.push(`${APP_SETTINGS.GRANTS_TABLE_NAME}: must differ from ${APP_SETTINGS.AUDIT_TABLE_NAME} (the audit table is append-only)`);
+    return undefined;
+  }
+  const connectionString = env[APP_SETTINGS.GRANTS_CONNECTION_STRING];
+  const endpoint = env[APP_SETTINGS.GRANTS_TABLE_ENDPOINT];
+  if (connectionString) return { kind: 'connection-string', connectionString, tableName };
+  if (endpoint && !/^https:\/\/[^\s/]+\/?$/.test(endpoint)) {
+    issues.push(`${APP_SETTINGS.GRANTS_TABLE_ENDPOINT}: must be an https endpoint such as https://<account>.table.core.windows.net`);
+    return undefined;
+  }
+  if (endpoint) return { kind: 'endpoint', endpoint, tableName };
+  return audit ? { ...audit, tableName } : undefined;
 }
 
 /** App Service hands the app this text, unchanged, when it cannot resolve a Key Vault reference. */

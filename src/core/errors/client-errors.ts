@@ -36,6 +36,22 @@ export class UnknownTokenError extends VendingError {
   readonly title = 'Unknown token';
 }
 
+/** 404 for a grant or grant request id that does not exist. */
+export class NotFoundError extends VendingError {
+  override readonly name = 'NotFoundError' as const;
+  readonly code = 'not_found' as const;
+  readonly status = 404;
+  readonly title = 'Not found';
+}
+
+/** 409: the grant or request is not in a state that allows this (already revoked, already decided), or changed meanwhile. */
+export class ConflictError extends VendingError {
+  override readonly name = 'ConflictError' as const;
+  readonly code = 'conflict' as const;
+  readonly status = 409;
+  readonly title = 'Conflict';
+}
+
 export class MethodNotAllowedError extends VendingError {
   override readonly name = 'MethodNotAllowedError' as const;
   readonly code = 'method_not_allowed' as const;

@@ -5,6 +5,8 @@ export {
   InvalidTokenError,
   NotGrantedError,
   UnknownTokenError,
+  NotFoundError,
+  ConflictError,
   MethodNotAllowedError,
   BodyTooLargeError,
   UnsupportedMediaTypeError,

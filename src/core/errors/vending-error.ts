@@ -10,6 +10,8 @@ export type ProblemCode =
   | 'invalid_token'
   | 'not_granted'
   | 'unknown_token'
+  | 'not_found'
+  | 'conflict'
   | 'method_not_allowed'
   | 'body_too_large'
   | 'unsupported_media_type'

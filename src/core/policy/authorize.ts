@@ -18,6 +18,8 @@ export interface Entitlement {
   /** The union of the matching grants' scopes and default scopes. */
   readonly scopes: readonly string[];
   readonly defaultScopes: readonly string[];
+  /** The grants that admitted the caller (config index or API id), for the audit record. */
+  readonly grantIds: readonly string[];
 }
 
 /** Same words for "no grant" and "no such workspace": names cannot be enumerated by probing. */
@@ -80,5 +82,6 @@ function merge(workspace: string, grants: readonly CompiledGrant[]): Entitlement
     managementToken: grants.some((g) => g.managementToken),
     scopes: normalizeScopes(grants.flatMap((g) => g.scopes)),
     defaultScopes: normalizeScopes(grants.flatMap((g) => g.defaultScopes)),
+    grantIds: grants.map((g) => g.id),
   };
 }

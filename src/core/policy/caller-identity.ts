@@ -5,6 +5,8 @@ export interface CallerIdentity {
   /** The calling application's client id (`appid` in v1 tokens, `azp` in v2). */
   readonly appId: string;
   readonly roles: readonly string[];
+  /** Group object ids from the token's `groups` claim (lower-cased); absent when the token carries none. */
+  readonly groups?: readonly string[];
   /** `app` for app-only (client credentials) tokens, `user` for delegated ones. */
   readonly kind: 'app' | 'user';
   /** UPN or app display name when the token carries one; for the audit record only. */

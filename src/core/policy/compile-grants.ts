@@ -8,6 +8,10 @@ export type Mode = 'aad' | 'pat' | 'oauth' | 'user';
 export const DEFAULT_MAX_LIVE_PATS = 20;
 /** A grant ready for matching: sets instead of arrays, ids lower-cased once. */
 export interface CompiledGrant {
+  /** `config:<index>` for a grant of the config document, the grant's id for one made through the API. */
+  readonly id: string;
+  /** API grants only: epoch ms after which the grant admits nobody. */
+  readonly expiresAtMs?: number;
   readonly workspace: string;
   /** The tenants whose principals this grant admits: the home tenant unless the grant names others. */
   readonly tenants: ReadonlySet<string>;
@@ -45,7 +49,12 @@ const NONE: readonly CompiledGrant[] = Object.freeze([]);
  * who holds the API's roles there. Without `tenants`, only the home tenant's principals match.
  */
 export function compileGrants(grants: readonly GrantDocument[], homeTenantId: string): CompiledGrants {
-  const all = Object.freeze(grants.map((g) => compileGrant(g, homeTenantId)));
+  return indexGrants(grants.map((g, i) => compileGrant(g, homeTenantId, `config:${i}`)));
+}
+
+/** Indexes compiled grants (config and API alike) by workspace, keeping their order. */
+export function indexGrants(grants: readonly CompiledGrant[]): CompiledGrants {
+  const all = Object.freeze([...grants]);
   const byWorkspace = new Map<string, CompiledGrant[]>();
   for (const grant of all) {
     const list = byWorkspace.get(grant.workspace);
@@ -56,14 +65,17 @@ export function compileGrants(grants: readonly GrantDocument[], homeTenantId: st
   return Object.freeze({ all, forWorkspace: (workspace: string) => byWorkspace.get(workspace) ?? NONE });
 }
 
-function compileGrant(g: GrantDocument, homeTenantId: string): CompiledGrant {
+/** One grant, config or API: after this step both are the same type and match the same way. */
+export function compileGrant(g: GrantDocument, homeTenantId: string, id: string, expiresAtMs?: number): CompiledGrant {
   return Object.freeze({
+    id,
+    ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
     workspace: g.workspace,
-    tenants: new Set((g.tenants ?? [homeTenantId]).map((id) => id.toLowerCase())),
+    tenants: new Set((g.tenants ?? [homeTenantId]).map((t) => t.toLowerCase())),
     roles: new Set(g.callers.roles),
-    appIds: new Set(g.callers.appIds.map((id) => id.toLowerCase())),
-    objectIds: new Set(g.callers.objectIds.map((id) => id.toLowerCase())),
-    usersViaAppIds: new Set((g.callers.usersViaAppIds ?? []).map((id) => id.toLowerCase())),
+    appIds: new Set(g.callers.appIds.map((a) => a.toLowerCase())),
+    objectIds: new Set(g.callers.objectIds.map((o) => o.toLowerCase())),
+    usersViaAppIds: new Set((g.callers.usersViaAppIds ?? []).map((a) => a.toLowerCase())),
     modes: new Set(g.modes),
     maxLifetimeSeconds: g.maxLifetimeSeconds,
     managementToken: g.managementToken,

@@ -1,4 +1,6 @@
-export { compileGrants } from './compile-grants';
+export { compileGrant, compileGrants, indexGrants } from './compile-grants';
+export { compilePrincipals, principalMatches, NOBODY } from './principals';
+export type { CompiledPrincipals } from './principals';
 export type { CompiledGrant, CompiledGrants, Mode } from './compile-grants';
 export { authorize, entitlementsOf, callerMatches, notGranted } from './authorize';
 export type { AccessRequest, Entitlement } from './authorize';

@@ -12,6 +12,7 @@ import type { Clock } from '../policy';
 import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
 import type { AuditKeySource, SecretSource } from '../secrets';
 import { deadlinesFor } from '../deadline';
+import { GrantCache, TableGrantStore, createGrantAdmin } from '../grants';
 import { HealthTracker } from './health';
 import { withDeadlines } from './with-deadlines';
 import type { VendDeps } from './vend-deps';
@@ -50,9 +51,21 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     deadlineMs: deadlines.keyVaultMs,
   });
   const auditKey = health.watchAuditKey(createAuditKey(config, secrets, clock, options.onAuditKeyChange ?? logAuditKeyChange));
-  return withDeadlines({
+  const grantStore = new TableGrantStore(config.service.grants, appCredential);
+  const grantCache = health.watchGrants(
+    new GrantCache({
+      store: grantStore,
+      configGrants: compileGrants(config.grants, config.tenantId),
+      homeTenantId: config.tenantId,
+      clock,
+      refreshMs: config.apiGrants.refreshSeconds * 1000,
+      maxStaleMs: config.apiGrants.maxStaleSeconds * 1000,
+    }).start(),
+  );
+  const deps = withDeadlines({
     config,
-    grants: compileGrants(config.grants, config.tenantId),
+    grants: grantCache.current(),
+    grantAdmin: createGrantAdmin(config, grantStore, grantCache),
     verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified }),
     limiter: new RateLimiter(config.perCallerPerMinute, clock),
     minter: new EntraTokenMinter({
@@ -74,6 +87,14 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       : {}),
     version: packageVersion(),
   }, deadlines);
+  // A getter, set last (a spread would copy one snapshot): every read sees the set in force now,
+  // so an expired or revoked grant drops out without anything else being rebuilt.
+  return {
+    ...deps,
+    get grants() {
+      return grantCache.current();
+    },
+  };
 }
 
 /** AUDIT_HMAC_KEY when given; otherwise the vault secret, read now and polled until it exists. */

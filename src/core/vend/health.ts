@@ -1,4 +1,4 @@
-export type CheckState = 'ok' | 'failing' | 'unknown' | 'missing';
+export type CheckState = 'ok' | 'failing' | 'unknown' | 'missing' | 'stale';
 export type CheckName = 'keyvault' | 'entra' | 'audit';
 
 export interface HealthSnapshot {
@@ -18,6 +18,13 @@ export interface HealthSnapshot {
 export class HealthTracker {
   readonly #state = new Map<CheckName, CheckState>();
   #auditKey: { problem(): string | undefined } | undefined;
+  #grants: { health(): CheckState } | undefined;
+
+  /** Reports the API grants' freshness: `stale` while the last good set is used, `failing` once API grants admit nobody. */
+  watchGrants<T extends { health(): CheckState }>(source: T): T {
+    this.#grants = source;
+    return source;
+  }
 
   /** Reports the audit key's source from now on; returns it, for wiring in one expression. */
   watchAuditKey<T extends { problem(): string | undefined }>(source: T): T {
@@ -32,10 +39,11 @@ export class HealthTracker {
   snapshot(version: string): HealthSnapshot {
     const checks: Record<string, CheckState> = { config: 'ok' };
     for (const name of ['keyvault', 'entra', 'audit'] as const) checks[name] = this.#state.get(name) ?? 'unknown';
+    if (this.#grants) checks.grants = this.#grants.health();
     const problem = this.#auditKey?.problem();
     checks.audit_key = problem ? 'missing' : 'ok';
     if (problem) return { status: 'unavailable', version, checks, missing: [problem] };
-    const degraded = Object.values(checks).includes('failing');
+    const degraded = Object.values(checks).some((state) => state === 'failing' || state === 'stale');
     return { status: degraded ? 'degraded' : 'ok', version, checks };
   }
 }

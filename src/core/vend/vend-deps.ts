@@ -5,12 +5,16 @@ import type { CallerIdentity, Clock, CompiledGrants, RateLimiter } from '../poli
 import type { Workspace } from '../config';
 import type { AuditKeySource } from '../secrets';
 import type { Deadlines } from '../deadline';
+import type { GrantAdmin } from '../grants/grant-admin';
 import type { HealthTracker } from './health';
 
 /** Everything the vend path needs, as small interfaces, so tests can swap any of them. */
 export interface VendDeps {
   readonly config: VendingConfig;
+  /** Config grants and the API grants in force now (read from memory: a vend never waits on the grants table). */
   readonly grants: CompiledGrants;
+  /** The grant routes' store, cache and owners; absent where a test wires the vend path alone. */
+  readonly grantAdmin?: GrantAdmin;
   verifyCaller(authorization: string | null): Promise<CallerIdentity>;
   readonly limiter: RateLimiter;
   readonly minter: TokenMinter;

@@ -5,6 +5,7 @@ import { startAzuriteTable } from './azurite-process.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 export const AUDIT_TABLE_NAME = 'vendingaudit';
+export const GRANTS_TABLE_NAME = 'vendinggrants';
 
 // Azurite's published development account and key: public knowledge, not a secret.
 const DEV_ACCOUNT = 'devstoreaccount1';
@@ -24,6 +25,8 @@ export interface AuditStore {
   failWrites(fail: boolean): void;
   /** Batch transactions forwarded to azurite so far. */
   batchesForwarded(): number;
+  /** The grants table, in the same azurite behind a proxy of its own: its outage is staged apart. */
+  readonly grants: { readonly connectionString: string; readonly tableName: string; setDown(down: boolean): void };
   stop(): Promise<void>;
 }
 
@@ -38,16 +41,21 @@ export async function startAuditStore(workDir: string, quiet: boolean): Promise<
     cleanup.push(() => faults.close());
     const proxy = await startTcpProxy(faults.port);
     cleanup.push(() => proxy.close());
-    const connectionString =
-      `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};` +
-      `TableEndpoint=http://127.0.0.1:${proxy.port}/${DEV_ACCOUNT};`;
+    const grantsProxy = await startTcpProxy(azurite.port);
+    cleanup.push(() => grantsProxy.close());
+    const through = (port: number): string =>
+      `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};` + `TableEndpoint=http://127.0.0.1:${port}/${DEV_ACCOUNT};`;
+    const connectionString = through(proxy.port);
+    const grants = { connectionString: through(grantsProxy.port), tableName: GRANTS_TABLE_NAME, setDown: (down: boolean) => grantsProxy.setDown(down) };
     await TableClient.fromConnectionString(connectionString, AUDIT_TABLE_NAME, { allowInsecureConnection: true }).createTable();
+    await TableClient.fromConnectionString(grants.connectionString, GRANTS_TABLE_NAME, { allowInsecureConnection: true }).createTable();
     return {
       connectionString,
       tableName: AUDIT_TABLE_NAME,
       setDown: (down) => proxy.setDown(down),
       failWrites: (fail) => faults.setFailing(fail),
       batchesForwarded: () => faults.batches(),
+      grants,
       stop,
     };
   } catch (err) {

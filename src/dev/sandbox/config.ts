@@ -8,7 +8,7 @@ export interface VendingConfigDocument {
   callers: { audiences: string[]; allowedTenants: string[] };
   keyVaultUrl: string;
   servicePrincipals: Record<string, { clientId: string; secret?: string; certificate?: string; federated?: boolean; federationAudience?: string }>;
-  workspaces: Record<string, { host: string; resourceId: string; servicePrincipal: string }>;
+  workspaces: Record<string, { host: string; resourceId: string; servicePrincipal: string; owners?: SandboxPrincipals }>;
   grants: Array<{
     workspace: string;
     callers: { roles: string[]; appIds: string[]; objectIds: string[]; usersViaAppIds?: string[] };
@@ -19,8 +19,20 @@ export interface VendingConfigDocument {
     defaultScopes?: string[];
   }>;
   onBehalfOf?: { clientId: string };
+  admins?: SandboxPrincipals;
+  apiGrants?: { defaultExpiryDays?: number; maxExpiryDays?: number; refreshSeconds?: number; maxStaleSeconds?: number };
   limits: { perCallerPerMinute: number };
 }
+
+export interface SandboxPrincipals {
+  roles?: string[];
+  appIds?: string[];
+  objectIds?: string[];
+  tenants?: string[];
+}
+
+/** The platform admins' app role in the sandbox (no sandbox caller holds it unless a test asks). */
+export const ADMIN_ROLE = 'Vending.Admin';
 
 export interface SandboxApp {
   readonly clientId: string;
@@ -44,6 +56,8 @@ export interface SandboxApps {
   readonly otherCallerApp: SandboxApp & { readonly roles: readonly string[] };
   /** etl-sp is a workspace member; ops-sp is not and needs the management token. */
   readonly servicePrincipals: { readonly 'etl-sp': SandboxServicePrincipal; readonly 'ops-sp': SandboxServicePrincipal };
+  /** Team A's group: owns analytics-sandbox (a user token carrying it in `groups` may grant access). */
+  readonly teamAGroupId: string;
 }
 
 /** Fresh ids and strong secrets for every sandbox: nothing here is reused between runs. */
@@ -57,6 +71,7 @@ export function createApps(): SandboxApps {
       'etl-sp': { clientId: randomUUID(), secretName: 'etl-sp-secret', secret: secret() },
       'ops-sp': { clientId: randomUUID(), secretName: 'ops-sp-secret', secret: secret() },
     },
+    teamAGroupId: randomUUID(),
   };
 }
 
@@ -80,7 +95,14 @@ export function buildVendingConfig(apps: SandboxApps, at: SandboxEndpoints): Ven
       'ops-sp': { clientId: ops.clientId, secret: ops.secretName },
     },
     // analytics-scoped: the same workspace and SP, granted as scoped tokens only (oauth, scoped pat).
-    workspaces: { 'analytics-sandbox': workspace('etl-sp'), 'ops-sandbox': workspace('ops-sp'), 'analytics-scoped': workspace('etl-sp') },
+    workspaces: {
+      'analytics-sandbox': { ...workspace('etl-sp'), owners: { objectIds: [apps.teamAGroupId] } },
+      'ops-sandbox': workspace('ops-sp'),
+      'analytics-scoped': workspace('etl-sp'),
+    },
+    admins: { roles: [ADMIN_ROLE] },
+    // Short refresh so a change shows on every instance within ~2 s in demos and tests.
+    apiGrants: { refreshSeconds: 2 },
     grants: [
       {
         workspace: 'analytics-sandbox', callers: { roles: [...DEFAULT_CALLER_ROLES], appIds: [], objectIds: [] },
@@ -111,6 +133,8 @@ export interface HostEnvInput {
   readonly auditConnectionString: string;
   readonly auditTableName: string;
   readonly auditHmacKey: string;
+  readonly grantsConnectionString: string;
+  readonly grantsTableName: string;
 }
 
 /** The app settings of a function host running against this sandbox (local switches included). */
@@ -127,5 +151,7 @@ export function buildHostEnv(input: HostEnvInput): Record<string, string> {
     AUDIT_CONNECTION_STRING: input.auditConnectionString,
     AUDIT_TABLE_NAME: input.auditTableName,
     AUDIT_HMAC_KEY: input.auditHmacKey,
+    GRANTS_CONNECTION_STRING: input.grantsConnectionString,
+    GRANTS_TABLE_NAME: input.grantsTableName,
   };
 }

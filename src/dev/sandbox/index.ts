@@ -14,6 +14,8 @@ export {
   AZURE_DATABRICKS_APP_ID, LocalWorkspace, MANAGEMENT_RESOURCE, MANAGEMENT_TOKEN_HEADER, WORKSPACE_RESOURCE_ID_HEADER,
 } from './workspace.js';
 export type { PatInfo } from './pat-store.js';
-export { AUDIT_TABLE_NAME } from './audit-store.js';
+export { AUDIT_TABLE_NAME, GRANTS_TABLE_NAME } from './audit-store.js';
 export { FaultInjector } from './faults.js';
 export type { Fault } from './faults.js';
+export { ADMIN_ROLE } from './config.js';
+export type { SandboxPrincipals } from './config.js';

@@ -92,6 +92,7 @@ async function startServers(dir: string, options: SandboxOptions, cleanup: Clean
   return {
     ...at, authorityHost: authority.authorityHost, caPem: ca.caPem, caFile: ca.caFile,
     audit: { connectionString: audit.connectionString, tableName: audit.tableName, setDown: (down) => audit.setDown(down) },
+    grants: audit.grants,
     apps, config, auditHmacKey, authority, vault, workspace,
     issueCallerToken: authority.issueCallerToken,
     startExtraWorkspace: async (name) => {
@@ -102,6 +103,7 @@ async function startServers(dir: string, options: SandboxOptions, cleanup: Clean
     hostEnv: () => buildHostEnv({
       config, authorityHost: authority.authorityHost, tenantId, vendingApp: apps.vendingApp, caFile: ca.caFile,
       auditConnectionString: audit.connectionString, auditTableName: audit.tableName, auditHmacKey,
+      grantsConnectionString: audit.grants.connectionString, grantsTableName: audit.grants.tableName,
     }),
     stop: () => cleanup.run(),
   };

@@ -31,6 +31,8 @@ export interface Sandbox {
   readonly caPem: string;
   readonly caFile: string;
   readonly audit: SandboxAudit;
+  /** The grants table (same azurite, its own proxy and outage switch). */
+  readonly grants: SandboxAudit;
   readonly apps: SandboxApps;
   /** The VENDING_CONFIG document for this sandbox. */
   readonly config: VendingConfigDocument;

@@ -1,0 +1,11 @@
+export { GrantCache } from './grant-cache';
+export type { GrantsHealth } from './grant-cache';
+export { TableGrantStore } from './table-grant-store';
+export type { GrantStore, Stored, StoredKind } from './grant-store';
+export { createGrantAdmin, mayManage } from './grant-admin';
+export type { GrantAdmin } from './grant-admin';
+export { runGrantAction } from './grant-audit';
+export { createGrant, listGrants, revokeGrant, renewGrant } from './manage-grants';
+export { requestGrant, listRequests, approveRequest, declineRequest } from './grant-requests';
+export { apiGrantSchema, grantRequestSchema, statusOf } from './grant-types';
+export type { ApiGrant, GrantRequest, Actor } from './grant-types';
