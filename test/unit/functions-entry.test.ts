@@ -22,7 +22,7 @@ describe('src/index.ts (what the Functions host loads)', () => {
     // HTTP streaming on: the body reaches the handler as a stream, bounded while read.
     expect(setup.mock.calls).toEqual([[{ enableHttpStream: true }]]);
     const routes = http.mock.calls.map(([name, options]) => ({ name, route: options.route, authLevel: options.authLevel, methods: options.methods }));
-    expect(routes.map((r) => `${r.name} ${r.route}`)).toEqual(['token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'health health']);
+    expect(routes.map((r) => `${r.name} ${r.route}`)).toEqual(['token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'audit audit', 'auditLookup audit/lookup', 'health health']);
     for (const r of routes) {
       expect(r.authLevel).toBe('anonymous');
       expect(r.methods).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));

@@ -12,9 +12,9 @@ export const REFUSAL_BUCKETS = 4;
 
 export type RowKind = 'issuance' | 'refusal';
 
-/** `issued` and `revoked` act on a token only once recorded; everything else is a refusal. */
+/** `issued`, `revoked` and `audit_read` act only once recorded; everything else is a refusal. */
 export function kindOf(outcome: AuditRecord['outcome']): RowKind {
-  return outcome === 'issued' || outcome === 'revoked' ? 'issuance' : 'refusal';
+  return outcome === 'issued' || outcome === 'revoked' || outcome === 'audit_read' ? 'issuance' : 'refusal';
 }
 
 /** `2026-11-29T20:10:22.123Z` → `20261129`. */

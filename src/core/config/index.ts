@@ -3,7 +3,7 @@ export type { VendingConfig, Workspace, ServicePrincipal, SpCredential } from '.
 export type { Env } from './read-document';
 export type { ServiceSettings, AuditTarget, AuditKeySetting } from './service-settings';
 export { parseAuditKey } from './service-settings';
-export type { GrantDocument } from './schema';
+export type { AuditorsDocument, GrantDocument } from './schema';
 export { NAME_PATTERN, NAME_RULE } from './schema';
 export { ConfigError } from './config-error';
 export { broadTokenWarnings } from './broad-token-warnings';

@@ -5,7 +5,7 @@ import { ConfigError } from './config-error';
 import { readConfigDocument } from './read-document';
 import type { Env } from './read-document';
 import { configSchema } from './schema';
-import type { ConfigDocument, GrantDocument, ServicePrincipalDocument } from './schema';
+import type { AuditorsDocument, ConfigDocument, GrantDocument, ServicePrincipalDocument } from './schema';
 import { readServiceSettings } from './service-settings';
 import type { ServiceSettings } from './service-settings';
 import { APP_SETTINGS } from './settings';
@@ -48,6 +48,8 @@ export interface VendingConfig {
   readonly perCallerPerMinute: number;
   /** mode user: the vending API app registration's client id (the on-behalf-of client). */
   readonly onBehalfOfClientId: string | undefined;
+  /** Who may read the audit trail; undefined: no one. */
+  readonly auditors: AuditorsDocument | undefined;
   readonly service: ServiceSettings;
 }
 
@@ -106,6 +108,8 @@ function checkReferences(raw: unknown, allowLoopback: boolean, issues: string[])
     }
     if (isObject(grant) && Array.isArray(grant.modes) && grant.modes.includes('user') && !isObject(raw.onBehalfOf)) issues.push(`grants.${i}.modes: mode user needs onBehalfOf.clientId (the vending API app registration)`);
   });
+  const auditorTenants = isObject(raw.auditors) && Array.isArray(raw.auditors.tenants) ? raw.auditors.tenants : [];
+  for (const t of auditorTenants) if (typeof t === 'string' && !allowedTenants.includes(t.toLowerCase())) issues.push(`auditors.tenants: "${t}" is not in callers.allowedTenants`);
 }
 
 function checkHost(name: string, url: URL, cloud: CloudProfile | undefined, cloudName: unknown, allowLoopback: boolean, issues: string[]): void {
@@ -141,6 +145,7 @@ function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHos
     grants: doc.grants,
     perCallerPerMinute: doc.limits.perCallerPerMinute,
     onBehalfOfClientId: doc.onBehalfOf?.clientId.toLowerCase(),
+    auditors: doc.auditors,
     service,
   };
 }

@@ -74,6 +74,21 @@ const grant = z.strictObject({
   }
 });
 
+// Who may read the audit trail (GET /api/audit): matched like a grant's callers, tenant-bound the
+// same way. Absent: no one. maxSpanDays bounds one query's time range (each day is a set of
+// partition queries).
+const auditors = z.strictObject({
+  tenants: z.array(guid).min(1).optional(),
+  callers: z
+    .strictObject({
+      roles: z.array(z.string().min(1).max(120)).default([]),
+      appIds: z.array(guid).default([]),
+      objectIds: z.array(guid).default([]),
+    })
+    .refine((c) => c.roles.length + c.appIds.length + c.objectIds.length > 0, { message: 'must name at least one role, app id or object id' }),
+  maxSpanDays: z.int().min(1).max(366).default(31),
+});
+
 export const configSchema = z.strictObject({
   cloud: z.enum(Object.keys(CLOUDS) as [keyof typeof CLOUDS, ...(keyof typeof CLOUDS)[]]),
   tenantId: guid,
@@ -88,6 +103,7 @@ export const configSchema = z.strictObject({
   // mode user: the vending API's own app registration, whose federated credential trusts the app's
   // managed identity; it is the client of the on-behalf-of exchange.
   onBehalfOf: z.strictObject({ clientId: guid }).optional(),
+  auditors: auditors.optional(),
   limits: z.strictObject({ perCallerPerMinute: z.int().min(1).max(100_000) }).default({ perCallerPerMinute: 120 }),
 });
 
@@ -95,3 +111,4 @@ export type ConfigDocument = z.infer<typeof configSchema>;
 export type GrantDocument = ConfigDocument['grants'][number];
 export type ServicePrincipalDocument = ConfigDocument['servicePrincipals'][string];
 export type WorkspaceDocument = ConfigDocument['workspaces'][string];
+export type AuditorsDocument = NonNullable<ConfigDocument['auditors']>;

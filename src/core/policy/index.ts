@@ -1,5 +1,5 @@
-export { compileGrants } from './compile-grants';
-export type { CompiledGrant, CompiledGrants, Mode } from './compile-grants';
+export { compileAuditors, compileGrants } from './compile-grants';
+export type { CallerMatcher, CompiledGrant, CompiledGrants, Mode } from './compile-grants';
 export { authorize, entitlementsOf, callerMatches, notGranted } from './authorize';
 export type { AccessRequest, Entitlement } from './authorize';
 export type { CallerIdentity } from './caller-identity';

@@ -19,8 +19,12 @@ export interface VendingConfigDocument {
     defaultScopes?: string[];
   }>;
   onBehalfOf?: { clientId: string };
+  auditors?: { tenants?: string[]; callers: { roles: string[]; appIds: string[]; objectIds: string[] }; maxSpanDays?: number };
   limits: { perCallerPerMinute: number };
 }
+
+/** The app role the sandbox's auditors setting names: a caller token with it may read the audit trail. */
+export const SANDBOX_AUDITOR_ROLE = 'Vend.Auditor';
 
 export interface SandboxApp {
   readonly clientId: string;
@@ -97,6 +101,7 @@ export function buildVendingConfig(apps: SandboxApps, at: SandboxEndpoints): Ven
       },
     ],
     limits: { perCallerPerMinute: 600 },
+    auditors: { callers: { roles: [SANDBOX_AUDITOR_ROLE], appIds: [], objectIds: [] }, maxSpanDays: 31 },
     // The vending API's own registration: its federated credential trusts the app identity (mode user).
     onBehalfOf: { clientId: apps.vendingApp.clientId },
   };
