@@ -740,7 +740,7 @@ describe('infra: alert rules and their action group (deployment snapshot)', () =
     const { snapshot } = infra(ctx);
     const component = only(snapshot.predictedResources, 'Microsoft.Insights/components');
     const group = only(snapshot.predictedResources, 'Microsoft.Insights/actionGroups');
-    expect(group.location).toBe('Global');
+    expect((group as ArmResource & { location?: string }).location).toBe('Global');
     expect(props(group)).toMatchObject({ enabled: true, emailReceivers: [] });
     const rules = snapshot.predictedResources.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
     expect(rules.map((r) => r.name.replace(/^alert-vend-[a-z0-9]+-/, '')).sort()).toEqual(['audit-write-failures', 'auth-failure-spike', 'server-errors', 'upstream-unavailable']);
