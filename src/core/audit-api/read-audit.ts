@@ -1,4 +1,5 @@
 import { queryAudit } from '../audit';
+import { raceDeadline } from '../deadline';
 import type { AuditReader, AuditRow } from '../audit';
 import { NotGrantedError, UpstreamUnavailableError } from '../errors';
 import { jsonResponse } from '../http';
@@ -96,19 +97,13 @@ function publicFields(row: AuditRow): Record<string, unknown> {
   return Object.fromEntries(Object.entries(row).filter(([k]) => !STORAGE_FIELDS.has(k)));
 }
 
+/** Bounded by our own timer (raceDeadline); storage SDK errors can quote the request, so only ours pass through. */
 async function withDeadline<T>(ms: number, run: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UpstreamUnavailableError(`The audit table did not answer within ${ms / 1000} s.`)), ms);
-  });
   try {
-    return await Promise.race([run(), late]);
+    return await raceDeadline(run(), ms, () => new UpstreamUnavailableError(`The audit table did not answer within ${ms / 1000} s.`));
   } catch (err) {
-    // Storage SDK errors can quote the request; only our own errors pass through.
     if (err instanceof UpstreamUnavailableError) throw err;
     throw new UpstreamUnavailableError('The audit table could not be read.', err);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
