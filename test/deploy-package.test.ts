@@ -69,7 +69,7 @@ describe('the deployment package', () => {
       timeout: 60_000,
     });
     const result = JSON.parse(stdout) as ProbeResult;
-    expect(result.routes.map((r) => `${r.name} ${r.route}`)).toEqual(['token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'health health']);
+    expect(result.routes.map((r) => `${r.name} ${r.route}`)).toEqual(['token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'audit audit', 'auditLookup audit/lookup', 'health health']);
     for (const r of result.routes) {
       expect(r.authLevel).toBe('anonymous');
       expect(r.methods).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));
