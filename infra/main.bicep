@@ -67,6 +67,13 @@ param maximumInstanceCount int = 40
 @maxValue(730)
 param logRetentionInDays int = 30
 
+@description('Email address the alert rules notify (action group). Empty: the action group has no receiver.')
+param alertEmail string = ''
+
+@description('401/403 answers per 5 minutes that, sustained for 15 minutes, raise the probing alert.')
+@minValue(1)
+param authFailureAlertThreshold int = 100
+
 @description('Name of an existing deployment\'s vault (azd keeps it in the environment as AZURE_KEY_VAULT_NAME). Empty: a new name, unique to this provision, so that a vault soft-deleted by `azd down` (purge protection keeps it) never blocks the next one.')
 @maxLength(24)
 param keyVaultName string = ''
@@ -98,6 +105,8 @@ var names = {
   identity: 'id-vend-${resourceToken}'
   logAnalytics: 'log-vend-${resourceToken}'
   appInsights: 'appi-vend-${resourceToken}'
+  actionGroup: 'ag-vend-${resourceToken}'
+  alertPrefix: 'alert-vend-${resourceToken}'
   hostStorage: 'sthost${resourceToken}'
   auditStorage: 'staudit${resourceToken}'
   deploymentContainer: 'app-package-${resourceToken}'
@@ -145,6 +154,22 @@ module monitoring 'modules/monitoring.bicep' = {
     retentionInDays: logRetentionInDays
     tags: allTags
   }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    appInsightsName: names.appInsights
+    actionGroupName: names.actionGroup
+    rulePrefix: names.alertPrefix
+    location: location
+    alertEmail: alertEmail
+    authFailuresPer5Min: authFailureAlertThreshold
+    tags: allTags
+  }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 module hostStorage 'modules/host-storage.bicep' = {

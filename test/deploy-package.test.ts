@@ -70,7 +70,7 @@ describe('the deployment package', () => {
     });
     const result = JSON.parse(stdout) as ProbeResult;
     expect(result.routes.map((r) => `${r.name} ${r.route}`)).toEqual([
-      'token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'health health',
+      'token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'audit audit', 'auditLookup audit/lookup', 'health health',
       'grants grants', 'grant grants/{id}', 'grantRenew grants/{id}/renew', 'grantRequests grant-requests', 'grantRequestApprove grant-requests/{id}/approve', 'grantRequestDecline grant-requests/{id}/decline',
     ]);
     for (const r of result.routes) {

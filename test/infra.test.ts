@@ -271,7 +271,7 @@ beforeAll(async () => {
     runBicep(['lint', '--pattern', 'infra/**/*.bicep', '--config', bicepConfig]),
     takeSnapshot(dir, 'vault-scope', ''),
     takeSnapshot(dir, 'per-secret', `param keyVaultSecretNames = ['etl-sp-secret', 'ml-sp-cert']`),
-    takeSnapshot(dir, 'custom', `param vendingApiAudiences = ['api://${SNAPSHOT_SCOPE.tenantId}/dbx-token-vending']\nparam keyVaultName = 'kv-vend-kept'`),
+    takeSnapshot(dir, 'custom', `param vendingApiAudiences = ['api://${SNAPSHOT_SCOPE.tenantId}/dbx-token-vending']\nparam keyVaultName = 'kv-vend-kept'\nparam alertEmail = 'ops@example.com'`),
   ]);
   if (build.code !== 0) {
     throw new Error(`bicep build failed (${build.code}):\n${build.stdout}${build.stderr}`);
@@ -407,7 +407,7 @@ describe('infra: resources and their hardening (compiled ARM JSON)', () => {
     const { template, resources } = infra(ctx);
     const modules = listOf(template.resources).filter((r) => r.type === 'Microsoft.Resources/deployments');
     expect(modules.map((m) => m.name).sort()).toEqual(
-      ['audit-storage', 'function-app', 'host-storage', 'identity', 'key-vault', 'monitoring', 'rbac'].sort(),
+      ['alerts', 'audit-storage', 'function-app', 'host-storage', 'identity', 'key-vault', 'monitoring', 'rbac'].sort(),
     );
     expect(resources.length).toBeGreaterThan(modules.length + 10);
   });
@@ -762,6 +762,39 @@ describe('infra: app settings are exactly what the code reads', () => {
     const { snapshot } = infra(ctx);
     const site = only(snapshot.predictedResources, 'Microsoft.Web/sites');
     expect(site.tags).toMatchObject({ 'azd-service-name': 'api', 'azd-env-name': 'test' });
+  });
+});
+
+describe('infra: alert rules and their action group (deployment snapshot)', () => {
+  // Resource types and properties as in the ARM template reference for
+  // Microsoft.Insights/scheduledQueryRules (2023-12-01) and Microsoft.Insights/actionGroups (2023-01-01).
+  it('puts four log alerts on the Application Insights component, each notifying the one action group', (ctx) => {
+    const { snapshot } = infra(ctx);
+    const component = only(snapshot.predictedResources, 'Microsoft.Insights/components');
+    const group = only(snapshot.predictedResources, 'Microsoft.Insights/actionGroups');
+    expect((group as ArmResource & { location?: string }).location).toBe('Global');
+    expect(props(group)).toMatchObject({ enabled: true, emailReceivers: [] });
+    const rules = snapshot.predictedResources.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
+    expect(rules.map((r) => r.name.replace(/^alert-vend-[a-z0-9]+-/, '')).sort()).toEqual(['audit-write-failures', 'auth-failure-spike', 'server-errors', 'upstream-unavailable']);
+    for (const rule of rules) {
+      expect((rule as ArmResource & { kind?: string }).kind).toBe('LogAlert');
+      const p = props(rule) as { scopes: string[]; actions: { actionGroups: string[] }; criteria: { allOf: Record<string, unknown>[] }; enabled: boolean };
+      expect(p.enabled).toBe(true);
+      expect(p.scopes).toEqual([component.id]);
+      expect(p.actions.actionGroups).toEqual([group.id]);
+      expect(p.criteria.allOf).toHaveLength(1);
+    }
+    const criterion = (suffix: string): Record<string, unknown> => (props(only(rules, 'Microsoft.Insights/scheduledQueryRules', new RegExp(`-${suffix}$`))) as { criteria: { allOf: Record<string, unknown>[] } }).criteria.allOf[0] ?? {};
+    expect(criterion('audit-write-failures')).toMatchObject({ threshold: 0, operator: 'GreaterThan', query: expect.stringContaining('audit_unavailable') as string });
+    expect(criterion('server-errors').query).toMatch(/resultCode\) >= 500/);
+    expect(criterion('upstream-unavailable')).toMatchObject({ dimensions: [{ name: 'dependency', operator: 'Include', values: ['*'] }] });
+    expect(criterion('auth-failure-spike')).toMatchObject({ threshold: 100, failingPeriods: { numberOfEvaluationPeriods: 3, minFailingPeriodsToAlert: 3 } });
+  });
+
+  it('sends email only when an address is given', (ctx) => {
+    const { customSnapshot } = infra(ctx);
+    const group = only(customSnapshot.predictedResources, 'Microsoft.Insights/actionGroups');
+    expect(props(group).emailReceivers).toEqual([{ name: 'operator', emailAddress: 'ops@example.com', useCommonAlertSchema: true }]);
   });
 });
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { AUDIT_USAGE, runAuditCommand } from './audit-command';
 import { describeFailure, EXIT, exitCodeOf, formatToken, isClientError, TOKEN_FORMATS } from './lib/cli-output';
 import { oneOf, required, tokenRequestFrom, UsageError } from './lib/cli-args';
 import type { CliIo } from './lib/cli-io';
@@ -21,7 +22,7 @@ const USAGE = `Usage:
                  [--min-validity S] [--exec -- COMMAND [ARGS...]]
   dbx-vend exec --workspace NAME [--mode aad|pat|oauth|user] [--scopes LIST] [--min-validity S]
                 [--lifetime S] [--purpose TEXT] -- COMMAND [ARGS...]
-
+${AUDIT_USAGE}
 Modes: aad (the service principal's Entra ID token), pat (a revocable PAT), oauth (a Databricks
 OAuth token for this workspace and the given API scopes only), user (your own token, on-behalf-of).
 --scopes (oauth, pat): Databricks API scopes, repeated or comma-separated, e.g.
@@ -84,6 +85,7 @@ const METADATA_MIN_VALIDITY_SECONDS = 300;
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'grants') return runGrantsCli(argv.slice(1), io);
   try {
+    if (argv[0] === 'audit') return await runAuditCommand(argv.slice(1), io, async (v) => createClient(await clientOptions(v, io.env)));
     // Everything after the first `--` is the child command of exec / metadata-server --exec.
     const dash = argv.indexOf('--');
     const own = dash < 0 ? argv : argv.slice(0, dash);

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { AuditClient } from './audit-client';
 import { normalizeApiScopes } from './lib/api-scopes';
 import { callerTokenSource } from './lib/caller-token';
 import { parseVendedToken, parseWorkspaces } from './lib/parse-answers';
@@ -61,6 +62,11 @@ export class VendingClient {
   async databricksHeaders(workspace: string, options: HeadersRequest = {}): Promise<Record<string, string>> {
     const token = await this.getToken({ ...options, workspace, mode: 'aad' });
     return { ...token.headers };
+  }
+
+  /** The audit API (`/audit`), for callers the service names as auditors; same endpoint and credential. */
+  audit(): AuditClient {
+    return new AuditClient(this.#transport);
   }
 
   /** `GET /workspaces`: the workspaces this caller may vend for. */

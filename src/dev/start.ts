@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { TableClient, odata } from '@azure/data-tables';
+import { auditDemo } from './audit-demo';
 import { startSandbox } from './sandbox';
 import { demoScopedToken } from './scoped-demo';
 import type { Sandbox } from './sandbox';
@@ -32,7 +33,8 @@ async function main(): Promise<void> {
     await demo(sandbox, host);
     await demoScopedToken(sandbox, host);
     await metadataDemo(sandbox, host, 5);
-    await crossTeamDemo(sandbox, host, 6);
+    await auditDemo(sandbox, host, 6);
+    await crossTeamDemo(sandbox, host, 7);
     const tokenFile = await writeCallerToken(sandbox, stopAll);
     printHowTo(host, tokenFile);
   } catch (err) {

@@ -3,6 +3,7 @@ import { healthStatusCode, issueToken, listWorkspaces, revokeToken, runDecision 
 import type { VendDeps } from '../core/vend';
 import { withRequestBudget } from '../core/deadline';
 import { jsonResponse } from '../core/http';
+import { lookupAudit, readAudit } from '../core/audit-api';
 import { contextLogger, incomingBody, methodNotAllowed, requestContext, toHttpResponse } from './adapter';
 import { makeGrantRoutes } from './grant-routes';
 
@@ -47,6 +48,24 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       handler: async (request, context) => {
         const ctx = requestContext(request);
         return methodNotAllowed(request, ['GET']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'workspaces', () => listWorkspaces(deps, ctx)));
+      },
+    },
+    {
+      name: 'audit',
+      route: 'audit',
+      authLevel: 'anonymous',
+      handler: async (request, context) => {
+        const ctx = requestContext(request);
+        return methodNotAllowed(request, ['GET']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'audit', (d) => readAudit(deps, ctx, request.query, d)));
+      },
+    },
+    {
+      name: 'auditLookup',
+      route: 'audit/lookup',
+      authLevel: 'anonymous',
+      handler: async (request, context) => {
+        const ctx = requestContext(request);
+        return methodNotAllowed(request, ['POST']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'audit lookup', (d) => lookupAudit(deps, ctx, incomingBody(request), d)));
       },
     },
     {

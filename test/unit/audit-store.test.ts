@@ -186,5 +186,17 @@ describe('queryAudit', () => {
     const revoked: string[] = [];
     for await (const { row } of queryAudit(reader, { from: t0 + 1, to: t0 + 12 * 20_000, filter: { outcome: 'revoked' } })) revoked.push(String(row.request_id));
     expect(revoked).toEqual(['q9', 'q6', 'q3']);
+    // Slices read ahead, in parallel, still come out whole and in order.
+    const ahead: unknown[] = [];
+    for await (const { row } of queryAudit(reader, { from: t0, to: t0 + 12 * 20_000, sliceMs: 60_000, readAhead: 3 })) ahead.push(row.request_id);
+    expect(ahead).toEqual(all);
+    // `caller` matches either id; an OData quote in a value stays inside its literal.
+    const byCaller = async (caller: string): Promise<number> => {
+      let n = 0;
+      for await (const item of queryAudit(reader, { from: t0, to: t0 + 12 * 20_000, filter: { caller } })) n += item.row.caller_oid === 'oid-1' ? 1 : 0;
+      return n;
+    };
+    expect(await byCaller('oid-1')).toBe(12);
+    expect(await byCaller("oid-1' or caller_oid ne 'x")).toBe(0);
   });
 });

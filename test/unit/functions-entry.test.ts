@@ -22,9 +22,9 @@ describe('src/index.ts (what the Functions host loads)', () => {
     // HTTP streaming on: the body reaches the handler as a stream, bounded while read.
     expect(setup.mock.calls).toEqual([[{ enableHttpStream: true }]]);
     const routes = http.mock.calls.map(([name, options]) => ({ name, route: options.route, authLevel: options.authLevel, methods: options.methods }));
-    expect(routes.map((r) => `${r.name} ${r.route}`)).toEqual(['token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'health health',
-      'grants grants', 'grant grants/{id}', 'grantRenew grants/{id}/renew', 'grantRequests grant-requests',
-      'grantRequestApprove grant-requests/{id}/approve', 'grantRequestDecline grant-requests/{id}/decline',
+    expect(routes.map((r) => `${r.name} ${r.route}`)).toEqual([
+      'token token', 'revokeToken token/{workspace}/{token_id}', 'workspaces workspaces', 'audit audit', 'auditLookup audit/lookup', 'health health',
+      'grants grants', 'grant grants/{id}', 'grantRenew grants/{id}/renew', 'grantRequests grant-requests', 'grantRequestApprove grant-requests/{id}/approve', 'grantRequestDecline grant-requests/{id}/decline',
     ]);
     for (const r of routes) {
       expect(r.authLevel).toBe('anonymous');

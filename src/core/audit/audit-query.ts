@@ -11,6 +11,8 @@ export interface AuditFilter {
   readonly request_id?: string;
   readonly token_id?: string;
   readonly token_fingerprint?: string;
+  /** Either caller id: rows whose caller_oid or caller_appid equals it. */
+  readonly caller?: string;
 }
 
 export interface AuditQuery {
@@ -25,6 +27,8 @@ export interface AuditQuery {
   readonly continuation?: string;
   /** Time slice read at once (all its partitions), newest slice first; bounds memory. Default 15 min. */
   readonly sliceMs?: number;
+  /** How many slices may be read at once (default 1): fewer round trips, more rows held. */
+  readonly readAhead?: number;
 }
 
 export type AuditRow = Readonly<Record<string, unknown>> & { readonly partitionKey: string; readonly rowKey: string };
@@ -43,26 +47,53 @@ interface Position {
  * Rows of a time range, newest first, each with a continuation that resumes right after it.
  * The range is read in slices that never cross a UTC day; each slice is one query per partition
  * of its day (issuance buckets, refusal buckets, the legacy day partition): a bounded set, each
- * a PartitionKey equality plus a RowKey range, which Table storage serves without a scan.
+ * a PartitionKey equality plus a RowKey range, which Table storage serves without a scan. A
+ * slice's partitions are read side by side, and `readAhead` slices may be in flight at once.
  */
 export async function* queryAudit(reader: AuditReader, query: AuditQuery): AsyncGenerator<{ row: AuditRow; continuation: string }> {
   const after = query.continuation ? decodeContinuation(query.continuation) : undefined;
   const slice = Math.max(1_000, query.sliceMs ?? 15 * 60_000);
-  let hi = after ? Math.min(query.to, timeOfRowKey(after.rk) + 1) : query.to;
-  while (hi > query.from) {
-    const dayStart = Date.UTC(new Date(hi - 1).getUTCFullYear(), new Date(hi - 1).getUTCMonth(), new Date(hi - 1).getUTCDate());
-    const lo = Math.max(query.from, dayStart, hi - slice);
-    const rows: AuditRow[] = [];
-    for (const pk of partitionsOfDay(dayOf(new Date(lo).toISOString()), query.kinds)) {
-      for await (const row of reader.list(pk, rowKeyTime(lo), rowKeyTime(hi), query.filter ?? {})) rows.push(row);
+  const hi = after ? Math.min(query.to, timeOfRowKey(after.rk) + 1) : query.to;
+  const ranges = sliceRanges(query.from, hi, slice);
+  // Up to `readAhead` slices are in flight at once; each is still yielded whole and in order.
+  const ahead = Math.max(1, query.readAhead ?? 1);
+  const pending: Promise<AuditRow[]>[] = [];
+  let next = 0;
+  for (let i = 0; i < ranges.length; i++) {
+    while (pending.length < ahead && next < ranges.length) {
+      const read = readSlice(reader, query, ranges[next++]);
+      read.catch(() => undefined); // a prefetch the consumer never reaches must not be an unhandled rejection
+      pending.push(read);
     }
-    rows.sort((a, b) => compare(b, a));
-    for (const row of rows) {
+    for (const row of await (pending.shift() as Promise<AuditRow[]>)) {
       if (after && compare(row, after) >= 0) continue;
       yield { row, continuation: encodeContinuation({ rk: row.rowKey, pk: row.partitionKey }) };
     }
+  }
+}
+
+/** [lo, hi) slices from `to` down to `from`, newest first, none crossing a UTC day. */
+function sliceRanges(from: number, to: number, slice: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let hi = to; hi > from; ) {
+    const d = new Date(hi - 1);
+    const lo = Math.max(from, Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()), hi - slice);
+    ranges.push([lo, hi]);
     hi = lo;
   }
+  return ranges;
+}
+
+/** One slice: its day's partitions read side by side, rows newest first. */
+async function readSlice(reader: AuditReader, query: AuditQuery, [lo, hi]: [number, number]): Promise<AuditRow[]> {
+  const perPartition = await Promise.all(
+    partitionsOfDay(dayOf(new Date(lo).toISOString()), query.kinds).map(async (pk) => {
+      const found: AuditRow[] = [];
+      for await (const row of reader.list(pk, rowKeyTime(lo), rowKeyTime(hi), query.filter ?? {})) found.push(row);
+      return found;
+    }),
+  );
+  return perPartition.flat().sort((a, b) => compare(b, a));
 }
 
 function positionOf(x: Position | AuditRow): [string, string] {

@@ -1,10 +1,16 @@
 import { createHmac } from 'node:crypto';
 
+/** Every outcome a row can record; `audit_read` is an auditor reading the trail (README "Operating it"). */
+export const AUDIT_OUTCOMES = [
+  'issued', 'denied', 'failed', 'revoked', 'audit_read',
+  'grant_created', 'grant_revoked', 'grant_renewed', 'grant_requested', 'grant_approved', 'grant_declined',
+] as const;
+
 /** One decision (DESIGN §4). Holds identifiers of tokens, never tokens. */
 export interface AuditRecord {
   readonly request_id: string;
   readonly time: string;
-  readonly outcome: 'issued' | 'denied' | 'failed' | 'revoked' | GrantOutcome;
+  readonly outcome: (typeof AUDIT_OUTCOMES)[number];
   readonly status: number;
   readonly code: string;
   readonly caller_tid?: string;
@@ -22,6 +28,8 @@ export interface AuditRecord {
   readonly token_fingerprint?: string;
   readonly expires_on?: number;
   readonly purpose?: string;
+  /** Audit API requests: the filters asked for, as JSON (never a token: a lookup records its fingerprint). */
+  readonly audit_query?: string;
   readonly source_ip?: string;
   readonly user_agent?: string;
   readonly latency_ms: number;

@@ -12,10 +12,10 @@ export const REFUSAL_BUCKETS = 4;
 
 export type RowKind = 'issuance' | 'refusal';
 
-/** `issued` and `revoked` act on a token only once recorded; everything else is a refusal. */
+/** `issued`, `revoked` and `audit_read` act only once recorded; everything else is a refusal. */
 export function kindOf(outcome: AuditRecord['outcome']): RowKind {
-  // Grant changes are written like issuances: awaited (no record, no change), never bounded or summarized.
-  return outcome === 'issued' || outcome === 'revoked' || outcome.startsWith('grant_') ? 'issuance' : 'refusal';
+  // Grant changes and audit reads are written like issuances: awaited (no record, no action), never bounded or summarized.
+  return outcome === 'issued' || outcome === 'revoked' || outcome === 'audit_read' || outcome.startsWith('grant_') ? 'issuance' : 'refusal';
 }
 
 /** `2026-11-29T20:10:22.123Z` → `20261129`. */

@@ -12,9 +12,15 @@ export function tableAuditReader(client: TableClient): AuditReader {
       for (const field of FILTER_FIELDS) {
         const value = filter[field];
         // `field` is one of the constant names above; the value is an OData string literal (quotes doubled).
-        if (value !== undefined) expr += ` and ${field} eq '${value.replace(/'/g, "''")}'`;
+        if (value !== undefined) expr += ` and ${field} eq ${literal(value)}`;
       }
+      if (filter.caller !== undefined) expr += ` and (caller_oid eq ${literal(filter.caller)} or caller_appid eq ${literal(filter.caller)})`;
       for await (const entity of client.listEntities({ queryOptions: { filter: expr } })) yield entity as AuditRow;
     },
   };
+}
+
+/** An OData string literal: quotes doubled, so a value can never end the literal. */
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
 }

@@ -36,7 +36,7 @@ export class TableAuditSink implements AuditSink {
 
   /** `target` is the configured table, or (tests) any `BatchWriter`; `onOutcome` feeds health. */
   constructor(target: AuditTarget | BatchWriter, credential?: TokenCredential, onOutcome?: (ok: boolean) => void, options: AuditSinkOptions = {}) {
-    const writer = 'insertBatch' in target ? target : new TableBatchWriter(tableClient(target, credential));
+    const writer = 'insertBatch' in target ? target : new TableBatchWriter(auditTableClient(target, credential));
     this.#onOutcome = onOutcome ?? options.onOutcome ?? (() => undefined);
     this.#issuance = new GroupCommitter(writer, { kind: 'issuance', buckets: ISSUANCE_BUCKETS });
     this.#refusalQueue = new GroupCommitter(writer, { kind: 'refusal', buckets: REFUSAL_BUCKETS, maxInFlight: 1 });
@@ -71,7 +71,8 @@ export class TableAuditSink implements AuditSink {
   }
 }
 
-function tableClient(target: AuditTarget, credential: TokenCredential | undefined): TableClient {
+/** The configured audit table: the sink writes through it, the audit API reads through it. */
+export function auditTableClient(target: AuditTarget, credential: TokenCredential | undefined): TableClient {
   if (target.kind === 'connection-string') {
     return TableClient.fromConnectionString(target.connectionString, target.tableName, {
       allowInsecureConnection: /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(target.connectionString),

@@ -3,7 +3,7 @@ export type { VendingConfig, Workspace, ServicePrincipal, SpCredential } from '.
 export type { Env } from './read-document';
 export type { ServiceSettings, AuditTarget, AuditKeySetting, GrantsTarget } from './service-settings';
 export { parseAuditKey } from './service-settings';
-export type { ApiGrantSettings, GrantDocument, PrincipalsDocument } from './schema';
+export type { ApiGrantSettings, AuditorsDocument, GrantDocument, PrincipalsDocument } from './schema';
 export { checkGrant, grantFields, grantSchema } from './schema';
 export { NAME_PATTERN, NAME_RULE } from './schema';
 export { ConfigError } from './config-error';

@@ -5,7 +5,7 @@ import { ConfigError } from './config-error';
 import { readConfigDocument } from './read-document';
 import type { Env } from './read-document';
 import { configSchema } from './schema';
-import type { ApiGrantSettings, ConfigDocument, GrantDocument, PrincipalsDocument, ServicePrincipalDocument } from './schema';
+import type { ApiGrantSettings, AuditorsDocument, ConfigDocument, GrantDocument, PrincipalsDocument, ServicePrincipalDocument } from './schema';
 import { readServiceSettings } from './service-settings';
 import type { ServiceSettings } from './service-settings';
 import { APP_SETTINGS } from './settings';
@@ -53,6 +53,8 @@ export interface VendingConfig {
   readonly perCallerPerMinute: number;
   /** mode user: the vending API app registration's client id (the on-behalf-of client). */
   readonly onBehalfOfClientId: string | undefined;
+  /** Who may read the audit trail; undefined: no one. */
+  readonly auditors: AuditorsDocument | undefined;
   readonly service: ServiceSettings;
 }
 
@@ -111,6 +113,7 @@ function checkReferences(raw: unknown, allowLoopback: boolean, issues: string[])
   });
   for (const [name, ws] of Object.entries(workspaces)) if (isObject(ws)) checkTenants(`workspaces.${name}.owners`, ws.owners, allowedTenants, issues);
   checkTenants('admins', raw.admins, allowedTenants, issues);
+  checkTenants('auditors', raw.auditors, allowedTenants, issues);
 }
 
 /** Grants, owners and admins may name other tenants, but only ones the service accepts tokens from. */
@@ -154,6 +157,7 @@ function buildConfig(doc: ConfigDocument, service: ServiceSettings, authorityHos
     apiGrants: doc.apiGrants,
     perCallerPerMinute: doc.limits.perCallerPerMinute,
     onBehalfOfClientId: doc.onBehalfOf?.clientId.toLowerCase(),
+    auditors: doc.auditors,
     service,
   };
 }

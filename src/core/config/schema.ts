@@ -92,6 +92,21 @@ export function checkGrant(g: { modes: readonly string[]; scopes?: readonly stri
 
 export const grantSchema = grantFields.superRefine(checkGrant);
 
+// Who may read the audit trail (GET /api/audit): matched like a grant's callers, tenant-bound the
+// same way. Absent: no one. maxSpanDays bounds one query's time range (each day is a set of
+// partition queries).
+const auditors = z.strictObject({
+  tenants: z.array(guid).min(1).optional(),
+  callers: z
+    .strictObject({
+      roles: z.array(z.string().min(1).max(120)).default([]),
+      appIds: z.array(guid).default([]),
+      objectIds: z.array(guid).default([]),
+    })
+    .refine((c) => c.roles.length + c.appIds.length + c.objectIds.length > 0, { message: 'must name at least one role, app id or object id' }),
+  maxSpanDays: z.int().min(1).max(366).default(31),
+});
+
 export const configSchema = z.strictObject({
   cloud: z.enum(Object.keys(CLOUDS) as [keyof typeof CLOUDS, ...(keyof typeof CLOUDS)[]]),
   tenantId: guid,
@@ -118,6 +133,7 @@ export const configSchema = z.strictObject({
     })
     .refine((g) => g.defaultExpiryDays <= g.maxExpiryDays, { message: 'defaultExpiryDays must not exceed maxExpiryDays' })
     .default({ defaultExpiryDays: 90, maxExpiryDays: 365, refreshSeconds: 10, maxStaleSeconds: 300 }),
+  auditors: auditors.optional(),
   limits: z.strictObject({ perCallerPerMinute: z.int().min(1).max(100_000) }).default({ perCallerPerMinute: 120 }),
 });
 
@@ -127,3 +143,4 @@ export type PrincipalsDocument = NonNullable<ConfigDocument['admins']>;
 export type ApiGrantSettings = ConfigDocument['apiGrants'];
 export type ServicePrincipalDocument = ConfigDocument['servicePrincipals'][string];
 export type WorkspaceDocument = ConfigDocument['workspaces'][string];
+export type AuditorsDocument = NonNullable<ConfigDocument['auditors']>;

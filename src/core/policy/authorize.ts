@@ -1,7 +1,7 @@
 import { NotGrantedError } from '../errors';
 import { normalizeScopes } from './api-scopes';
 import type { CallerIdentity } from './caller-identity';
-import type { CompiledGrant, CompiledGrants, Mode } from './compile-grants';
+import type { CallerMatcher, CompiledGrant, CompiledGrants, Mode } from './compile-grants';
 
 export interface AccessRequest {
   readonly workspace: string;
@@ -33,7 +33,7 @@ export function notGranted(workspace: string): NotGrantedError {
  * delegated token that merely comes through that app is a user, granted by `objectIds`, by an app
  * role assigned to them, or — only where a grant says so explicitly — by `usersViaAppIds`.
  */
-export function callerMatches(grant: CompiledGrant, caller: CallerIdentity): boolean {
+export function callerMatches(grant: CallerMatcher, caller: CallerIdentity): boolean {
   if (!grant.tenants.has(caller.tenantId.toLowerCase())) return false;
   const appId = caller.appId.toLowerCase();
   return (

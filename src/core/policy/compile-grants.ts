@@ -1,11 +1,14 @@
-import type { GrantDocument } from '../config';
+import type { AuditorsDocument, GrantDocument } from '../config';
 import { normalizeScopes } from './api-scopes';
 
 export type Mode = 'aad' | 'pat' | 'oauth' | 'user';
 
-
 /** A grant's live-PAT cap when it names none: well under Databricks' 600 per SP, shared by every caller of the SP. */
 export const DEFAULT_MAX_LIVE_PATS = 20;
+
+/** The caller part of a grant: whom it names, in which tenants (also what the auditors setting compiles to). */
+export type CallerMatcher = Pick<CompiledGrant, 'tenants' | 'roles' | 'appIds' | 'objectIds' | 'usersViaAppIds'>;
+
 /** A grant ready for matching: sets instead of arrays, ids lower-cased once. */
 export interface CompiledGrant {
   /** `config:<index>` for a grant of the config document, the grant's id for one made through the API. */
@@ -82,5 +85,17 @@ export function compileGrant(g: GrantDocument, homeTenantId: string, id: string,
     scopes: Object.freeze(normalizeScopes(g.scopes ?? [])),
     defaultScopes: Object.freeze(normalizeScopes(g.defaultScopes ?? [])),
     maxLivePats: g.maxLivePats ?? DEFAULT_MAX_LIVE_PATS,
+  });
+}
+
+/** The auditors setting as a caller matcher, compiled like a grant's callers; undefined (no one) when absent. */
+export function compileAuditors(doc: AuditorsDocument | undefined, homeTenantId: string): CallerMatcher | undefined {
+  if (!doc) return undefined;
+  return Object.freeze({
+    tenants: new Set((doc.tenants ?? [homeTenantId]).map((id) => id.toLowerCase())),
+    roles: new Set(doc.callers.roles),
+    appIds: new Set(doc.callers.appIds.map((id) => id.toLowerCase())),
+    objectIds: new Set(doc.callers.objectIds.map((id) => id.toLowerCase())),
+    usersViaAppIds: new Set<string>(),
   });
 }

@@ -16,6 +16,8 @@ export interface Decision {
   /** Granted API scopes, once a scoped mode has minted. */
   scopes?: readonly string[];
   purpose?: string;
+  /** Audit API requests: the filters asked for (JSON), recorded with the read or its refusal. */
+  auditQuery?: string;
 }
 
 export function buildRecord(
@@ -47,6 +49,7 @@ export function buildRecord(
     token_fingerprint: result.fingerprint,
     expires_on: result.expiresOn,
     purpose: decision.purpose,
+    audit_query: decision.auditQuery,
     source_ip: ctx.sourceIp?.slice(0, 64),
     user_agent: ctx.userAgent?.slice(0, 256),
     latency_ms: Math.max(0, Math.round(now - decision.startedAt)),

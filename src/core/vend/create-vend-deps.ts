@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
-import { TableAuditSink } from '../audit';
+import { TableAuditSink, auditTableClient, tableAuditReader } from '../audit';
 import { SigningKeyStore, VerifiedTokenCache, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
 import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, listPats, revokePat } from '../mint';
-import { RateLimiter, compileGrants, systemClock } from '../policy';
+import { RateLimiter, compileAuditors, compileGrants, systemClock } from '../policy';
 import type { Clock } from '../policy';
 import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
 import type { AuditKeySource, SecretSource } from '../secrets';
@@ -86,6 +86,8 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       ? { onBehalfOf: createOnBehalfOfMinter({ tenantId: config.tenantId, authorityHost: config.authorityHost, apiClientId: config.onBehalfOfClientId, appCredential, clock }) }
       : {}),
     version: packageVersion(),
+    auditors: compileAuditors(config.auditors, config.tenantId),
+    auditReader: tableAuditReader(auditTableClient(config.service.audit, appCredential)),
   }, deadlines);
   // A getter, set last (a spread would copy one snapshot): every read sees the set in force now,
   // so an expired or revoked grant drops out without anything else being rebuilt.

@@ -1,7 +1,7 @@
-import type { AuditSink } from '../audit';
+import type { AuditReader, AuditSink } from '../audit';
 import type { VendingConfig } from '../config';
 import type { CreatedPat, ListedPat, DatabricksTokenExchanger, ExchangedToken, KeyedTokenCache, OnBehalfOfMinter, TokenMinter } from '../mint';
-import type { CallerIdentity, Clock, CompiledGrants, RateLimiter } from '../policy';
+import type { CallerIdentity, CallerMatcher, Clock, CompiledGrants, RateLimiter } from '../policy';
 import type { Workspace } from '../config';
 import type { AuditKeySource } from '../secrets';
 import type { Deadlines } from '../deadline';
@@ -36,6 +36,10 @@ export interface VendDeps {
   readonly version: string;
   /** The service's own time limits (absent in unit tests that build deps by hand: no limits). */
   readonly deadlines?: Deadlines;
+  /** Who may read the audit trail (config `auditors`); absent: no one. */
+  readonly auditors?: CallerMatcher;
+  /** The audit table's read side, for GET /api/audit. */
+  readonly auditReader?: AuditReader;
 }
 
 /** The request as the trigger hands it over. */

@@ -19,6 +19,7 @@ export interface VendingConfigDocument {
     defaultScopes?: string[];
   }>;
   onBehalfOf?: { clientId: string };
+  auditors?: { tenants?: string[]; callers: { roles: string[]; appIds: string[]; objectIds: string[] }; maxSpanDays?: number };
   admins?: SandboxPrincipals;
   apiGrants?: { defaultExpiryDays?: number; maxExpiryDays?: number; refreshSeconds?: number; maxStaleSeconds?: number };
   limits: { perCallerPerMinute: number };
@@ -33,6 +34,9 @@ export interface SandboxPrincipals {
 
 /** The platform admins' app role in the sandbox (no sandbox caller holds it unless a test asks). */
 export const ADMIN_ROLE = 'Vending.Admin';
+
+/** The app role the sandbox's auditors setting names: a caller token with it may read the audit trail. */
+export const SANDBOX_AUDITOR_ROLE = 'Vend.Auditor';
 
 export interface SandboxApp {
   readonly clientId: string;
@@ -119,6 +123,7 @@ export function buildVendingConfig(apps: SandboxApps, at: SandboxEndpoints): Ven
       },
     ],
     limits: { perCallerPerMinute: 600 },
+    auditors: { callers: { roles: [SANDBOX_AUDITOR_ROLE], appIds: [], objectIds: [] }, maxSpanDays: 31 },
     // The vending API's own registration: its federated credential trusts the app identity (mode user).
     onBehalfOf: { clientId: apps.vendingApp.clientId },
   };

@@ -4,6 +4,7 @@ export type { Sandbox, SandboxAudit, SandboxOptions } from './types.js';
 export type { SandboxApp, SandboxApps, SandboxServicePrincipal, VendingConfigDocument } from './config.js';
 export type { CallerTokenOptions } from './caller-token.js';
 export { DEFAULT_CALLER_ROLES, VENDING_API_AUDIENCE } from './caller-token.js';
+export { SANDBOX_AUDITOR_ROLE } from './config.js';
 export type { ClientRegistration } from './clients.js';
 export { TOKEN_EXCHANGE_AUDIENCE } from './client-assertion.js';
 export { LocalAuthority } from './authority.js';
