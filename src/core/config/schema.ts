@@ -33,10 +33,15 @@ const servicePrincipal = z
   });
 
 /** Owners and admins: principal ids plus the tenants they may come from (default: tenantId only). */
-const principals = z.strictObject({
+/** Who a grant, an owner list, the admins or the auditors name: app roles, app ids, object ids. */
+const principalIds = {
   roles: z.array(z.string().min(1).max(120)).default([]),
   appIds: z.array(guid).default([]),
   objectIds: z.array(guid).default([]),
+};
+
+const principals = z.strictObject({
+  ...principalIds,
   tenants: z.array(guid).min(1).optional(),
 }).refine((c) => c.roles.length + c.appIds.length + c.objectIds.length > 0, {
   message: 'must name at least one role, app id or object id',
@@ -62,9 +67,7 @@ export const grantFields = z.strictObject({
   tenants: z.array(guid).min(1).optional(),
   callers: z
     .strictObject({
-      roles: z.array(z.string().min(1).max(120)).default([]),
-      appIds: z.array(guid).default([]),
-      objectIds: z.array(guid).default([]),
+      ...principalIds,
       // Users (delegated tokens) who come through one of these client apps. Explicit on purpose:
       // appIds alone names the app acting as itself, never every user who signs in through it.
       usersViaAppIds: z.array(guid).optional(),
@@ -99,9 +102,7 @@ const auditors = z.strictObject({
   tenants: z.array(guid).min(1).optional(),
   callers: z
     .strictObject({
-      roles: z.array(z.string().min(1).max(120)).default([]),
-      appIds: z.array(guid).default([]),
-      objectIds: z.array(guid).default([]),
+      ...principalIds,
     })
     .refine((c) => c.roles.length + c.appIds.length + c.objectIds.length > 0, { message: 'must name at least one role, app id or object id' }),
   maxSpanDays: z.int().min(1).max(366).default(31),
