@@ -5,20 +5,15 @@
 //
 // The CLI comes from infra/scripts/bicep.sh (PATH, else a pinned NuGet package restored once into
 // .tools/). With CI=true a missing CLI fails the run; elsewhere the suite is skipped, loudly.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from 'vitest';
 import { DEPLOYED_SETTINGS, LOCAL_ONLY_SETTINGS } from '../src/core/config/settings';
+import { API_CLIENT_ID, OPERATOR_ID, SNAPSHOT_SCOPE, appSettingsOf, bicepVersion, infraDir, repoRoot, runBicep, takeSnapshot } from './support/bicep';
+import type { ArmResource, CliRun, Snapshot } from './support/bicep';
 
-const execFileAsync = promisify(execFile);
-
-const repoRoot = resolve(__dirname, '..');
-const infraDir = join(repoRoot, 'infra');
-const bicepScript = join(infraDir, 'scripts', 'bicep.sh');
 const bicepConfig = join(infraDir, 'bicepconfig.json');
 
 /** Built-in role definition ids (the same in every tenant and cloud). */
@@ -92,48 +87,11 @@ const AUDIT_APPENDER_DATA_ACTIONS = [
  */
 const GRANTS_EDITOR_DATA_ACTIONS = [...AUDIT_APPENDER_DATA_ACTIONS, 'Microsoft.Storage/storageAccounts/tableServices/tables/entities/update/action'];
 
-const SNAPSHOT_SCOPE = {
-  tenantId: '11111111-1111-4111-8111-111111111111',
-  subscriptionId: '44444444-4444-4444-8444-444444444444',
-  resourceGroup: 'rg-vending-test',
-  location: 'swedencentral',
-};
-const API_CLIENT_ID = '22222222-2222-4222-8222-222222222222';
-const OPERATOR_ID = '33333333-3333-4333-8333-333333333333';
-
-interface ArmResource {
-  type: string;
-  name: string;
-  id?: string;
-  kind?: string;
-  sku?: { name?: string; tier?: string };
-  identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> };
-  tags?: Record<string, string> | string;
-  scope?: string;
-  condition?: boolean | string;
-  copy?: unknown;
-  /** languageVersion 2.0 lists referenced (`existing`) resources too; they are not deployed. */
-  existing?: boolean;
-  properties?: Record<string, unknown>;
-}
-
 interface ArmTemplate {
   languageVersion?: string;
   parameters?: Record<string, { type: string; defaultValue?: unknown }>;
   resources: ArmResource[] | Record<string, ArmResource>;
   outputs?: Record<string, { type: string; value: unknown }>;
-}
-
-interface Snapshot {
-  predictedResources: ArmResource[];
-  diagnostics: unknown[];
-  outputs: Record<string, unknown>;
-}
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 interface Compiled {
@@ -155,24 +113,6 @@ interface Compiled {
 
 let compiled: Compiled | undefined;
 let workDir: string | undefined;
-
-async function runBicep(args: string[], timeoutMs = 120_000): Promise<CliRun> {
-  try {
-    const { stdout, stderr } = await execFileAsync('bash', [bicepScript, ...args], {
-      cwd: repoRoot,
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: timeoutMs,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const failed = err as { code?: number | string; stdout?: string; stderr?: string };
-    return {
-      code: typeof failed.code === 'number' ? failed.code : 1,
-      stdout: failed.stdout ?? '',
-      stderr: failed.stderr ?? String(err),
-    };
-  }
-}
 
 /** Diagnostic lines as the CLI prints them: `file(line,col) : Warning rule: message`. */
 function diagnosticsIn(output: string): string[] {
@@ -209,58 +149,9 @@ function symbolicResources(template: ArmTemplate, prefix = '', into = new Map<st
   return into;
 }
 
-function snapshotParams(extra: string): string {
-  const using = relative(workDir ?? tmpdir(), join(infraDir, 'main.bicep')).split('\\').join('/');
-  return [
-    `using '${using}'`,
-    `param environmentName = 'test'`,
-    `param location = '${SNAPSHOT_SCOPE.location}'`,
-    `param vendingConfig = {`,
-    `  cloud: 'AzurePublic'`,
-    `  tenantId: '${SNAPSHOT_SCOPE.tenantId}'`,
-    `}`,
-    `param vendingApiClientId = '${API_CLIENT_ID}'`,
-    `param operatorPrincipalId = '${OPERATOR_ID}'`,
-    // utcNow() is only known at deployment: the snapshot gets a fixed provision time.
-    `param provisionedAt = '20260101T000000Z'`,
-    extra,
-    '',
-  ].join('\n');
-}
-
-async function takeSnapshot(dir: string, name: string, extra: string): Promise<Snapshot> {
-  const paramsFile = join(dir, `${name}.bicepparam`);
-  await writeFile(paramsFile, snapshotParams(extra));
-  const run = await runBicep([
-    'snapshot',
-    paramsFile,
-    '--mode',
-    'overwrite',
-    '--tenant-id',
-    SNAPSHOT_SCOPE.tenantId,
-    '--subscription-id',
-    SNAPSHOT_SCOPE.subscriptionId,
-    '--resource-group',
-    SNAPSHOT_SCOPE.resourceGroup,
-    '--location',
-    SNAPSHOT_SCOPE.location,
-  ]);
-  if (run.code !== 0) {
-    throw new Error(`bicep snapshot ${name} failed (${run.code}):\n${run.stdout}${run.stderr}`);
-  }
-  return JSON.parse(await readFile(join(dir, `${name}.snapshot.json`), 'utf8')) as Snapshot;
-}
-
 beforeAll(async () => {
-  const version = await runBicep(['--version'], 280_000);
-  if (version.code !== 0) {
-    const why = `Bicep CLI unavailable (infra/scripts/bicep.sh exited ${version.code}):\n${version.stderr.trim()}`;
-    if (process.env.CI === 'true' || process.env.CI === '1') {
-      throw new Error(`${why}\nCI=true: the infra tests must run, so this is a failure.`);
-    }
-    console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING the infra tests. ${why}\n${'!'.repeat(78)}\n`);
-    return;
-  }
+  const cliVersion = await bicepVersion();
+  if (!cliVersion) return;
 
   workDir = await mkdtemp(join(tmpdir(), 'dbx-vend-infra-'));
   const dir = workDir;
@@ -286,7 +177,7 @@ beforeAll(async () => {
     snapshot,
     perSecretSnapshot,
     customSnapshot,
-    cliVersion: version.stdout.trim(),
+    cliVersion,
   };
 }, 300_000);
 
@@ -697,7 +588,7 @@ describe('infra: Entra ID in front of the app (App Service authentication)', () 
 
 describe('infra: app settings are exactly what the code reads', () => {
   function appSettings(snapshot: Snapshot): Record<string, unknown> {
-    return props(only(snapshot.predictedResources, 'Microsoft.Web/sites/config', /\/appsettings$/));
+    return appSettingsOf(snapshot);
   }
 
   it('sets every deployed setting and no local-only one', (ctx) => {
