@@ -15,10 +15,17 @@ export interface SpawnedHost {
  * Runs `dist/src/dev/host.js` (the same thing `npm run host` runs) in a child process with
  * exactly the given app settings plus PATH: nothing else of the parent's environment leaks in.
  */
-export function spawnHost(settings: Record<string, string>, options: { port?: number; echo?: (line: string) => void } = {}): Promise<SpawnedHost> {
+export interface SpawnHostOptions {
+  readonly port?: number;
+  readonly echo?: (line: string) => void;
+  /** Node options before the script (e.g. `--require` a preload), kept out of the app settings. */
+  readonly nodeArgs?: readonly string[];
+}
+
+export function spawnHost(settings: Record<string, string>, options: SpawnHostOptions = {}): Promise<SpawnedHost> {
   // From the build output this file sits beside host.js; from the sources (tests), the build is two levels up.
   const script = __dirname.split(sep).includes('dist') ? join(__dirname, 'host.js') : join(__dirname, '..', '..', 'dist', 'src', 'dev', 'host.js');
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
     // The host exits when this pipe closes: it never outlives this process, even after kill -9.
     env: { PATH: process.env.PATH ?? '', ...settings, PORT: String(options.port ?? 0), VENDING_EXIT_WITH_STDIN: 'on' },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { startSandbox } from '../../src/dev/sandbox';
 import type { Sandbox, SandboxOptions } from '../../src/dev/sandbox';
 import { spawnHost } from '../../src/dev/spawn-host';
-import type { SpawnedHost } from '../../src/dev/spawn-host';
+import type { SpawnHostOptions, SpawnedHost } from '../../src/dev/spawn-host';
 
 export interface Reply {
   readonly status: number;
@@ -42,7 +42,12 @@ export class Stack {
 
   /** A fresh (cold) function host: empty caches, exactly the sandbox's app settings. */
   async host(overrides: Record<string, string> = {}): Promise<SpawnedHost> {
-    const host = await spawnHost({ ...this.sandbox.hostEnv(), ...overrides });
+    return this.hostWith({ ...this.sandbox.hostEnv(), ...overrides });
+  }
+
+  /** A fresh host with exactly `settings` (nothing of the sandbox's defaults), kept for the leak scan. */
+  async hostWith(settings: Record<string, string>, options: SpawnHostOptions = {}): Promise<SpawnedHost> {
+    const host = await spawnHost(settings, options);
     this.hosts.push(host);
     return host;
   }

@@ -44,6 +44,8 @@ export class LocalAuthority {
   readonly tenantId: string;
   private readonly clients = new Map<string, RegisteredClient>();
   private readonly tokenLog: TokenRequestFilter[] = [];
+  /** Requests to the managed identity endpoint: the identity's client id and the resource asked for. */
+  private readonly identityLog: { clientId: string; resource: string }[] = [];
   /** Every credential the sandbox's services issue or receive (shared with the vault and the workspace). */
   readonly credentials = new CredentialLedger();
   /** The App Service managed identity endpoint's shared secret (`IDENTITY_HEADER`). */
@@ -124,8 +126,14 @@ export class LocalAuthority {
       (filter.scope === undefined || entry.scope === filter.scope)).length;
   }
 
+  /** The resources the managed identity endpoint was asked for (answered or not), in order, per client id. */
+  managedIdentityRequests(clientId?: string): string[] {
+    return this.identityLog.filter((e) => clientId === undefined || e.clientId === clientId).map((e) => e.resource);
+  }
+
   resetCounters(): void {
     this.tokenLog.length = 0;
+    this.identityLog.length = 0;
   }
 
   /** While down, connections are refused at once and open ones are cut. */
@@ -205,6 +213,7 @@ export class LocalAuthority {
 
   private async route(req: ServiceRequest): Promise<ServiceResponse> {
     if (req.method === 'GET' && req.path === MANAGED_IDENTITY_PATH) {
+      this.identityLog.push({ clientId: req.query.get('client_id') ?? '', resource: req.query.get('resource') ?? '' });
       return handleManagedIdentityRequest({
         tenantId: this.tenantId, issuerV1: this.issuerV1, identityHeader: this.#identityHeader,
         lifetimeSeconds: this.options.tokenLifetimeSeconds, signingKey: this.keys.current, client: (id) => this.clients.get(id),

@@ -69,15 +69,24 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** HTTPS with OAuth: azurite presents this certificate and also accepts Entra ID bearer tokens (`--oauth basic`). */
+export interface AzuriteTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
 /**
  * Spawns azurite's Table service with this Node (`process.execPath`), in memory, loopback only, with
- * telemetry off (the sandbox never reaches the internet). It dies with the parent process.
+ * telemetry off (the sandbox never reaches the internet). It dies with the parent process. Over
+ * HTTP it takes path-style URLs only; over HTTPS (`tls`) also production-style host names
+ * (`<account>.table.<anything>`), which identity-based clients need, and bearer tokens.
  */
-export async function startAzuriteTable(workDir: string, quiet: boolean): Promise<AzuriteTable> {
+export async function startAzuriteTable(workDir: string, quiet: boolean, tls?: AzuriteTls): Promise<AzuriteTable> {
   const port = await freePort();
   const args = [
     '--import', EXIT_WITH_PARENT, azuriteTableBin(), '--inMemoryPersistence', '--tableHost', '127.0.0.1', '--tablePort', String(port),
-    '--skipApiVersionCheck', '--disableProductStyleUrl', '--loose', '--disableTelemetry', ...(quiet ? ['--silent'] : []),
+    '--skipApiVersionCheck', '--loose', '--disableTelemetry', ...(quiet ? ['--silent'] : []),
+    ...(tls ? ['--cert', tls.certFile, '--key', tls.keyFile, '--oauth', 'basic'] : ['--disableProductStyleUrl']),
   ];
   // cwd is the sandbox temp dir: with in-memory persistence azurite refuses --location.
   const child = spawn(process.execPath, args, { cwd: workDir, stdio: ['pipe', 'pipe', quiet ? 'ignore' : 'inherit'] });

@@ -12,6 +12,9 @@ export interface LocalCa {
   readonly caFile: string;
   readonly serverKeyPem: string;
   readonly serverCertPem: string;
+  /** The same server key and certificate as files (azurite reads them from disk). */
+  readonly serverKeyFile: string;
+  readonly serverCertFile: string;
 }
 
 // Short validity on purpose: the material lives only as long as one sandbox and is never committed.
@@ -20,8 +23,9 @@ const EC_P256 = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes
 
 const SERVER_EXTENSIONS = [
   // *.vault.localhost: a vault host whose name matches its challenge resource (vault.localhost), so
-  // Key Vault challenge verification can stay on against the sandbox.
-  'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.vault.localhost',
+  // Key Vault challenge verification can stay on against the sandbox. *.table.localhost: azurite
+  // reached by a production-style host (devstoreaccount1.table.localhost), as AUDIT_TABLE_ENDPOINT requires.
+  'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.vault.localhost,DNS:*.table.localhost',
   'basicConstraints=critical,CA:FALSE',
   'keyUsage=critical,digitalSignature',
   'extendedKeyUsage=serverAuth',
@@ -58,5 +62,5 @@ export async function createLocalCa(dir: string): Promise<LocalCa> {
   const [caPem, serverKeyPem, serverCertPem] = await Promise.all(
     [caFile, join(dir, 'server.key'), join(dir, 'server.pem')].map((file) => readFile(file, 'utf8')),
   );
-  return { caPem, caFile, serverKeyPem, serverCertPem };
+  return { caPem, caFile, serverKeyPem, serverCertPem, serverKeyFile: join(dir, 'server.key'), serverCertFile: join(dir, 'server.pem') };
 }

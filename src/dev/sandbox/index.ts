@@ -20,3 +20,4 @@ export { FaultInjector } from './faults.js';
 export type { Fault } from './faults.js';
 export { ADMIN_ROLE } from './config.js';
 export type { SandboxPrincipals } from './config.js';
+export { resolveLocalhostNames } from './localhost-names.js';

@@ -33,9 +33,13 @@ class Cleanup {
   }
 }
 
-/** The CA and the audit store in parallel (azurite is the slow part); whatever started is cleaned up. */
-async function startSlowParts(dir: string, quiet: boolean, cleanup: Cleanup): Promise<[LocalCa, AuditStore]> {
-  const [ca, audit] = await Promise.allSettled([createLocalCa(dir), startAuditStore(dir, quiet)]);
+/**
+ * The CA and the audit store in parallel (azurite is the slow part); whatever started is cleaned up.
+ * Production-style storage needs the CA first: azurite presents its server certificate.
+ */
+async function startSlowParts(dir: string, quiet: boolean, productionStorage: boolean, cleanup: Cleanup): Promise<[LocalCa, AuditStore]> {
+  const caFirst = productionStorage ? await createLocalCa(dir) : undefined;
+  const [ca, audit] = await Promise.allSettled([caFirst ?? createLocalCa(dir), startAuditStore(dir, quiet, caFirst)]);
   if (audit.status === 'fulfilled') cleanup.add(() => audit.value.stop());
   if (ca.status === 'rejected') throw ca.reason;
   if (audit.status === 'rejected') throw audit.reason;
@@ -73,7 +77,7 @@ function enrol(apps: SandboxApps, authority: LocalAuthority, vault: LocalVault, 
 
 async function startServers(dir: string, options: SandboxOptions, cleanup: Cleanup): Promise<Sandbox> {
   const quiet = options.quiet ?? true;
-  const [ca, audit] = await startSlowParts(dir, quiet, cleanup);
+  const [ca, audit] = await startSlowParts(dir, quiet, options.productionStorage ?? false, cleanup);
   const tls = { key: ca.serverKeyPem, cert: ca.serverCertPem };
   const tenantId = randomUUID();
   const tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS;
@@ -91,7 +95,10 @@ async function startServers(dir: string, options: SandboxOptions, cleanup: Clean
   const auditHmacKey = randomBytes(32).toString('base64');
   return {
     ...at, authorityHost: authority.authorityHost, caPem: ca.caPem, caFile: ca.caFile,
-    audit: { connectionString: audit.connectionString, tableName: audit.tableName, setDown: (down) => audit.setDown(down) },
+    audit: {
+      connectionString: audit.connectionString, endpoint: audit.endpoint, tableName: audit.tableName,
+      setDown: (down) => audit.setDown(down), setSlow: (ms) => audit.setSlow(ms),
+    },
     grants: audit.grants,
     apps, config, auditHmacKey, authority, vault, workspace,
     issueCallerToken: authority.issueCallerToken,

@@ -9,11 +9,18 @@ export interface SandboxOptions {
   tokenLifetimeSeconds?: number;
   /** Default true: nothing is logged. Even when false, no token or secret is ever logged. */
   quiet?: boolean;
+  /**
+   * Azurite over HTTPS with OAuth (`--oauth basic`) and a production-style endpoint
+   * (`audit.endpoint`), for identity-based clients as in Azure. Default: plain HTTP, shared key.
+   */
+  productionStorage?: boolean;
 }
 
 export interface SandboxAudit {
   /** azurite behind a proxy; the account key in it is azurite's public development key. */
   readonly connectionString: string;
+  /** With `productionStorage`: `https://devstoreaccount1.table.localhost:<port>` (identity auth); otherwise undefined. */
+  readonly endpoint: string | undefined;
   readonly tableName: string;
   /** Cuts and refuses connections to the table service; the rows survive. */
   setDown(down: boolean): void;
@@ -30,7 +37,10 @@ export interface Sandbox {
   /** The private CA every sandbox HTTPS server chains to; the file is removed by `stop()`. */
   readonly caPem: string;
   readonly caFile: string;
-  readonly audit: SandboxAudit;
+  readonly audit: SandboxAudit & {
+    /** Holds every batch write this long before it reaches the store (0: off); the rows still land. */
+    setSlow(delayMs: number): void;
+  };
   /** The grants table (same azurite, its own proxy and outage switch). */
   readonly grants: SandboxAudit;
   readonly apps: SandboxApps;
