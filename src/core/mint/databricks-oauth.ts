@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose';
 import type { ServicePrincipal, Workspace } from '../config';
 import { UpstreamRejectedError, UpstreamUnavailableError, isVendingError } from '../errors';
 import type { VendingError } from '../errors';
+import { parseRetryAfter } from './token-endpoint-observer';
 
 /** A workspace-issued Databricks OAuth token (RFC 8693 exchange at `<host>/oidc/v1/token`). */
 export interface ExchangedToken {
@@ -25,12 +26,23 @@ export const EXCHANGE_DEADLINE_MS = 10_000;
  * Exchanges the SP's Entra ID token for a workspace OAuth token through the SP's federation
  * policy: `client_id` is the SP's application id, `scope` the requested API scopes. Only the
  * OAuth error code of a refusal is kept; Databricks' description never reaches a caller.
+ *
+ * Retry-After tells the truth (README "When an upstream misbehaves"): after a 429/5xx the caller
+ * is told the workspace's own Retry-After, and no exchange for that workspace and SP is sent
+ * before then; without one, or after no answer in time (the request is aborted, nothing of it
+ * is kept), 1 s: fetch keeps no throttle state, so the next attempt is a fresh one.
  */
 export function createDatabricksTokenExchanger(options: { clock?: () => number; deadlineMs?: number } = {}): DatabricksTokenExchanger {
   const now = options.clock ?? Date.now;
   const deadlineMs = options.deadlineMs ?? EXCHANGE_DEADLINE_MS;
+  // Bounded by the configuration: one entry per (workspace, SP) at most.
+  const notBefore = new Map<string, number>();
   return {
     async exchange(ws, subjectToken, scopes) {
+      const key = `${ws.name}\u0000${ws.servicePrincipal.clientId}`;
+      const waitMs = (notBefore.get(key) ?? 0) - now();
+      if (waitMs > 0) throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" asked the service to wait before the next token exchange; no token was issued.`, undefined, Math.ceil(waitMs / 1000));
+      notBefore.delete(key);
       const body = new URLSearchParams({
         grant_type: TOKEN_EXCHANGE,
         subject_token: subjectToken,
@@ -43,7 +55,11 @@ export function createDatabricksTokenExchanger(options: { clock?: () => number; 
         fetch(`${ws.host}/oidc/v1/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body, redirect: 'error', signal }),
       );
       const json = await withDeadline(deadlineMs, ws, () => res.json().catch(() => ({}))) as Record<string, unknown>;
-      if (!res.ok) throw sanitizeExchangeFailure(res.status, json, ws, subjectToken);
+      if (!res.ok) {
+        const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), now());
+        if (retryAfterMs && (res.status === 429 || res.status >= 500)) notBefore.set(key, now() + retryAfterMs);
+        throw sanitizeExchangeFailure(res.status, json, ws, subjectToken, retryAfterMs);
+      }
       const token = json.access_token;
       const expiresIn = json.expires_in;
       if (typeof token !== 'string' || typeof expiresIn !== 'number') {
@@ -61,14 +77,14 @@ async function withDeadline<T>(ms: number, ws: Workspace, run: (signal: AbortSig
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(new UpstreamUnavailableError(`Databricks workspace "${ws.name}" did not answer the token exchange within ${ms / 1000} s; no token was issued.`));
+      reject(new UpstreamUnavailableError(`Databricks workspace "${ws.name}" did not answer the token exchange within ${ms / 1000} s; no token was issued.`, undefined, 1));
     }, ms);
   });
   try {
     return await Promise.race([run(controller.signal), expired]);
   } catch (err) {
     if (isVendingError(err)) throw err;
-    throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" could not be reached for the token exchange; no token was issued.`, err);
+    throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" could not be reached for the token exchange; no token was issued.`, err, 1);
   } finally {
     clearTimeout(timer);
   }
@@ -77,10 +93,14 @@ async function withDeadline<T>(ms: number, ws: Workspace, run: (signal: AbortSig
 /**
  * A refusal becomes 502 with what the operators must configure: a federation policy on the SP
  * whose issuer, audience and subject match the SP's Entra ID token (identifiers, not secrets).
- * Anything else (5xx, 429) is 503: the workspace could not answer now.
+ * Anything else (5xx, 429) is 503: the workspace could not answer now; Retry-After is the
+ * workspace's own (`retryAfterMs`) or 1 s.
  */
-export function sanitizeExchangeFailure(status: number, body: Record<string, unknown>, ws: Workspace, subjectToken: string): VendingError {
-  if (status === 429 || status >= 500) return new UpstreamUnavailableError(`Databricks workspace "${ws.name}" answered the token exchange with HTTP ${status}; no token was issued.`);
+export function sanitizeExchangeFailure(status: number, body: Record<string, unknown>, ws: Workspace, subjectToken: string, retryAfterMs?: number): VendingError {
+  if (status === 429 || status >= 500) {
+    const seconds = Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000));
+    return new UpstreamUnavailableError(`Databricks workspace "${ws.name}" answered the token exchange with HTTP ${status}; no token was issued.`, undefined, seconds);
+  }
   const code = typeof body.error === 'string' && /^[a-z_]{1,64}$/.test(body.error) ? body.error : `HTTP ${status}`;
   return new UpstreamRejectedError({
     detail: `Databricks workspace "${ws.name}" refused the token exchange for service principal "${ws.servicePrincipal.name}" (${code}): ${policyHint(ws.servicePrincipal, subjectToken)}`,

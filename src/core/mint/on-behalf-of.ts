@@ -8,6 +8,7 @@ import { systemClock } from '../policy';
 import type { MintedToken } from './entra-token-minter';
 import { readEntraFailure } from './sanitize-entra-error';
 import { KeyedTokenCache } from './token-cache';
+import { TokenEndpointObserver } from './token-endpoint-observer';
 
 /** mode user: the delegated caller's own token for a resource, through the on-behalf-of flow. */
 export interface OnBehalfOfMinter {
@@ -30,9 +31,16 @@ const OBO_DEADLINE_MS = 15_000;
 /**
  * Each user's token is cached under that user's tenant and object id only, so one user's token
  * is never handed to another; a credential is built per call around the caller's own assertion.
+ *
+ * Retry-After tells the truth, as for the SPs' tokens: after a 429/5xx, Entra ID's own
+ * Retry-After, and no on-behalf-of request before then (Entra ID throttles the vending API's
+ * app, whoever the user); without one, or after no answer in time, 1 s. The credential (and its
+ * MSAL throttle entry) is built per call, so nothing of a failed attempt outlasts that.
  */
 export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMinter {
-  const cache = new KeyedTokenCache<MintedToken>(options.clock ?? systemClock);
+  const clock = options.clock ?? systemClock;
+  const cache = new KeyedTokenCache<MintedToken>(clock);
+  let notBefore = 0;
   const getAssertion = async (): Promise<string> => {
     const token = await options.appCredential.getToken('api://AzureADTokenExchange/.default');
     if (!token) throw new Error('the app identity returned no token for api://AzureADTokenExchange');
@@ -42,6 +50,9 @@ export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMi
     getUserToken(caller, userAssertion, scope, minValiditySeconds) {
       const key = [caller.tenantId, caller.objectId, scope].join('\u0000');
       return cache.get(key, minValiditySeconds, async () => {
+        const waitMs = notBefore - clock.now();
+        if (waitMs > 0) throw new UpstreamUnavailableError('Entra ID asked the service to wait before the next on-behalf-of request; no token was issued.', undefined, Math.ceil(waitMs / 1000));
+        const observer = new TokenEndpointObserver();
         // disableInstanceDiscovery is honoured by the credential (its options reach MSAL) but not in
         // its option type; a non-literal object carries it past the excess-property check.
         const credentialOptions = {
@@ -51,9 +62,14 @@ export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMi
           userAssertionToken: userAssertion,
           authorityHost: options.authorityHost,
           disableInstanceDiscovery: !isMicrosoftAuthority(options.authorityHost),
+          additionalPolicies: [{ policy: observer.policy, position: 'perRetry' as const }],
+          // As for the SPs' credentials: a short retry, so the deadline (not the SDK's backoff) bounds the wait.
+          retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
         };
         const credential = new OnBehalfOfCredential(credentialOptions);
-        const token = await withDeadline(options.deadlineMs ?? OBO_DEADLINE_MS, (signal) => credential.getToken(scope, { abortSignal: signal }));
+        const token = await withDeadline(options.deadlineMs ?? OBO_DEADLINE_MS, (signal) => credential.getToken(scope, { abortSignal: signal }), (retryAfterMs) => {
+          notBefore = clock.now() + retryAfterMs;
+        }, observer);
         if (!token) throw new UpstreamUnavailableError('Entra ID returned no on-behalf-of token; no token was issued.');
         return { token: token.token, expiresOnMs: token.expiresOnTimestamp };
       });
@@ -61,26 +77,31 @@ export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMi
   };
 }
 
-async function withDeadline<T>(ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withDeadline<T>(ms: number, run: (signal: AbortSignal) => Promise<T>, onWait: (ms: number) => void, observer: TokenEndpointObserver): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(new UpstreamUnavailableError(`Entra ID did not answer the on-behalf-of request within ${ms / 1000} s; no token was issued.`));
+      reject(new UpstreamUnavailableError(`Entra ID did not answer the on-behalf-of request within ${ms / 1000} s; no token was issued.`, undefined, 1));
     }, ms);
   });
   try {
     return await Promise.race([run(controller.signal), expired]);
   } catch (err) {
-    throw sanitizeOnBehalfOfError(err);
+    const throttled = observer.throttled();
+    if (throttled?.retryAfterMs) onWait(throttled.retryAfterMs);
+    throw sanitizeOnBehalfOfError(err, throttled?.retryAfterMs);
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** Only the OAuth code and AADSTS number pass, with what the operators (or the user) must do. */
-export function sanitizeOnBehalfOfError(err: unknown): VendingError {
+/**
+ * Only the OAuth code and AADSTS number pass, with what the operators (or the user) must do.
+ * Unavailable: Retry-After is Entra ID's own (`retryAfterMs`, seen by the observer) or 1 s.
+ */
+export function sanitizeOnBehalfOfError(err: unknown, retryAfterMs?: number): VendingError {
   if (isVendingError(err)) return err;
   const { code, aadsts } = readEntraFailure(err);
   if (code === 'invalid_grant' || code === 'invalid_client' || code === 'unauthorized_client' || code === 'invalid_scope' || code === 'invalid_request') {
@@ -92,5 +113,5 @@ export function sanitizeOnBehalfOfError(err: unknown): VendingError {
       cause: err,
     });
   }
-  return new UpstreamUnavailableError('Entra ID could not be reached for an on-behalf-of token; no token was issued.', err);
+  return new UpstreamUnavailableError('Entra ID could not be reached for an on-behalf-of token; no token was issued.', err, Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000)));
 }
