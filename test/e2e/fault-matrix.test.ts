@@ -26,8 +26,12 @@ interface Row {
   readonly expect: { readonly status: number; readonly code?: string; readonly retryAfter?: 'none' | number };
   /** The quota lifts when PATs expire or are revoked, not after a fixed time: the test need not wait it out. */
   readonly noWait?: boolean;
-  /** The outcome the decision's audit row holds; 'none': the audit store itself was down, so at most a late failed row. */
-  readonly row: 'failed' | 'issued' | 'none' | 'rejected';
+  /**
+   * The outcome the decision's audit rows hold; 'none': the audit store itself was down, so at most
+   * a late failed row; 'late': the store was slow, so the issuance row lands after the caller's
+   * deadline, followed by the failed row that says the caller got 503 and no token.
+   */
+  readonly row: 'failed' | 'issued' | 'none' | 'rejected' | 'late';
 }
 
 const ops = { workspace: 'ops-sandbox' };
@@ -52,6 +56,9 @@ const ROWS: Row[] = [
   { fault: 'signing keys unreachable, keys cached', host: 'warm', body: aad, apply: (s) => s.sandbox.authority.setJwksDown(true), lift: (s) => s.sandbox.authority.setJwksDown(false), expect: { status: 200 }, row: 'issued' },
   { fault: 'signing keys unreachable, no keys cached', host: 'cold', body: aad, apply: (s) => s.sandbox.authority.setJwksDown(true), lift: (s) => s.sandbox.authority.setJwksDown(false), expect: unavailable(1), row: 'failed' },
   { fault: 'audit store down', host: 'warm', body: aad, apply: (s) => s.sandbox.audit.setDown(true), lift: (s) => s.sandbox.audit.setDown(false), expect: { status: 503, code: 'audit_unavailable', retryAfter: 1 }, row: 'none' },
+  // Writes held 2.5 s: past the audit deadline (a fifth of the budget, 1 s here; 4 s of the real
+  // 20 s), and still landing; PAT mode, so the PAT made before the write must be revoked.
+  { fault: 'audit store slow past its deadline', host: 'warm', body: pat, apply: (s) => s.sandbox.audit.setSlow(2_500), lift: (s) => s.sandbox.audit.setSlow(0), expect: { status: 503, code: 'audit_unavailable', retryAfter: 1 }, row: 'late' },
   { fault: 'Databricks token/create 500', host: 'warm', body: pat, apply: (s) => s.sandbox.workspace.faults.set({ path: /\/token\/create$/, status: 500, json: { error_code: 'INTERNAL_ERROR' } }), lift: (s) => s.sandbox.workspace.faults.clear(), expect: unavailable(1), row: 'failed' },
   { fault: 'Databricks token/create slow (4 s)', host: 'warm', body: pat, apply: (s) => s.sandbox.workspace.faults.set({ path: /\/token\/create$/, delayMs: 4_000 }), lift: (s) => s.sandbox.workspace.faults.clear(), expect: unavailable(1), row: 'failed' },
   { fault: 'Databricks QUOTA_EXCEEDED', host: 'warm', body: pat, apply: (s) => s.sandbox.workspace.faults.set({ path: /\/token\/create$/, status: 400, json: { error_code: 'QUOTA_EXCEEDED', message: 'quota' } }), lift: (s) => s.sandbox.workspace.faults.clear(), expect: unavailable(60), row: 'failed', noWait: true },
@@ -73,6 +80,12 @@ function checkRetryAfter(reply: Reply, rule: 'none' | number | undefined): numbe
   return Number(header);
 }
 
+/** What each row measured, printed as a table at the end (the figures the README quotes). */
+const measured: string[] = [];
+afterAll(() => {
+  console.log(['| row | status | code | Retry-After | answered in |', '|---|---|---|---|---|', ...measured].join('\n'));
+});
+
 describe('fault matrix', () => {
   it.each(ROWS)('$fault → $expect.status $expect.code', async (row) => {
     const host = await hostFor(row);
@@ -91,6 +104,12 @@ describe('fault matrix', () => {
     expect(ms, 'answered within the budget').toBeLessThan(BUDGET_MS + 1_500);
     if (row.expect.status !== 200) expect(reply.json.access_token).toBeUndefined();
     const wait = checkRetryAfter(reply, row.expect.retryAfter);
+    measured.push(`| ${row.fault} | ${reply.status} | ${typeof reply.json.code === 'string' ? reply.json.code : '—'} | ${reply.headers.get('retry-after') ?? '—'} | ${Math.round(ms)} ms |`);
+    if (row.row === 'late') {
+      // No token left behind: the PAT created before the write failed is revoked before the answer.
+      const live = stack.sandbox.workspace.listTokens().filter((p) => p.comment.includes(`request=${requestId}`));
+      expect(live).toEqual([]);
+    }
     // Recovery: the fault lifted, a caller that waits what it was told gets a token.
     await new Promise((resolve) => setTimeout(resolve, row.noWait ? 0 : wait * 1000));
     expect((await stack.vend(host, row.body)).status).toBe(200);
@@ -100,6 +119,7 @@ describe('fault matrix', () => {
       // With the store down, the refusal's background write may land once it is back, or be lost
       // with the store (then only the log has it): never more than the one failed row.
       if (row.row === 'none') expect([[], [['failed', 503, 'audit_unavailable']]]).toContainEqual(rows);
+      else if (row.row === 'late') expect(rows.sort()).toEqual([['failed', 503, 'audit_unavailable'], ['issued', 200, 'issued']]);
       else if (row.row === 'issued') expect(rows).toEqual([['issued', 200, 'issued']]);
       else expect(rows).toEqual([['failed', row.expect.status, row.expect.code]]);
     }, { timeout: 10_000, interval: 200 });
