@@ -54,6 +54,12 @@ export interface GroupCommitOptions {
   readonly maxInFlight?: number;
   readonly maxQueued?: number;
   readonly random?: () => number;
+  /**
+   * A batch still unanswered after this long stops holding its slot (its rows' callers have had
+   * their 503 by then): a store that hangs on some writes cannot block the writes after it once
+   * it answers again. The late batch still settles its rows when it returns. Default: never.
+   */
+  readonly slotTimeoutMs?: number;
 }
 
 /**
@@ -92,9 +98,18 @@ export class GroupCommitter {
     while (this.#inFlight < (this.options.maxInFlight ?? 2) && this.#queue.length > 0) {
       const batch = this.#cut();
       this.#inFlight += 1;
-      void this.#write(batch).finally(() => {
+      let held = true;
+      const release = (): void => {
+        if (!held) return;
+        held = false;
         this.#inFlight -= 1;
         this.#pump();
+      };
+      const timeoutMs = this.options.slotTimeoutMs;
+      const timer = timeoutMs === undefined ? undefined : setTimeout(release, timeoutMs).unref();
+      void this.#write(batch).finally(() => {
+        clearTimeout(timer);
+        release();
       });
     }
   }

@@ -19,6 +19,8 @@ export interface AuditSinkOptions {
   /** Told of a background refusal write that failed; gets a sanitized summary, never row values. */
   readonly onBackgroundError?: (error: ReturnType<typeof describeError>) => void;
   readonly refusals?: RefusalBoundOptions;
+  /** See `GroupCommitOptions.slotTimeoutMs`: the audit write deadline, so a hung batch frees its slot. */
+  readonly slotTimeoutMs?: number;
 }
 
 /**
@@ -38,8 +40,9 @@ export class TableAuditSink implements AuditSink {
   constructor(target: AuditTarget | BatchWriter, credential?: TokenCredential, onOutcome?: (ok: boolean) => void, options: AuditSinkOptions = {}) {
     const writer = 'insertBatch' in target ? target : new TableBatchWriter(auditTableClient(target, credential));
     this.#onOutcome = onOutcome ?? options.onOutcome ?? (() => undefined);
-    this.#issuance = new GroupCommitter(writer, { kind: 'issuance', buckets: ISSUANCE_BUCKETS });
-    this.#refusalQueue = new GroupCommitter(writer, { kind: 'refusal', buckets: REFUSAL_BUCKETS, maxInFlight: 1 });
+    const slot = options.slotTimeoutMs === undefined ? {} : { slotTimeoutMs: options.slotTimeoutMs };
+    this.#issuance = new GroupCommitter(writer, { kind: 'issuance', buckets: ISSUANCE_BUCKETS, ...slot });
+    this.#refusalQueue = new GroupCommitter(writer, { kind: 'refusal', buckets: REFUSAL_BUCKETS, maxInFlight: 1, ...slot });
     const report = options.onBackgroundError ?? defaultBackgroundError;
     this.#refusals = new RefusalRecorder(this.#refusalQueue, { ...options.refusals, onWriteError: (err) => report(describeError(err)) });
     this.#sweeper = setInterval(() => this.#refusals.sweep(), SWEEP_MS).unref();

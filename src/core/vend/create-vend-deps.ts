@@ -75,7 +75,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       onOutcome: health.report('entra'),
       deadlineMs: deadlines.entraMs,
     }),
-    audit: new TableAuditSink(config.service.audit, appCredential, health.report('audit')),
+    audit: new TableAuditSink(config.service.audit, appCredential, health.report('audit'), { slotTimeoutMs: deadlines.auditMs }),
     auditKey,
     clock,
     health,
