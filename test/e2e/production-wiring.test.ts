@@ -151,13 +151,27 @@ describe('production wiring: the template\'s app settings, endpoints swapped for
     expect(rows.map((r) => [r.outcome, r.status, r.token_fingerprint])).toEqual([['issued', 200, fingerprint]]);
   });
 
-  it('got every credential of its own from the managed identity endpoint: vault, storage; never a client secret', (ctx) => {
+  it('vends oauth and user tokens: the exchange, and on-behalf-of with the identity\'s assertion', async (ctx) => {
+    if (!template) return ctx.skip('Bicep CLI unavailable');
+    const scoped = await stack.vend(host, { workspace: 'analytics-scoped', mode: 'oauth' });
+    expect(scoped.status, scoped.text).toBe(200);
+    const userToken = await stack.callerToken({ kind: 'user', audience: stack.sandbox.apps.vendingApp.clientId });
+    const user = await stack.vend(host, { workspace: 'analytics-sandbox', mode: 'user' }, { token: userToken });
+    expect(user.status, user.text).toBe(200);
+  });
+
+  it('got every credential of its own from the managed identity endpoint: vault, storage, token exchange; never a client secret', (ctx) => {
     if (!template) return ctx.skip('Bicep CLI unavailable');
     const { authority, apps } = stack.sandbox;
     const resources = new Set(authority.managedIdentityRequests(apps.vendingApp.clientId));
-    // The vault's challenge named https://vault.localhost (verification on), not https://vault.azure.net.
-    expect([...resources].sort()).toEqual([LOCAL_VAULT_RESOURCE, 'https://storage.azure.com'].sort());
-    expect(authority.tokenRequests({ clientId: apps.vendingApp.clientId })).toBe(0);
+    // The vault's challenge named https://vault.localhost (verification on), not https://vault.azure.net;
+    // api://AzureADTokenExchange is the on-behalf-of client assertion (no secret on the API's registration).
+    expect([...resources].sort()).toEqual([LOCAL_VAULT_RESOURCE, 'api://AzureADTokenExchange', 'https://storage.azure.com'].sort());
+    // The token endpoint saw the app's client id only as the on-behalf-of client (its assertion the
+    // identity's token), never asking for the vault or storage with a secret.
+    const clientId = apps.vendingApp.clientId;
+    expect(authority.tokenRequests({ clientId })).toBeGreaterThan(0);
+    for (const resource of [LOCAL_VAULT_RESOURCE, 'https://storage.azure.com']) expect(authority.tokenRequests({ clientId, scope: `${resource}/.default` }), resource).toBe(0);
   });
 
   it('creates and revokes a PAT, and the audit table refuses a request without the identity', async (ctx) => {

@@ -215,7 +215,7 @@ export class LocalAuthority {
     if (req.method === 'GET' && req.path === MANAGED_IDENTITY_PATH) {
       this.identityLog.push({ clientId: req.query.get('client_id') ?? '', resource: req.query.get('resource') ?? '' });
       return handleManagedIdentityRequest({
-        tenantId: this.tenantId, issuerV1: this.issuerV1, identityHeader: this.#identityHeader,
+        tenantId: this.tenantId, issuerV1: this.issuerV1, issuerV2: this.issuer, identityHeader: this.#identityHeader,
         lifetimeSeconds: this.options.tokenLifetimeSeconds, signingKey: this.keys.current, client: (id) => this.clients.get(id),
       }, req);
     }

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { mintAccessToken } from './access-token.js';
+import { TOKEN_EXCHANGE_AUDIENCE } from './client-assertion.js';
 import { rolesFor } from './clients.js';
 import type { RegisteredClient } from './clients.js';
 import { json } from './service.js';
@@ -15,6 +16,12 @@ export interface ManagedIdentityContext {
   readonly tenantId: string;
   /** Managed identity tokens are v1 tokens (`https://sts.windows.net/<tid>/`), as in Azure. */
   readonly issuerV1: string;
+  /**
+   * Except for `api://AzureADTokenExchange`: a federated credential trusting a managed identity
+   * names the v2 issuer (`<authority>/<tid>/v2.0`; Entra ID's "trust a managed identity" setup and
+   * the Graph federatedIdentityCredential examples), so that token carries it.
+   */
+  readonly issuerV2: string;
   readonly identityHeader: string;
   readonly lifetimeSeconds: number;
   readonly signingKey: SigningKey;
@@ -43,7 +50,7 @@ export async function handleManagedIdentityRequest(ctx: ManagedIdentityContext, 
   const client = ctx.client(clientId);
   if (!resource || !client) return json(400, { statusCode: 400, message: 'A resource and the client_id of an assigned identity are required.' });
   const minted = await mintAccessToken({
-    tenantId: ctx.tenantId, issuer: ctx.issuerV1, clientId, objectId: client.objectId, audience: resource,
+    tenantId: ctx.tenantId, issuer: resource === TOKEN_EXCHANGE_AUDIENCE ? ctx.issuerV2 : ctx.issuerV1, clientId, objectId: client.objectId, audience: resource,
     roles: rolesFor(client, resource), displayName: client.displayName, authMethod: '2',
     lifetimeSeconds: ctx.lifetimeSeconds, key: ctx.signingKey,
   });
