@@ -7,12 +7,15 @@ import type { RequestContext } from '../core/vend';
 // The only file that knows both worlds: it turns an @azure/functions request into the core's
 // plain inputs and the core's response back. No decision is made here.
 
-export function requestContext(request: HttpRequest): RequestContext {
+/** `context`, when given, brings the host's trace context: the request's span joins the invocation's trace. */
+export function requestContext(request: HttpRequest, context?: InvocationContext): RequestContext {
+  const traceParent = context?.traceContext?.traceParent;
   return {
     requestId: resolveRequestId(request.headers.get('x-request-id')),
     authorization: request.headers.get('authorization'),
     sourceIp: clientAddress(request.headers.get('x-forwarded-for')),
     userAgent: request.headers.get('user-agent') ?? undefined,
+    ...(traceParent ? { traceParent } : {}),
   };
 }
 

@@ -26,7 +26,7 @@ function handler(deps: VendDeps, actions: Readonly<Record<string, [string, Actio
     const chosen = actions[request.method.toUpperCase()];
     if (!chosen) return methodNotAllowed(request, Object.keys(actions)) ?? { status: 405 };
     const [name, action] = chosen;
-    const ctx = requestContext(request);
+    const ctx = requestContext(request, context);
     return toHttpResponse(await runGrantAction(deps, ctx, contextLogger(context), name, (attempt) => action(request, ctx, attempt)));
   };
 }

@@ -27,7 +27,7 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       route: 'token',
       authLevel: 'anonymous',
       handler: async (request, context) => {
-        const ctx = requestContext(request);
+        const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['POST']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'token', (d) => issueToken(deps, ctx, incomingBody(request), d)));
       },
     },
@@ -36,7 +36,7 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       route: 'token/{workspace}/{token_id}',
       authLevel: 'anonymous',
       handler: async (request, context) => {
-        const ctx = requestContext(request);
+        const ctx = requestContext(request, context);
         const params = { workspace: request.params.workspace ?? '', tokenId: request.params.token_id ?? '' };
         return methodNotAllowed(request, ['DELETE']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'revoke', (d) => revokeToken(deps, ctx, params, d)));
       },
@@ -46,7 +46,7 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       route: 'workspaces',
       authLevel: 'anonymous',
       handler: async (request, context) => {
-        const ctx = requestContext(request);
+        const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['GET']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'workspaces', () => listWorkspaces(deps, ctx)));
       },
     },
@@ -55,7 +55,7 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       route: 'audit',
       authLevel: 'anonymous',
       handler: async (request, context) => {
-        const ctx = requestContext(request);
+        const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['GET']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'audit', (d) => readAudit(deps, ctx, request.query, d)));
       },
     },
@@ -64,7 +64,7 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       route: 'audit/lookup',
       authLevel: 'anonymous',
       handler: async (request, context) => {
-        const ctx = requestContext(request);
+        const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['POST']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'audit lookup', (d) => lookupAudit(deps, ctx, incomingBody(request), d)));
       },
     },

@@ -5,6 +5,8 @@ import { AuditUnavailableError, describeError } from '../errors';
 import type { AuditRecord, AuditSink } from './audit-record';
 import { GroupCommitter } from './group-commit';
 import type { BatchWriter } from './group-commit';
+import { NO_TELEMETRY } from '../telemetry';
+import type { AuditRowKind, Telemetry } from '../telemetry';
 import { ISSUANCE_BUCKETS, REFUSAL_BUCKETS, dayOf, kindOf, rowKey } from './partition-layout';
 import { RefusalRecorder, withoutUndefined } from './refusal-recorder';
 import type { RefusalBoundOptions } from './refusal-recorder';
@@ -21,6 +23,8 @@ export interface AuditSinkOptions {
   readonly refusals?: RefusalBoundOptions;
   /** See `GroupCommitOptions.slotTimeoutMs`: the audit write deadline, so a hung batch frees its slot. */
   readonly slotTimeoutMs?: number;
+  /** A span per batch transaction and the batch sizes. */
+  readonly telemetry?: Telemetry;
 }
 
 /**
@@ -41,8 +45,9 @@ export class TableAuditSink implements AuditSink {
     const writer = 'insertBatch' in target ? target : new TableBatchWriter(auditTableClient(target, credential));
     this.#onOutcome = onOutcome ?? options.onOutcome ?? (() => undefined);
     const slot = options.slotTimeoutMs === undefined ? {} : { slotTimeoutMs: options.slotTimeoutMs };
-    this.#issuance = new GroupCommitter(writer, { kind: 'issuance', buckets: ISSUANCE_BUCKETS, ...slot });
-    this.#refusalQueue = new GroupCommitter(writer, { kind: 'refusal', buckets: REFUSAL_BUCKETS, maxInFlight: 1, ...slot });
+    const telemetry = options.telemetry ?? NO_TELEMETRY;
+    this.#issuance = new GroupCommitter(observed(writer, 'issuance', telemetry), { kind: 'issuance', buckets: ISSUANCE_BUCKETS, ...slot });
+    this.#refusalQueue = new GroupCommitter(observed(writer, 'refusal', telemetry), { kind: 'refusal', buckets: REFUSAL_BUCKETS, maxInFlight: 1, ...slot });
     const report = options.onBackgroundError ?? defaultBackgroundError;
     this.#refusals = new RefusalRecorder(this.#refusalQueue, { ...options.refusals, onWriteError: (err) => report(describeError(err)) });
     this.#sweeper = setInterval(() => this.#refusals.sweep(), SWEEP_MS).unref();
@@ -84,6 +89,20 @@ export function auditTableClient(target: AuditTarget, credential: TokenCredentia
   }
   if (!credential) throw new Error('a credential is needed for the audit table endpoint');
   return new TableClient(target.endpoint, target.tableName, credential, { retryOptions: RETRY });
+}
+
+/**
+ * Each batch as telemetry sees it: its size, and a Table storage span. Group commit starts a batch
+ * from whichever request's write found the queue idle, so the span is that request's child.
+ */
+function observed(writer: BatchWriter, kind: AuditRowKind, telemetry: Telemetry): BatchWriter {
+  if (!telemetry.enabled) return writer;
+  return {
+    insertBatch: (entities) => {
+      telemetry.auditBatch(kind, entities.length);
+      return telemetry.dependency('table', 'insert batch', () => writer.insertBatch(entities));
+    },
+  };
 }
 
 function defaultBackgroundError(error: ReturnType<typeof describeError>): void {

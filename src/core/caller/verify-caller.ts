@@ -21,6 +21,8 @@ export interface VerifyCallerDeps {
   readonly clock: Clock;
   /** Tokens that passed every check, until their `exp` (see VerifiedTokenCache). */
   readonly verified?: VerifiedTokenCache;
+  /** Told whether the verified-token cache answered (telemetry's cache hit ratio). */
+  readonly onCache?: (hit: boolean) => void;
 }
 
 /** The accepted issuers, v1 and v2, for each allowed tenant. */
@@ -35,6 +37,7 @@ export async function verifyCaller(authorization: string | null | undefined, dep
   const now = deps.clock.now();
   const current = keys.generationAt(now);
   const known = current === undefined ? undefined : verified?.get(token, now, current);
+  if (current !== undefined) deps.onCache?.(known !== undefined);
   if (known) return known;
   try {
     const { payload, key } = await jwtVerify(token, keys.resolve, {

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { APP_SETTINGS } from './settings';
-import type { AppSettingName } from './settings';
+import type { AppSettingName, TelemetrySettingName } from './settings';
 
 /**
  * The app settings as the core sees them: only names in APP_SETTINGS can be read, so a setting
  * read by a literal name outside that list (which infra's test compares with the template) does
  * not compile. The process environment is assignable to it.
  */
-export type Env = { readonly [K in AppSettingName]?: string | undefined };
+export type Env = { readonly [K in AppSettingName | TelemetrySettingName]?: string | undefined };
 
 /** The raw config document from VENDING_CONFIG (JSON text) or VENDING_CONFIG_FILE (a path). */
 export function readConfigDocument(env: Env, issues: string[]): unknown {

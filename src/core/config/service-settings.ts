@@ -1,4 +1,4 @@
-import { APP_SETTINGS } from './settings';
+import { APP_SETTINGS, TELEMETRY_SETTINGS } from './settings';
 import type { Env } from './read-document';
 
 export type AuditTarget =
@@ -32,6 +32,8 @@ export interface ServiceSettings {
   readonly allowLoopbackWorkspaces: boolean;
   /** The overall budget of one request, ms (local-only override, for tests; default 20 s). */
   readonly requestBudgetMs: number | undefined;
+  /** Application Insights (host-level settings): the connection string turns the app's telemetry on. */
+  readonly telemetry: { readonly connectionString: string | undefined; readonly authenticationString: string | undefined };
 }
 
 export const DEFAULT_AUDIT_HMAC_SECRET_NAME = 'audit-hmac-key';
@@ -55,6 +57,10 @@ export function readServiceSettings(env: Env, issues: string[]): ServiceSettings
     keyVaultChallengeVerification: env[APP_SETTINGS.KEYVAULT_CHALLENGE_VERIFICATION] !== 'off',
     allowLoopbackWorkspaces: env[APP_SETTINGS.VENDING_ALLOW_LOOPBACK_WORKSPACES] === 'on',
     requestBudgetMs: readBudget(env[APP_SETTINGS.VENDING_REQUEST_BUDGET_MS], issues),
+    telemetry: {
+      connectionString: env[TELEMETRY_SETTINGS.CONNECTION_STRING] || undefined,
+      authenticationString: env[TELEMETRY_SETTINGS.AUTHENTICATION_STRING] || undefined,
+    },
   };
 }
 

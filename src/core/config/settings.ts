@@ -25,6 +25,18 @@ export const APP_SETTINGS = {
   VENDING_REQUEST_BUDGET_MS: 'VENDING_REQUEST_BUDGET_MS',
 } as const;
 
+/**
+ * Host-level settings the app reads too: the Functions host's own Application Insights pair, which
+ * the template sets beside (not among) the app's settings. Without the connection string the app
+ * sends no telemetry of its own.
+ */
+export const TELEMETRY_SETTINGS = {
+  CONNECTION_STRING: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  AUTHENTICATION_STRING: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+} as const;
+
+export type TelemetrySettingName = (typeof TELEMETRY_SETTINGS)[keyof typeof TELEMETRY_SETTINGS];
+
 export type AppSettingName = (typeof APP_SETTINGS)[keyof typeof APP_SETTINGS];
 
 /**

@@ -6,6 +6,8 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from '../errors';
 import type { Clock } from '../policy';
 import { systemClock } from '../policy';
 import type { SecretSource, SecretValue } from '../secrets';
+import { NO_TELEMETRY } from '../telemetry';
+import type { Telemetry } from '../telemetry';
 import type { CredentialFactory } from './credential-factory';
 import { entraErrorCode, sanitizeEntraError } from './sanitize-entra-error';
 import { TokenEndpointObserver } from './token-endpoint-observer';
@@ -30,6 +32,8 @@ export interface EntraTokenMinterOptions {
   readonly refreshAheadMs?: number;
   /** Our own deadline on one token request (the credential may ignore its abort signal). */
   readonly deadlineMs?: number;
+  /** Token cache hits and misses, a span per token request, and the `secret` stage. */
+  readonly telemetry?: Telemetry;
 }
 
 interface CredentialEntry {
@@ -68,15 +72,18 @@ export class EntraTokenMinter implements TokenMinter {
   /** Entra ID asked us to wait (429/5xx with Retry-After): no call for this key before then. */
   readonly #notBefore = new Map<string, number>();
   readonly #clock: Clock;
+  readonly #telemetry: Telemetry;
 
   constructor(private readonly options: EntraTokenMinterOptions) {
     this.#clock = options.clock ?? systemClock;
+    this.#telemetry = options.telemetry ?? NO_TELEMETRY;
   }
 
   async getToken(sp: ServicePrincipal, scope: string, minValiditySeconds: number): Promise<MintedToken> {
     const key = `${sp.name}\u0000${scope}`;
     const fresh = (t: MintedToken | undefined): t is MintedToken => !!t && t.expiresOnMs - this.#clock.now() >= minValiditySeconds * 1000;
     const cached = this.#tokens.get(key);
+    this.#telemetry.cache('sp_token', fresh(cached));
     if (fresh(cached)) {
       this.#refreshAhead(key, sp, scope, cached);
       return cached;
@@ -134,7 +141,7 @@ export class EntraTokenMinter implements TokenMinter {
 
   async #request(entry: CredentialEntry, scope: string): Promise<MintedToken> {
     const ms = this.options.deadlineMs ?? 10_000;
-    const pending = entry.credential.getToken(scope, { abortSignal: AbortSignal.timeout(ms) });
+    const pending = this.#telemetry.dependency('entra', 'token', () => entry.credential.getToken(scope, { abortSignal: AbortSignal.timeout(ms) }));
     const token = await raceDeadline(pending, ms, () => new EntraDeadlineError(`no answer within ${ms} ms`));
     if (!token) throw new Error('the credential returned no token');
     this.options.onOutcome?.(true);
@@ -174,8 +181,9 @@ export class EntraTokenMinter implements TokenMinter {
   }
 
   async #buildCredential(sp: ServicePrincipal, latest: boolean, existing: Promise<CredentialEntry> | undefined): Promise<CredentialEntry> {
+    const secretName = sp.credential.kind === 'federated' ? undefined : sp.credential.name;
     const material: SecretValue | undefined =
-      sp.credential.kind === 'federated' ? undefined : await this.options.secrets.get(sp.credential.name, { latest });
+      secretName === undefined ? undefined : await this.#telemetry.stage('secret', () => this.options.secrets.get(secretName, { latest }));
     const previous = await existing?.catch(() => undefined);
     if (latest && previous && material?.version === previous.version) return previous;
     const observer = new TokenEndpointObserver();

@@ -3,6 +3,8 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import type { Clock } from '../policy';
 import { systemClock } from '../policy';
 import { raceDeadline } from '../deadline';
+import { NO_TELEMETRY } from '../telemetry';
+import type { Telemetry } from '../telemetry';
 import { sanitizeVaultError } from './sanitize-vault-error';
 import type { SecretSource, SecretValue } from './secret-source';
 
@@ -16,6 +18,8 @@ export interface KeyVaultSecretSourceOptions {
   readonly onOutcome?: (ok: boolean) => void;
   /** Our own deadline on one read (raced, not only a signal handed to the SDK). */
   readonly deadlineMs?: number;
+  /** Cache hits and misses, and a span per read from the vault. */
+  readonly telemetry?: Telemetry;
 }
 
 interface Entry {
@@ -36,6 +40,7 @@ export class KeyVaultSecretSource implements SecretSource {
   readonly #clock: Clock;
   readonly #onOutcome: (ok: boolean) => void;
   readonly #deadlineMs: number;
+  readonly #telemetry: Telemetry;
 
   constructor(options: KeyVaultSecretSourceOptions) {
     this.#client = new SecretClient(options.vaultUrl, options.credential, {
@@ -46,11 +51,14 @@ export class KeyVaultSecretSource implements SecretSource {
     this.#clock = options.clock ?? systemClock;
     this.#onOutcome = options.onOutcome ?? (() => undefined);
     this.#deadlineMs = options.deadlineMs ?? 8_000;
+    this.#telemetry = options.telemetry ?? NO_TELEMETRY;
   }
 
   async get(name: string, options?: { readonly latest?: boolean }): Promise<SecretValue> {
     const cached = this.#cache.get(name);
-    if (cached && !options?.latest && this.#clock.now() - cached.fetchedAt < this.#ttlMs) return cached.secret;
+    const fresh = cached && !options?.latest && this.#clock.now() - cached.fetchedAt < this.#ttlMs;
+    this.#telemetry.cache('secret', !!fresh);
+    if (fresh) return cached.secret;
     try {
       return await this.#read(name);
     } catch (err) {
@@ -72,7 +80,7 @@ export class KeyVaultSecretSource implements SecretSource {
   async #fetch(name: string): Promise<SecretValue> {
     try {
       const ms = this.#deadlineMs;
-      const reading = this.#client.getSecret(name, { abortSignal: AbortSignal.timeout(ms) });
+      const reading = this.#telemetry.dependency('keyvault', 'get secret', () => this.#client.getSecret(name, { abortSignal: AbortSignal.timeout(ms) }));
       const found = await raceDeadline(reading, ms, () => Object.assign(new Error(`no answer within ${ms} ms`), { name: 'TimeoutError' }));
       if (!found.value || found.properties.enabled === false) throw Object.assign(new Error('secret disabled or empty'), { statusCode: 404 });
       const secret = { value: found.value, version: found.properties.version ?? '', contentType: found.properties.contentType };

@@ -13,8 +13,11 @@ import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
 import type { AuditKeySource, SecretSource } from '../secrets';
 import { deadlinesFor } from '../deadline';
 import { GrantCache, TableGrantStore, createGrantAdmin } from '../grants';
+import { startTelemetry } from '../telemetry';
+import type { Telemetry } from '../telemetry';
 import { HealthTracker } from './health';
 import { withDeadlines } from './with-deadlines';
+import { tracedExchanger, tracedFetch, tracedOnBehalfOf, tracedPats } from './with-telemetry';
 import type { VendDeps } from './vend-deps';
 
 /**
@@ -26,6 +29,8 @@ export interface CreateVendDepsOptions {
   readonly appCredential?: TokenCredential;
   /** Told when the audit key goes missing or arrives (names only). Default: the console, which the host logs. */
   readonly onAuditKeyChange?: (problem: string | undefined) => void;
+  /** Default: Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set, none otherwise. */
+  readonly telemetry?: Telemetry;
 }
 
 export function createVendDeps(config: VendingConfig, options: CreateVendDepsOptions = {}): VendDeps {
@@ -39,8 +44,16 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       authorityHost: config.authorityHost,
       disableInstanceDiscovery: !isMicrosoftAuthority(config.authorityHost),
     });
+  const version = packageVersion();
+  const telemetry = options.telemetry ?? startTelemetry(config.service.telemetry, { appCredential, version });
   const verified = new VerifiedTokenCache();
-  const keys = new SigningKeyStore({ discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, clock, timeoutMs: deadlines.signingKeysMs });
+  const signingKeysFetch = tracedFetch(telemetry);
+  const keys = new SigningKeyStore({
+    discoveryUrl: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`,
+    clock,
+    timeoutMs: deadlines.signingKeysMs,
+    ...(signingKeysFetch ? { fetch: signingKeysFetch } : {}),
+  });
   const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
   const secrets = new KeyVaultSecretSource({
     vaultUrl: config.keyVaultUrl,
@@ -49,6 +62,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     clock,
     onOutcome: health.report('keyvault'),
     deadlineMs: deadlines.keyVaultMs,
+    telemetry,
   });
   const auditKey = health.watchAuditKey(createAuditKey(config, secrets, clock, options.onAuditKeyChange ?? logAuditKeyChange));
   const grantStore = new TableGrantStore(config.service.grants, appCredential);
@@ -66,7 +80,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     config,
     grants: grantCache.current(),
     grantAdmin: createGrantAdmin(config, grantStore, grantCache),
-    verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified }),
+    verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified, onCache: (hit) => telemetry.cache('caller_token', hit) }),
     limiter: new RateLimiter(config.perCallerPerMinute, clock),
     minter: new EntraTokenMinter({
       secrets,
@@ -74,20 +88,22 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       clock,
       onOutcome: health.report('entra'),
       deadlineMs: deadlines.entraMs,
+      telemetry,
     }),
-    audit: new TableAuditSink(config.service.audit, appCredential, health.report('audit'), { slotTimeoutMs: deadlines.auditMs }),
+    audit: new TableAuditSink(config.service.audit, appCredential, health.report('audit'), { slotTimeoutMs: deadlines.auditMs, telemetry }),
     auditKey,
     clock,
     health,
-    pats: { create: createPat, revoke: revokePat, list: listPats },
-    oauth: createDatabricksTokenExchanger({ clock: () => clock.now() }),
+    pats: tracedPats({ create: createPat, revoke: revokePat, list: listPats }, telemetry),
+    oauth: tracedExchanger(createDatabricksTokenExchanger({ clock: () => clock.now() }), telemetry),
     oauthTokens: new KeyedTokenCache(clock),
     ...(config.onBehalfOfClientId
-      ? { onBehalfOf: createOnBehalfOfMinter({ tenantId: config.tenantId, authorityHost: config.authorityHost, apiClientId: config.onBehalfOfClientId, appCredential, clock }) }
+      ? { onBehalfOf: tracedOnBehalfOf(createOnBehalfOfMinter({ tenantId: config.tenantId, authorityHost: config.authorityHost, apiClientId: config.onBehalfOfClientId, appCredential, clock }), telemetry) }
       : {}),
-    version: packageVersion(),
+    version,
     auditors: compileAuditors(config.auditors, config.tenantId),
     auditReader: tableAuditReader(auditTableClient(config.service.audit, appCredential)),
+    telemetry,
   }, deadlines);
   // A getter, set last (a spread would copy one snapshot): every read sees the set in force now,
   // so an expired or revoked grant drops out without anything else being rebuilt.

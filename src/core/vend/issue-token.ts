@@ -4,6 +4,7 @@ import { beforeMinting } from '../errors';
 import { jsonResponse, readJsonBody } from '../http';
 import type { CoreResponse, IncomingBody } from '../http';
 import { authorize } from '../policy';
+import { NO_TELEMETRY } from '../telemetry';
 import { buildRecord } from './audit-trail';
 import { authenticate, findWorkspace } from './authenticate';
 import type { Decision } from './audit-trail';
@@ -20,23 +21,24 @@ import type { RequestContext, VendDeps } from './vend-deps';
  * How a token is minted is the mode's business (./modes); everything around it is the same for all.
  */
 export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: IncomingBody, decision: Decision): Promise<CoreResponse> {
-  const caller = (decision.caller = await beforeMinting(() => authenticate(deps, ctx)));
+  const t = deps.telemetry ?? NO_TELEMETRY;
+  const caller = (decision.caller = await t.stage('caller', () => beforeMinting(() => authenticate(deps, ctx))));
   const request = await readJsonBody(incoming, tokenRequestSchema);
   Object.assign(decision, { workspace: request.workspace, mode: request.mode, managementToken: request.management_token, purpose: request.purpose });
   const ws = findWorkspace(deps, request.workspace);
   decision.servicePrincipal = ws.servicePrincipal.name;
-  const entitlement = authorize(deps.grants, caller, { workspace: ws.name, mode: request.mode, managementToken: request.management_token });
+  const entitlement = t.stage('grant', () => authorize(deps.grants, caller, { workspace: ws.name, mode: request.mode, managementToken: request.management_token }));
   const strategy = MODES[request.mode];
   strategy.check(request, caller);
   // No key, no audit record, so no token: checked before anything is minted.
   const auditKey = await beforeMinting(() => deps.auditKey.current());
-  const vended = await strategy.vend({ deps, ctx, ws, request, entitlement, caller });
+  const vended = await t.stage('mint', () => strategy.vend({ deps, ctx, ws, request, entitlement, caller }));
   decision.scopes = vended.scopes;
   const fingerprint = fingerprintToken(vended.token, auditKey);
   const expiresOn = Math.floor(vended.expiresOnMs / 1000);
   // Fail closed: if this write throws, the token never leaves (AuditUnavailableError → 503).
   const record = buildRecord(deps, ctx, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn });
-  await recordOrRevoke(() => deps.audit.record({ ...record, grant_id: entitlement.grantIds.join(',') }), vended.revoke);
+  await t.stage('audit', () => recordOrRevoke(() => deps.audit.record({ ...record, grant_id: entitlement.grantIds.join(',') }), vended.revoke));
   return jsonResponse(200, responseBody(deps, ctx, ws, request, vended, expiresOn), ctx.requestId);
 }
 

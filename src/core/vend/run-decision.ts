@@ -1,6 +1,8 @@
 import { describeError, isVendingError } from '../errors';
 import { toProblemResponse } from '../http';
 import type { CoreResponse, Logger } from '../http';
+import { NO_TELEMETRY } from '../telemetry';
+import type { RequestFacts } from '../telemetry';
 import { recordRefusal } from './audit-trail';
 import type { Decision } from './audit-trail';
 import type { RequestContext, VendDeps } from './vend-deps';
@@ -8,6 +10,7 @@ import type { RequestContext, VendDeps } from './vend-deps';
 /**
  * Runs one audited decision: turns any error into problem+json, records refusals (in the
  * background), and logs a line per request with identifiers only (no token, no secret, no raw JWT, no SDK message).
+ * The same identifiers, and nothing else, go to the request's span and metrics.
  */
 export async function runDecision(
   deps: VendDeps,
@@ -16,20 +19,32 @@ export async function runDecision(
   action: string,
   run: (decision: Decision) => Promise<CoreResponse>,
 ): Promise<CoreResponse> {
-  const decision: Decision = { startedAt: deps.clock.now() };
-  try {
-    const response = await run(decision);
-    logger.info(`${action}: ${response.status}`, { ...logFields(ctx, decision), latency_ms: deps.clock.now() - decision.startedAt });
-    return response;
-  } catch (err) {
-    // Not awaited: a refusal's answer never waits on its audit write (README "Audit record").
-    recordRefusal(deps, ctx, decision, err, logger);
-    const response = toProblemResponse(err, ctx.requestId);
-    const fields = { ...logFields(ctx, decision), status: response.status, code: isVendingError(err) ? err.code : 'internal_error', latency_ms: deps.clock.now() - decision.startedAt };
-    if (response.status >= 500) logger.error(`${action}: ${response.status}`, { ...fields, error: describeError(err) });
-    else logger.info(`${action}: ${response.status}`, fields);
-    return response;
-  }
+  const telemetry = deps.telemetry ?? NO_TELEMETRY;
+  return telemetry.request(action, ctx.traceParent, async (finish) => {
+    const decision: Decision = { startedAt: deps.clock.now() };
+    const report = (how: Pick<RequestFacts, 'status' | 'code' | 'outcome' | 'durationMs'>): void => {
+      if (telemetry.enabled) finish(facts(deps, ctx, decision, action, how));
+    };
+    try {
+      const response = await run(decision);
+      const latency = deps.clock.now() - decision.startedAt;
+      logger.info(`${action}: ${response.status}`, { ...logFields(ctx, decision), latency_ms: latency });
+      const outcome = action === 'token' && response.status === 200 ? 'issued' : 'ok';
+      report({ status: response.status, code: outcome, outcome, durationMs: latency });
+      return response;
+    } catch (err) {
+      // Not awaited: a refusal's answer never waits on its audit write (README "Audit record").
+      recordRefusal(deps, ctx, decision, err, logger);
+      const response = toProblemResponse(err, ctx.requestId);
+      const code = isVendingError(err) ? err.code : 'internal_error';
+      const latency = deps.clock.now() - decision.startedAt;
+      const fields = { ...logFields(ctx, decision), status: response.status, code, latency_ms: latency };
+      if (response.status >= 500) logger.error(`${action}: ${response.status}`, { ...fields, error: describeError(err) });
+      else logger.info(`${action}: ${response.status}`, fields);
+      report({ status: response.status, code, outcome: response.status >= 500 ? 'failed' : 'denied', durationMs: latency });
+      return response;
+    }
+  });
 }
 
 function logFields(ctx: RequestContext, d: Decision): Record<string, unknown> {
@@ -40,5 +55,21 @@ function logFields(ctx: RequestContext, d: Decision): Record<string, unknown> {
     caller_appid: d.caller?.appId,
     workspace: d.workspace,
     mode: d.mode,
+  };
+}
+
+const MODES = new Set(['aad', 'pat', 'oauth', 'user']);
+
+/** A workspace name the config does not know came from the caller: it never becomes a label. */
+function facts(deps: VendDeps, ctx: RequestContext, d: Decision, route: string, how: Pick<RequestFacts, 'status' | 'code' | 'outcome' | 'durationMs'>): RequestFacts {
+  return {
+    route,
+    ...how,
+    workspace: d.workspace === undefined ? undefined : deps.config.workspaces.has(d.workspace) ? d.workspace : '(unknown)',
+    mode: d.mode !== undefined && MODES.has(d.mode) ? d.mode : undefined,
+    callerTenantId: d.caller?.tenantId,
+    callerObjectId: d.caller?.objectId,
+    callerAppId: d.caller?.appId,
+    requestId: ctx.requestId,
   };
 }

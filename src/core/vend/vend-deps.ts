@@ -7,6 +7,7 @@ import type { AuditKeySource } from '../secrets';
 import type { Deadlines } from '../deadline';
 import type { GrantAdmin } from '../grants/grant-admin';
 import type { HealthTracker } from './health';
+import type { Telemetry } from '../telemetry';
 
 /** Everything the vend path needs, as small interfaces, so tests can swap any of them. */
 export interface VendDeps {
@@ -40,6 +41,8 @@ export interface VendDeps {
   readonly auditors?: CallerMatcher;
   /** The audit table's read side, for GET /api/audit. */
   readonly auditReader?: AuditReader;
+  /** Spans and metrics (Application Insights when configured); absent: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** The request as the trigger hands it over. */
@@ -48,4 +51,6 @@ export interface RequestContext {
   readonly authorization: string | null;
   readonly sourceIp: string | undefined;
   readonly userAgent: string | undefined;
+  /** The Functions host's W3C `traceparent` for this invocation: the request's span becomes its child. */
+  readonly traceParent?: string;
 }
