@@ -13,6 +13,8 @@ import type { BenchResults } from './lib/report';
 import { measureScaledConfig } from './lib/scale-config';
 import { measureSideBySide, sameSizeBody } from './lib/side-by-side';
 import { measureStartup } from './lib/startup';
+import { formatTelemetry, measureTelemetry, writeTelemetry } from './telemetry';
+import type { TelemetryCost } from './telemetry';
 
 /**
  * `npm run bench`: the warm vend beside the bare server and the bare server with one insert per
@@ -27,7 +29,10 @@ const PLAN = {
   cold: { hosts: 5, concurrent: 300 },
   scale: { extra: 1_000, connections: 32, requests: 3_000 },
   startupRuns: 5,
+  telemetry: { connections: 32, rounds: 2, targetSeconds: 4, startupRuns: 5 },
 } as const;
+/** Telemetry off and on (bench/telemetry.ts), reported beside the main results. */
+let telemetryCost: TelemetryCost | undefined;
 /** The whole bench is cut short (servers and sandbox still stopped) if it runs past this. */
 const DEADLINE_MS = 300_000;
 
@@ -59,6 +64,7 @@ async function bench(sandbox: Sandbox, started: number, where: BenchResults['mac
   const side = await measureSideBySide(sandbox, pool, host, sameSizeBody(firstText), PLAN.sideBySide, tracker());
   await host.stop();
   running.delete(host);
+  telemetryCost = await measureTelemetry(REPO_ROOT, sandbox, pool, PLAN.telemetry, tracker());
   const cold = await measureColdUpstream(sandbox, pool, PLAN.cold, tracker());
   const scale = await measureScaledConfig(sandbox, pool, PLAN.scale, tracker());
   const runs = new Map(side.figures.runs.map((r) => [r.server, r] as const));
@@ -105,7 +111,9 @@ async function main(): Promise<number> {
     console.log(formatReport(results));
     const files = await writeResults(RESULTS_DIR, results);
     console.log(`\nwrote ${files.map((f) => `bench/results/${f.split(sep).at(-1)}`).join(' and ')}`);
-    return results.checks.every((c) => c.ok) ? 0 : 1;
+    if (telemetryCost) console.log(formatTelemetry(telemetryCost));
+    if (telemetryCost) await writeTelemetry(RESULTS_DIR, telemetryCost);
+    return results.checks.every((c) => c.ok) && (telemetryCost?.checks ?? []).every((c) => c.ok) ? 0 : 1;
   } finally {
     limit.clear();
     await Promise.all([...running].map((s) => s.stop()));
