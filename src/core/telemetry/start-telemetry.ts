@@ -34,7 +34,9 @@ export function startTelemetry(settings: TelemetrySettings, options: StartTeleme
     const credential = ingestionCredential(settings.authenticationString, options.appCredential);
     return startAzureMonitor({ connectionString: settings.connectionString, credential, version: options.version });
   } catch (err) {
-    (options.warn ?? console.warn)(`dbx-token-vending: telemetry is off, Azure Monitor could not be set up: ${JSON.stringify(describeError(err))}`);
+    // Name and code only: the exporter's message may quote the connection string.
+    const { name, code } = describeError(err);
+    (options.warn ?? console.warn)(`dbx-token-vending: telemetry is off, Azure Monitor could not be set up (${name}${code ? `, ${code}` : ''})`);
     return NO_TELEMETRY;
   }
 }
