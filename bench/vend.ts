@@ -29,7 +29,7 @@ const PLAN = {
   cold: { hosts: 5, concurrent: 300 },
   scale: { extra: 1_000, connections: 32, requests: 3_000 },
   startupRuns: 5,
-  telemetry: { connections: 32, rounds: 2, targetSeconds: 4, startupRuns: 5 },
+  telemetry: { connections: 32, rounds: 3, targetSeconds: 4, startupRuns: 5 },
 } as const;
 /** Telemetry off and on (bench/telemetry.ts), reported beside the main results. */
 let telemetryCost: TelemetryCost | undefined;

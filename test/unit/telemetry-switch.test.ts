@@ -44,7 +44,11 @@ describe('telemetry switch', () => {
   it('reads the connection string and the authentication string from the host-level settings', () => {
     const env = { AUDIT_CONNECTION_STRING: 'UseDevelopmentStorage=true', AUDIT_HMAC_KEY: Buffer.alloc(32, 7).toString('base64'), APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=${KEY}`, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD' };
     const issues: string[] = [];
-    expect(readServiceSettings(env, issues)?.telemetry, issues.join('; ')).toEqual({ connectionString: `InstrumentationKey=${KEY}`, authenticationString: 'Authorization=AAD' });
+    expect(readServiceSettings(env, issues)?.telemetry, issues.join('; ')).toEqual({ connectionString: `InstrumentationKey=${KEY}`, authenticationString: 'Authorization=AAD', samplingRatio: 1 });
+    expect(readServiceSettings({ ...env, OTEL_TRACES_SAMPLER_ARG: '0.25' }, [])?.telemetry.samplingRatio).toBe(0.25);
+    const bad: string[] = [];
+    readServiceSettings({ ...env, OTEL_TRACES_SAMPLER_ARG: '25%' }, bad);
+    expect(bad).toEqual(['OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1 (the share of traces sent)']);
     expect(readServiceSettings({ ...env, APPLICATIONINSIGHTS_CONNECTION_STRING: '' }, [])?.telemetry.connectionString).toBeUndefined();
   });
 

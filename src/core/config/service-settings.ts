@@ -33,7 +33,7 @@ export interface ServiceSettings {
   /** The overall budget of one request, ms (local-only override, for tests; default 20 s). */
   readonly requestBudgetMs: number | undefined;
   /** Application Insights (host-level settings): the connection string turns the app's telemetry on. */
-  readonly telemetry: { readonly connectionString: string | undefined; readonly authenticationString: string | undefined };
+  readonly telemetry: { readonly connectionString: string | undefined; readonly authenticationString: string | undefined; readonly samplingRatio: number };
 }
 
 export const DEFAULT_AUDIT_HMAC_SECRET_NAME = 'audit-hmac-key';
@@ -60,8 +60,17 @@ export function readServiceSettings(env: Env, issues: string[]): ServiceSettings
     telemetry: {
       connectionString: env[TELEMETRY_SETTINGS.CONNECTION_STRING] || undefined,
       authenticationString: env[TELEMETRY_SETTINGS.AUTHENTICATION_STRING] || undefined,
+      samplingRatio: readRatio(env[TELEMETRY_SETTINGS.SAMPLING_RATIO], issues),
     },
   };
+}
+
+/** Traces kept, 0…1; default all. Metrics are never sampled. */
+function readRatio(value: string | undefined, issues: string[]): number {
+  if (value === undefined || value === '') return 1;
+  const ratio = Number(value);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) issues.push(`${TELEMETRY_SETTINGS.SAMPLING_RATIO}: must be a number from 0 to 1 (the share of traces sent)`);
+  return ratio;
 }
 
 function readAuditTarget(env: Env, tableName: string, issues: string[]): AuditTarget | undefined {

@@ -33,6 +33,8 @@ export const APP_SETTINGS = {
 export const TELEMETRY_SETTINGS = {
   CONNECTION_STRING: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
   AUTHENTICATION_STRING: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  /** The share of traces kept, 0…1 (the Azure Monitor distribution's name for its fixed-percentage sampler's ratio). */
+  SAMPLING_RATIO: 'OTEL_TRACES_SAMPLER_ARG',
 } as const;
 
 export type TelemetrySettingName = (typeof TELEMETRY_SETTINGS)[keyof typeof TELEMETRY_SETTINGS];

@@ -1,4 +1,4 @@
-import { AzureMonitorMetricExporter, AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
+import { ApplicationInsightsSampler, AzureMonitorMetricExporter, AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
 import type { TokenCredential } from '@azure/identity';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -12,6 +12,8 @@ export interface AzureMonitorOptions {
   /** Entra ID sign-in for ingestion (the component disables local auth); absent: the key alone. */
   readonly credential: TokenCredential | undefined;
   readonly version: string;
+  /** Share of traces kept, 0…1: Application Insights' own sampler, which keeps whole traces and records the rate so counts extrapolate. */
+  readonly samplingRatio: number;
 }
 
 const SERVICE_NAME = 'dbx-token-vending';
@@ -26,7 +28,11 @@ const METRIC_EXPORT_MS = 60_000;
 export function startAzureMonitor(options: AzureMonitorOptions): Telemetry {
   const exporterOptions = { connectionString: options.connectionString, ...(options.credential ? { credential: options.credential } : {}) };
   const resource = resourceFromAttributes({ 'service.name': SERVICE_NAME, 'service.version': options.version });
-  const tracerProvider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new AzureMonitorTraceExporter(exporterOptions))] });
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    sampler: new ApplicationInsightsSampler(options.samplingRatio),
+    spanProcessors: [new BatchSpanProcessor(new AzureMonitorTraceExporter(exporterOptions))],
+  });
   const meterProvider = new MeterProvider({
     resource,
     readers: [new PeriodicExportingMetricReader({ exporter: new AzureMonitorMetricExporter(exporterOptions), exportIntervalMillis: METRIC_EXPORT_MS })],

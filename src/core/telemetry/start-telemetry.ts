@@ -10,6 +10,8 @@ export interface TelemetrySettings {
   readonly connectionString: string | undefined;
   /** APPLICATIONINSIGHTS_AUTHENTICATION_STRING, as the Functions host reads it: `ClientId=<id>;Authorization=AAD`. */
   readonly authenticationString: string | undefined;
+  /** OTEL_TRACES_SAMPLER_ARG: the share of traces kept (whole traces; metrics are never sampled). Default 1. */
+  readonly samplingRatio?: number;
 }
 
 export interface StartTelemetryOptions {
@@ -32,7 +34,7 @@ export function startTelemetry(settings: TelemetrySettings, options: StartTeleme
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { startAzureMonitor } = require('./azure-monitor') as typeof AzureMonitor;
     const credential = ingestionCredential(settings.authenticationString, options.appCredential);
-    return startAzureMonitor({ connectionString: settings.connectionString, credential, version: options.version });
+    return startAzureMonitor({ connectionString: settings.connectionString, credential, version: options.version, samplingRatio: settings.samplingRatio ?? 1 });
   } catch (err) {
     // Name and code only: the exporter's message may quote the connection string.
     const { name, code } = describeError(err);
