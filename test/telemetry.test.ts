@@ -68,6 +68,8 @@ beforeAll(async () => {
   await vend('cold', { workspace: 'analytics-sandbox' }, { traceParent: `00-${HOST_TRACE.traceId}-${HOST_TRACE.spanId}-01` });
   await vend('warm', { workspace: 'analytics-sandbox', management_token: false });
   await vend('pat', { workspace: 'analytics-sandbox', mode: 'pat', lifetime_seconds: 600 });
+  // A caller may pick its own request id; one that is a credential never reaches the telemetry.
+  await vend(String(replies.pat?.json.access_token), { workspace: 'analytics-sandbox' });
   sandbox.workspace.faults.set({ path: /\/token\/create$/, status: 503 });
   await vend('pat-down', { workspace: 'analytics-sandbox', mode: 'pat', lifetime_seconds: 600 });
   sandbox.workspace.faults.clear();
@@ -102,9 +104,12 @@ const points = (name: string): DataPoint<unknown>[] => metric(name).dataPoints;
 
 describe('telemetry: spans and metrics of real vends (in-memory exporters)', () => {
   it('answers as it would without telemetry', () => {
+    const pat = String(replies.pat?.json.access_token);
+    expect(pat).toMatch(/^dapi[0-9a-f]{32}/);
     expect(Object.fromEntries(Object.entries(replies).map(([id, r]) => [id, r.status]))).toEqual({
-      cold: 200, warm: 200, pat: 200, 'pat-down': 503, 'unknown-ws': 403, 'bad-token': 401,
+      cold: 200, warm: 200, pat: 200, [pat]: 200, 'pat-down': 503, 'unknown-ws': 403, 'bad-token': 401,
     });
+    expect(finished().filter((s) => s.attributes['vend.request_id'] === '(withheld)')).toHaveLength(1);
   });
 
   it('makes one span per stage of a cold vend, with the upstream calls beneath, under the host invocation', () => {
@@ -149,10 +154,10 @@ describe('telemetry: spans and metrics of real vends (in-memory exporters)', () 
   it('counts vends by outcome and workspace, their latency, cache hits, upstream errors and audit batch sizes', () => {
     const count = (name: string, match: Record<string, string>): number =>
       points(name).filter((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v)).reduce((n, p) => n + (typeof p.value === 'number' ? p.value : (p.value as Histogram).count), 0);
-    expect(count(METRIC_NAMES.requests, { 'vend.route': 'token', 'vend.outcome': 'issued', 'vend.workspace': 'analytics-sandbox' })).toBe(3);
+    expect(count(METRIC_NAMES.requests, { 'vend.route': 'token', 'vend.outcome': 'issued', 'vend.workspace': 'analytics-sandbox' })).toBe(4);
     expect(count(METRIC_NAMES.requests, { 'vend.outcome': 'denied' })).toBe(2);
     expect(count(METRIC_NAMES.requests, { 'vend.outcome': 'failed', 'vend.code': 'upstream_unavailable', 'vend.mode': 'pat' })).toBe(1);
-    expect(count(METRIC_NAMES.duration, { 'vend.route': 'token' })).toBe(6);
+    expect(count(METRIC_NAMES.duration, { 'vend.route': 'token' })).toBe(7);
     expect(metric(METRIC_NAMES.duration).descriptor.unit).toBe('ms');
     expect(count(METRIC_NAMES.cacheLookups, { 'vend.cache': 'sp_token', 'vend.cache.result': 'miss' })).toBeGreaterThanOrEqual(1);
     expect(count(METRIC_NAMES.cacheLookups, { 'vend.cache': 'sp_token', 'vend.cache.result': 'hit' })).toBeGreaterThanOrEqual(2);
@@ -160,7 +165,7 @@ describe('telemetry: spans and metrics of real vends (in-memory exporters)', () 
     expect(count(METRIC_NAMES.cacheLookups, { 'vend.cache': 'caller_token', 'vend.cache.result': 'miss' })).toBeGreaterThanOrEqual(4);
     expect(count(METRIC_NAMES.upstreamErrors, { 'vend.dependency': 'databricks', 'error.type': 'upstream_unavailable' })).toBe(1);
     const batches = points(METRIC_NAMES.auditBatchSize).filter((p) => p.attributes['vend.audit.kind'] === 'issuance');
-    expect(batches.reduce((n, p) => n + ((p.value as Histogram).sum ?? 0), 0)).toBe(3);
+    expect(batches.reduce((n, p) => n + ((p.value as Histogram).sum ?? 0), 0)).toBe(4);
   });
 
   it('carries no token, secret or caller JWT in any name, attribute, event or label', () => {

@@ -28,6 +28,12 @@ export const METRIC_NAMES = {
   auditBatchSize: 'vend.audit.batch.size',
 } as const;
 
+/**
+ * A caller may choose its own x-request-id (128 characters of a safe alphabet), which is room
+ * enough for a PAT or a short JWT: such an id is not sent.
+ */
+const CREDENTIAL_SHAPED = /dapi[0-9a-f]{32}|eyJ[A-Za-z0-9_-]*\.eyJ/;
+
 const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
 // Table storage takes at most 100 entities per batch transaction.
 const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100];
@@ -87,7 +93,7 @@ function requestAttributes(f: RequestFacts): Attributes {
     'http.response.status_code': f.status,
     'vend.outcome': f.outcome,
     'vend.code': f.code,
-    'vend.request_id': f.requestId,
+    'vend.request_id': CREDENTIAL_SHAPED.test(f.requestId) ? '(withheld)' : f.requestId,
   };
   if (f.workspace) attributes['vend.workspace'] = f.workspace;
   if (f.mode) attributes['vend.mode'] = f.mode;
