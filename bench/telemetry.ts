@@ -21,8 +21,8 @@ import type { Summary } from './lib/stats';
 const execFileAsync = promisify(execFile);
 
 /**
- * What telemetry costs (issue 9): the warm vend with telemetry off and on, alternating on two
- * hosts in the same run, and the deployment package's module load with it off and on. "On" is
+ * What telemetry costs (issue 9): the warm vend with telemetry off, on, and on with a tenth of the
+ * traces kept, alternating on three hosts in the same run, and the deployment package's module load with it off and on. "On" is
  * the production path in full: the Azure Monitor exporters serialize and send every span and
  * metric, to an ingestion endpoint on 127.0.0.1 (a sink that accepts and counts envelopes).
  */
@@ -30,14 +30,15 @@ export interface TelemetryCost {
   readonly exporter: string;
   readonly connections: number;
   readonly runs: readonly Run[];
-  readonly summary: { readonly off: Figures; readonly on: Figures; readonly cpuMsPerRequestAdded: number; readonly throughputRatio: number };
+  readonly summary: { readonly off: Figures; readonly on: Figures; readonly sampled: Figures; readonly cpuMsPerRequestAdded: number; readonly throughputRatio: number; readonly sampledCpuMsPerRequestAdded: number };
   readonly startup: { readonly off: Startup; readonly on: Startup; readonly runs: number };
   readonly bundleBytes: number;
   readonly ingested: Readonly<Record<string, number>>;
   readonly checks: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
 }
 interface Run {
-  readonly telemetry: 'off' | 'on';
+  /** `sampled`: on, with OTEL_TRACES_SAMPLER_ARG=0.1 (metrics in full, a tenth of the traces). */
+  readonly telemetry: Variant;
   readonly reqPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -46,6 +47,7 @@ interface Run {
   readonly ok2xx: number;
   readonly requests: number;
 }
+type Variant = 'off' | 'on' | 'sampled';
 interface Figures { readonly reqPerSec: number; readonly cpuMsPerRequest: number; readonly p99Ms: number }
 interface Startup { readonly moduleLoadMs: Summary; readonly firstAnswerMs: Summary }
 
@@ -118,15 +120,15 @@ async function measureRun(host: SpawnedHost, pool: CallerPool, connections: numb
   return { reqPerSec: figures.reqPerSec, p50Ms: figures.latencyMs.p50, p99Ms: figures.latencyMs.p99, cpuMsPerRequest, ok2xx: figures.ok2xx, requests: figures.requests };
 }
 
-function mean(runs: readonly Run[], which: 'off' | 'on'): Figures {
+function mean(runs: readonly Run[], which: Variant): Figures {
   const mine = runs.filter((r) => r.telemetry === which);
   const avg = (f: (r: Run) => number): number => mine.reduce((n, r) => n + f(r), 0) / Math.max(1, mine.length);
   return { reqPerSec: Math.round(avg((r) => r.reqPerSec)), cpuMsPerRequest: Math.round(avg((r) => r.cpuMsPerRequest) * 100) / 100, p99Ms: Math.round(avg((r) => r.p99Ms)) };
 }
 
 /**
- * Two hosts on one sandbox (their own audit table, so the bench's audit reconciliation is
- * untouched): warmed, then the same number of vends against each, off/on alternating per round.
+ * Three hosts on one sandbox, with their own audit table (the bench's audit reconciliation is
+ * untouched): warmed, then the same number of vends against each, in turn, per round.
  */
 export async function measureTelemetry(
   repoRoot: string, sandbox: Sandbox, pool: CallerPool, plan: TelemetryPlan, track: (s: { stop(): Promise<void> } | undefined) => void,
@@ -150,20 +152,23 @@ export async function measureTelemetry(
     hosts.push(off);
     const on = await spawnHost(envs.on);
     hosts.push(on);
+    const sampled = await spawnHost({ ...envs.on, OTEL_TRACES_SAMPLER_ARG: '0.1' });
+    hosts.push(sampled);
     // Warm both: every caller's token checked once (the verified-token cache), the SP's token minted.
     let warm = { reqPerSec: 0 };
-    for (const host of [off, on]) {
+    for (const host of [off, on, sampled]) {
       await measureRun(host, pool, plan.connections, pool.size);
       warm = await measureRun(host, pool, plan.connections, pool.size);
     }
     const amount = Math.max(plan.connections * 60, Math.round(warm.reqPerSec * plan.targetSeconds));
     const runs: Run[] = [];
     for (let round = 0; round < plan.rounds; round += 1) {
-      for (const [which, host] of [['off', off], ['on', on]] as const) runs.push({ telemetry: which, ...(await measureRun(host, pool, plan.connections, amount)) });
+      for (const [which, host] of [['off', off], ['on', on], ['sampled', sampled]] as const) runs.push({ telemetry: which, ...(await measureRun(host, pool, plan.connections, amount)) });
     }
     // Spans leave in batches every 5 s and metrics once a minute: wait for the spans of the last run.
     await new Promise((resolve) => setTimeout(resolve, 6_000));
-    const summary = { off: mean(runs, 'off'), on: mean(runs, 'on') };
+    const summary = { off: mean(runs, 'off'), on: mean(runs, 'on'), sampled: mean(runs, 'sampled') };
+    const added = (f: Figures): number => Math.round((f.cpuMsPerRequest - summary.off.cpuMsPerRequest) * 100) / 100;
     const ingested = Object.fromEntries([...sink.counts].sort());
     const all = sink.bodies.join('\n');
     const checks = [
@@ -175,7 +180,7 @@ export async function measureTelemetry(
       exporter: 'Azure Monitor exporters (trace and metric) to an ingestion endpoint on 127.0.0.1 (HTTPS, instrumentation key, no Entra ID sign-in)',
       connections: plan.connections,
       runs,
-      summary: { ...summary, cpuMsPerRequestAdded: Math.round((summary.on.cpuMsPerRequest - summary.off.cpuMsPerRequest) * 100) / 100, throughputRatio: Math.round((summary.on.reqPerSec / Math.max(1, summary.off.reqPerSec)) * 100) / 100 },
+      summary: { ...summary, cpuMsPerRequestAdded: added(summary.on), sampledCpuMsPerRequestAdded: added(summary.sampled), throughputRatio: Math.round((summary.on.reqPerSec / Math.max(1, summary.off.reqPerSec)) * 100) / 100 },
       startup: {
         off: { moduleLoadMs: summarize(startupSamples.off.load), firstAnswerMs: summarize(startupSamples.off.first) },
         on: { moduleLoadMs: summarize(startupSamples.on.load), firstAnswerMs: summarize(startupSamples.on.first) },
@@ -198,14 +203,14 @@ export function formatTelemetry(t: TelemetryCost): string {
     '',
     '## Telemetry on and off (issue 9)',
     '',
-    `Exporting: ${t.exporter}. ${t.connections} connections, rounds alternating off/on.`,
+    `Exporting: ${t.exporter}. ${t.connections} connections, rounds alternating off/on/sampled (on, OTEL_TRACES_SAMPLER_ARG=0.1).`,
     '',
     row(['telemetry', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', '2xx']),
     row(['---', '---:', '---:', '---:', '---:', '---:']),
     ...t.runs.map((r) => row([r.telemetry, r.reqPerSec, r.p50Ms, r.p99Ms, r.cpuMsPerRequest, `${r.ok2xx}/${r.requests}`])),
     '',
     `Mean: off ${t.summary.off.reqPerSec} req/s at ${t.summary.off.cpuMsPerRequest} ms CPU/req; on ${t.summary.on.reqPerSec} req/s at ${t.summary.on.cpuMsPerRequest} ms CPU/req: ` +
-      `+${t.summary.cpuMsPerRequestAdded} ms CPU per vend, throughput × ${t.summary.throughputRatio}.`,
+      `+${t.summary.cpuMsPerRequestAdded} ms CPU per vend, throughput × ${t.summary.throughputRatio}; with a tenth of the traces kept ${t.summary.sampled.reqPerSec} req/s at ${t.summary.sampled.cpuMsPerRequest} ms (+${t.summary.sampledCpuMsPerRequestAdded}).`,
     `Module load of deploy/ (${(t.bundleBytes / 1024 / 1024).toFixed(2)} MiB index.js), median of ${t.startup.runs}: off ${t.startup.off.moduleLoadMs.median} ms (first answer ${t.startup.off.firstAnswerMs.median} ms), ` +
       `on ${t.startup.on.moduleLoadMs.median} ms (first answer ${t.startup.on.firstAnswerMs.median} ms).`,
     `Envelopes received: ${Object.entries(t.ingested).map(([k, v]) => `${k.replace('Microsoft.ApplicationInsights.', '')} ${v}`).join(', ') || 'none'}.`,
