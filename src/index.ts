@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
 import { broadTokenWarnings, loadConfig } from './core/config';
+import { flushTelemetry } from './core/telemetry';
 import { createVendDeps } from './core/vend';
 import { ALL_METHODS, makeRoutes } from './functions/routes';
 
@@ -17,3 +18,6 @@ const deps = createVendDeps(config);
 for (const route of makeRoutes(deps)) {
   app.http(route.name, { route: route.route, methods: ALL_METHODS, authLevel: route.authLevel, handler: route.handler });
 }
+// Graceful shutdown (scale-in, a new deployment): what the telemetry exporters still hold is sent,
+// within a bounded time; a failed export is dropped, never a reason to hang the shutdown.
+app.hook.appTerminate(() => flushTelemetry(deps.telemetry));

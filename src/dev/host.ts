@@ -1,5 +1,6 @@
 import { ConfigError, broadTokenWarnings, loadConfig } from '../core/config';
 import { describeError } from '../core/errors';
+import { flushTelemetry } from '../core/telemetry';
 import { createVendDeps } from '../core/vend';
 import { makeRoutes } from '../functions/routes';
 import { stopOnSignals } from './exit-with-parent';
@@ -38,7 +39,10 @@ async function main(): Promise<void> {
     log,
   });
   lines.write(`dbx-token-vending listening on ${host.url}`, { now: true });
-  stopOnSignals(() => host.close());
+  stopOnSignals(async () => {
+    await host.close();
+    await flushTelemetry(deps.telemetry);
+  });
 }
 
 main().catch((err: unknown) => {

@@ -5,7 +5,7 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { describe, expect, it } from 'vitest';
 import { readServiceSettings } from '../../src/core/config/service-settings';
-import { NO_TELEMETRY, errorType, startTelemetry } from '../../src/core/telemetry';
+import { NO_TELEMETRY, errorType, flushTelemetry, startTelemetry } from '../../src/core/telemetry';
 import { ingestionCredential } from '../../src/core/telemetry/start-telemetry';
 import { InvalidTokenError, UpstreamUnavailableError } from '../../src/core/errors';
 
@@ -58,6 +58,18 @@ describe('telemetry switch', () => {
     expect(ingestionCredential('Authorization=AAD', appCredential)).toBe(appCredential);
     expect(ingestionCredential('authorization=aad', appCredential)).toBe(appCredential);
     expect(ingestionCredential('ClientId=11111111-2222-3333-4444-555555555555;Authorization=AAD', appCredential)).toBeInstanceOf(ManagedIdentityCredential);
+  });
+
+  it('flushes at shutdown within a bound, whether the export hangs or fails', async () => {
+    let flushed = 0;
+    const hanging = { ...NO_TELEMETRY, enabled: true, flush: () => ((flushed += 1), new Promise<void>(() => undefined)) };
+    const failing = { ...NO_TELEMETRY, enabled: true, flush: () => ((flushed += 1), Promise.reject(new Error('ingestion down'))) };
+    const started = Date.now();
+    await expect(flushTelemetry(hanging, 50)).resolves.toBeUndefined();
+    await expect(flushTelemetry(failing, 5_000)).resolves.toBeUndefined();
+    await expect(flushTelemetry(undefined)).resolves.toBeUndefined();
+    expect(flushed).toBe(2);
+    expect(Date.now() - started).toBeLessThan(4_000);
   });
 
   it('names a failure by code, status or timeout, never by message', () => {

@@ -79,3 +79,14 @@ export const NO_TELEMETRY: Telemetry = {
   auditBatch: () => undefined,
   flush: () => Promise.resolve(),
 };
+
+const FLUSH_MS = 5_000;
+
+/** At shutdown: exports what is pending, for at most 5 s; resolves whatever happens. */
+export async function flushTelemetry(telemetry: Telemetry | undefined, ms = FLUSH_MS): Promise<void> {
+  if (!telemetry?.enabled) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()));
+  await Promise.race([telemetry.flush().catch(() => undefined), late]);
+  clearTimeout(timer);
+}
