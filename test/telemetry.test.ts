@@ -75,6 +75,12 @@ beforeAll(async () => {
   sandbox.workspace.faults.clear();
   await vend('unknown-ws', { workspace: 'no-such-workspace' });
   await vend('bad-token', { workspace: 'analytics-sandbox' }, { token: `${(await sandbox.issueCallerToken()).slice(0, -4)}AAAA` });
+  const grantsToken = await sandbox.issueCallerToken();
+  tokens.push(grantsToken);
+  const grants = handlers.grants;
+  if (!grants) throw new Error('no grants route');
+  const listed = (await grants(new HttpRequest({ method: 'GET', url: 'http://localhost/api/grants', headers: { authorization: `Bearer ${grantsToken}`, 'x-request-id': 'grants' } }), new InvocationContext({ functionName: 'grants' }))) as HttpResponseInit;
+  replies.grants = { status: listed.status ?? 200, json: {} };
   await telemetry.flush();
 }, 60_000);
 
@@ -107,8 +113,11 @@ describe('telemetry: spans and metrics of real vends (in-memory exporters)', () 
     const pat = String(replies.pat?.json.access_token);
     expect(pat).toMatch(/^dapi[0-9a-f]{32}/);
     expect(Object.fromEntries(Object.entries(replies).map(([id, r]) => [id, r.status]))).toEqual({
-      cold: 200, warm: 200, pat: 200, [pat]: 200, 'pat-down': 503, 'unknown-ws': 403, 'bad-token': 401,
+      cold: 200, warm: 200, pat: 200, [pat]: 200, 'pat-down': 503, 'unknown-ws': 403, 'bad-token': 401, grants: replies.grants?.status,
     });
+    // The grant routes have their request span too, with the route and how it ended.
+    const grants = finished().find((s) => s.name === 'vend grants.list');
+    expect(grants?.attributes).toMatchObject({ 'vend.route': 'grants.list', 'vend.request_id': 'grants', 'http.response.status_code': replies.grants?.status });
     expect(finished().filter((s) => s.attributes['vend.request_id'] === '(withheld)')).toHaveLength(1);
   });
 

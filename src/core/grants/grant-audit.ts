@@ -3,6 +3,8 @@ import { describeError, isVendingError } from '../errors';
 import { toProblemResponse } from '../http';
 import type { CoreResponse, Logger } from '../http';
 import type { CallerIdentity } from '../policy';
+import { NO_TELEMETRY } from '../telemetry';
+import { requestFacts } from '../vend/run-decision';
 import type { RequestContext, VendDeps } from '../vend/vend-deps';
 
 /** What is known of a grant action so far; grows as the request passes each check. */
@@ -63,7 +65,21 @@ export async function runGrantAction(
   action: string,
   run: (attempt: GrantAttempt) => Promise<CoreResponse>,
 ): Promise<CoreResponse> {
-  const attempt: GrantAttempt = { startedAt: deps.clock.now(), action };
+  const telemetry = deps.telemetry ?? NO_TELEMETRY;
+  return telemetry.request(action, ctx.traceParent, async (finish) => {
+    const attempt: GrantAttempt = { startedAt: deps.clock.now(), action };
+    const response = await runAttempt(deps, ctx, logger, attempt, run);
+    const outcome = response.status < 400 ? 'ok' : response.status < 500 ? 'denied' : 'failed';
+    // A refusal's body is problem+json: its `code` is one of the taxonomy's.
+    const problem = (response.body as { code?: unknown } | undefined)?.code;
+    const code = outcome === 'ok' ? 'ok' : typeof problem === 'string' ? problem : 'internal_error';
+    if (telemetry.enabled) finish(requestFacts(deps, ctx, attempt, action, { status: response.status, code, outcome, durationMs: deps.clock.now() - attempt.startedAt }));
+    return response;
+  });
+}
+
+async function runAttempt(deps: VendDeps, ctx: RequestContext, logger: Logger, attempt: GrantAttempt, run: (attempt: GrantAttempt) => Promise<CoreResponse>): Promise<CoreResponse> {
+  const { action } = attempt;
   try {
     const response = await run(attempt);
     logger.info(`${action}: ${response.status}`, fieldsOf(ctx, attempt));

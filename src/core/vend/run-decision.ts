@@ -23,7 +23,7 @@ export async function runDecision(
   return telemetry.request(action, ctx.traceParent, async (finish) => {
     const decision: Decision = { startedAt: deps.clock.now() };
     const report = (how: Pick<RequestFacts, 'status' | 'code' | 'outcome' | 'durationMs'>): void => {
-      if (telemetry.enabled) finish(facts(deps, ctx, decision, action, how));
+      if (telemetry.enabled) finish(requestFacts(deps, ctx, decision, action, how));
     };
     try {
       const response = await run(decision);
@@ -60,8 +60,17 @@ function logFields(ctx: RequestContext, d: Decision): Record<string, unknown> {
 
 const MODES = new Set(['aad', 'pat', 'oauth', 'user']);
 
-/** A workspace name the config does not know came from the caller: it never becomes a label. */
-function facts(deps: VendDeps, ctx: RequestContext, d: Decision, route: string, how: Pick<RequestFacts, 'status' | 'code' | 'outcome' | 'durationMs'>): RequestFacts {
+/**
+ * What a request's span and metrics get (grant actions use it too). A workspace name the config
+ * does not know came from the caller: it never becomes a label.
+ */
+export function requestFacts(
+  deps: VendDeps,
+  ctx: RequestContext,
+  d: Pick<Decision, 'caller' | 'workspace' | 'mode'>,
+  route: string,
+  how: Pick<RequestFacts, 'status' | 'code' | 'outcome' | 'durationMs'>,
+): RequestFacts {
   return {
     route,
     ...how,
