@@ -65,8 +65,10 @@ describe('Key Vault', () => {
 
 describe('Entra ID', () => {
   it('signing keys unavailable on a cold host: 503, not 401', async () => {
-    const host = await stack.host();
+    // Down before the host starts: its start-up prefetch of the keys fails, and the first request
+    // fetches them again itself (and cannot).
     stack.sandbox.authority.setJwksDown(true);
+    const host = await stack.host();
     expectUnavailable(await stack.vend(host, { workspace: 'analytics-sandbox' }), 'upstream_unavailable');
   });
 

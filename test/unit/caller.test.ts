@@ -118,6 +118,25 @@ describe('SigningKeyStore', () => {
     await expect(verifyCaller(`Bearer ${token}`, { keys: store, policy, clock: { now: () => now } })).resolves.toMatchObject({ objectId: 'o' });
   });
 
+  it('prefetch at start: the keys are in hand before the first caller; a failed prefetch rejects nothing and the caller fetches again', async () => {
+    const { state, fetchFn } = authority();
+    const store = makeStore(fetchFn, { now: () => NOW });
+    await store.prefetch();
+    expect(state.calls).toBe(2);
+    await verify(await sign({}), store);
+    expect(state.calls).toBe(2); // checked with the prefetched keys: no request of its own
+    await store.prefetch();
+    expect(state.calls).toBe(2); // keys in hand: nothing to do
+    const cold = authority();
+    const failed = makeStore(cold.fetchFn, { now: () => NOW });
+    cold.state.down = true;
+    await expect(failed.prefetch()).resolves.toBeUndefined();
+    expect(await rejection(verify(await sign({}), failed))).toBeInstanceOf(UpstreamUnavailableError); // down: 503, not 401
+    cold.state.down = false;
+    await verify(await sign({}), failed);
+    expect(cold.state.calls).toBe(4); // the failed prefetch's discovery, the request's, then discovery + keys
+  });
+
   it('refreshes for an unknown kid at most once per 5 minutes', async () => {
     const { state, fetchFn } = authority();
     let now = NOW;

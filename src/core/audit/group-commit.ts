@@ -15,6 +15,8 @@ export interface AuditEntity {
 export interface BatchWriter {
   /** Throws `EntityRejectedError` when the store names one entity as the cause, anything else otherwise. */
   insertBatch(entities: readonly AuditEntity[]): Promise<void>;
+  /** Start-up: whatever the first write would otherwise wait for (the table's existence). Never rejects. */
+  prepare?(): Promise<void>;
 }
 
 /** The store refused one entity of a batch (by index); the rest of the batch was not written. */

@@ -39,10 +39,12 @@ export class TableAuditSink implements AuditSink {
   readonly #refusals: RefusalRecorder;
   readonly #onOutcome: (ok: boolean) => void;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #writer: BatchWriter;
 
   /** `target` is the configured table, or (tests) any `BatchWriter`; `onOutcome` feeds health. */
   constructor(target: AuditTarget | BatchWriter, credential?: TokenCredential, onOutcome?: (ok: boolean) => void, options: AuditSinkOptions = {}) {
     const writer = 'insertBatch' in target ? target : new TableBatchWriter(auditTableClient(target, credential));
+    this.#writer = writer;
     this.#onOutcome = onOutcome ?? options.onOutcome ?? (() => undefined);
     const slot = options.slotTimeoutMs === undefined ? {} : { slotTimeoutMs: options.slotTimeoutMs };
     const telemetry = options.telemetry ?? NO_TELEMETRY;
@@ -65,6 +67,14 @@ export class TableAuditSink implements AuditSink {
       this.#onOutcome(false);
       throw new AuditUnavailableError(err);
     }
+  }
+
+  /**
+   * Start-up: the table made ready (and, in Azure, the connection and the app's storage token) before
+   * the first issuance waits on it. Never rejects: a failure is met again, and reported, by the first write.
+   */
+  prepare(): Promise<void> {
+    return this.#writer.prepare?.() ?? Promise.resolve();
   }
 
   /** Writes pending summaries and waits until every queued row is written or failed (shutdown, tests). */

@@ -31,6 +31,10 @@ export class TableBatchWriter implements BatchWriter {
     }
   }
 
+  prepare(): Promise<void> {
+    return this.#ensureTable().catch(() => undefined);
+  }
+
   #ensureTable(): Promise<void> {
     this.#ready ??= this.client.createTable({ abortSignal: AbortSignal.timeout(WRITE_DEADLINE_MS) }).catch((err: unknown) => {
       // In Azure the identity's role is scoped to the table itself, which the template creates:

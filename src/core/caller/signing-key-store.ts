@@ -1,8 +1,12 @@
+import { KeyObject, webcrypto } from 'node:crypto';
 import { createLocalJWKSet, errors as joseErrors } from 'jose';
 import type { JSONWebKeySet, JWTHeaderParameters, FlattenedJWSInput } from 'jose';
 import { UpstreamUnavailableError } from '../errors';
 import type { Clock } from '../policy';
 import { systemClock } from '../policy';
+
+/** Keys imported ahead of the first caller (an Entra ID tenant publishes a handful). */
+const MAX_WARM_KEYS = 16;
 
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 type ResolvedKey = Awaited<ReturnType<KeyResolver>>;
@@ -32,6 +36,7 @@ export class SigningKeyStore {
   #lastAttempt = Number.NEGATIVE_INFINITY;
   #inflight: Promise<void> | undefined;
   #generation = 0;
+  #keySet: JSONWebKeySet = { keys: [] };
 
   constructor(options: SigningKeyStoreOptions) {
     this.#options = {
@@ -87,6 +92,16 @@ export class SigningKeyStore {
     return key;
   }
 
+  /**
+   * Start-up: discovery and the key set fetched before the first caller needs them (a cold first
+   * vend then checks its caller locally). Never rejects: a failure leaves the store as it was, so
+   * the first request fetches on demand with its own deadline (and answers 503 if it cannot).
+   */
+  prefetch(): Promise<void> {
+    if (this.#resolver) return Promise.resolve();
+    return this.#refresh(false).then(() => this.#importAll(this.#keySet)).catch(() => undefined);
+  }
+
   /** Single-flight: concurrent cold requests share one discovery + JWKS fetch. */
   async #refresh(required: boolean): Promise<void> {
     this.#inflight ??= this.#load().finally(() => (this.#inflight = undefined));
@@ -105,8 +120,26 @@ export class SigningKeyStore {
     const jwks = await this.#getJson<JSONWebKeySet>(this.#jwksUri);
     if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('empty key set');
     this.#resolver = createLocalJWKSet(jwks);
+    this.#keySet = jwks;
     this.#generation += 1;
     this.#fetchedAt = this.#options.clock.now();
+  }
+
+  /**
+   * The keys imported now rather than by the first caller (jose keeps each imported key), and one
+   * throwaway signature check: the first check in a process pays WebCrypto's set-up (tens of ms).
+   */
+  async #importAll(jwks: JSONWebKeySet): Promise<void> {
+    const resolver = this.#resolver;
+    if (!resolver) return;
+    let checked = false;
+    for (const jwk of jwks.keys.slice(0, MAX_WARM_KEYS)) {
+      if (jwk.kty !== 'RSA' || typeof jwk.kid !== 'string') continue;
+      const key = await resolver({ alg: 'RS256', kid: jwk.kid }, { payload: '', signature: '' }).catch(() => undefined);
+      if (checked || key === undefined || key instanceof KeyObject || key instanceof Uint8Array) continue;
+      checked = true;
+      await webcrypto.subtle.verify('RSASSA-PKCS1-v1_5', key, new Uint8Array(256), new Uint8Array(1)).catch(() => false);
+    }
   }
 
   async #discover(): Promise<string> {

@@ -11,7 +11,7 @@ import { RateLimiter, compileAuditors, compileGrants, systemClock } from '../pol
 import type { Clock } from '../policy';
 import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
 import type { AuditKeySource, SecretSource } from '../secrets';
-import { deadlinesFor } from '../deadline';
+import { deadlinesFor, withRequestBudget } from '../deadline';
 import { GrantCache, TableGrantStore, createGrantAdmin } from '../grants';
 import { startTelemetry } from '../telemetry';
 import type { Telemetry } from '../telemetry';
@@ -31,6 +31,8 @@ export interface CreateVendDepsOptions {
   readonly onAuditKeyChange?: (problem: string | undefined) => void;
   /** Default: Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set, none otherwise. */
   readonly telemetry?: Telemetry;
+  /** Fetch the caller's signing keys and ready the audit table at start (default on). */
+  readonly prefetch?: boolean;
 }
 
 export function createVendDeps(config: VendingConfig, options: CreateVendDepsOptions = {}): VendDeps {
@@ -65,6 +67,13 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     telemetry,
   });
   const auditKey = health.watchAuditKey(createAuditKey(config, secrets, clock, options.onAuditKeyChange ?? logAuditKeyChange));
+  const audit = new TableAuditSink(config.service.audit, appCredential, health.report('audit'), { slotTimeoutMs: deadlines.auditMs, telemetry });
+  // Cold start: what no request decides is fetched now, in the background, so the first vend does
+  // not wait for it; readiness does not wait either (the caller's signing keys, the audit table,
+  // the request budget's async context, whose first use costs a few ms). The audit key (read from
+  // Key Vault in Azure, see createAuditKey) completes the vault's challenge and fetches the app's
+  // vault token the same way. A failure here changes nothing: the request path fetches on demand.
+  if (options.prefetch !== false) void Promise.all([keys.prefetch(), audit.prepare(), withRequestBudget(1_000, () => Promise.resolve())]);
   const grantStore = new TableGrantStore(config.service.grants, appCredential);
   const grantCache = health.watchGrants(
     new GrantCache({
@@ -90,7 +99,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
       deadlineMs: deadlines.entraMs,
       telemetry,
     }),
-    audit: new TableAuditSink(config.service.audit, appCredential, health.report('audit'), { slotTimeoutMs: deadlines.auditMs, telemetry }),
+    audit,
     auditKey,
     clock,
     health,

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ServiceRequest, ServiceResponse } from './service.js';
 
 /** One injected misbehaviour: answer late, or answer with this status (and headers/body) instead. */
@@ -18,14 +19,22 @@ export interface Fault {
 export class FaultInjector {
   #fault: Fault | undefined;
   #paths: string[] = [];
+  /** Arrival times (performance.now() of this process) beside #paths: the bench's cold trace. */
+  #arrivals: number[] = [];
 
   /** Every request the service received since the last reset (answered or not), or those to matching paths. */
   requests(path?: RegExp): number {
     return path ? this.#paths.filter((p) => path.test(p)).length : this.#paths.length;
   }
 
+  /** Every request since the last reset, in order of arrival, with its arrival time (performance.now()). */
+  timeline(): Array<{ readonly path: string; readonly at: number }> {
+    return this.#paths.map((path, i) => ({ path, at: this.#arrivals[i] ?? Number.NaN }));
+  }
+
   resetRequests(): void {
     this.#paths = [];
+    this.#arrivals = [];
   }
 
   set(fault: Fault | undefined): void {
@@ -39,6 +48,7 @@ export class FaultInjector {
   /** The injected answer, or undefined to let the real handler answer (after any delay). */
   async apply(req: ServiceRequest): Promise<ServiceResponse | undefined> {
     this.#paths.push(req.path);
+    this.#arrivals.push(performance.now());
     const fault = this.#fault;
     if (!fault || (fault.path && !fault.path.test(req.path))) return undefined;
     if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs).unref());
