@@ -50,7 +50,7 @@ export function callerMatches(grant: CallerMatcher, caller: CallerIdentity): boo
  * part was missing but never lists the grants.
  */
 export function authorize(grants: CompiledGrants, caller: CallerIdentity, request: AccessRequest): Entitlement {
-  const forCaller = grants.forWorkspace(request.workspace).filter((g) => callerMatches(g, caller));
+  const forCaller = grants.candidates(request.workspace, caller).filter((g) => callerMatches(g, caller));
   if (forCaller.length === 0) {
     throw notGranted(request.workspace);
   }

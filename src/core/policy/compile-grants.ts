@@ -40,6 +40,21 @@ export interface CompiledGrants {
   readonly all: readonly CompiledGrant[];
   /** The grants for one workspace, in configuration order (empty for an unknown name). */
   forWorkspace(workspace: string): readonly CompiledGrant[];
+  /**
+   * The grants of one workspace that name one of these principals (a role, the app id as an app or
+   * for its users, the object id), in configuration order: a superset of those that match the
+   * caller (tenant and kind are still to be checked), found without looking at any other grant.
+   */
+  candidates(workspace: string, principals: Principals): readonly CompiledGrant[];
+}
+
+/** A caller's names as grants list them. */
+export interface Principals {
+  readonly roles: readonly string[];
+  readonly appId: string;
+  readonly objectId: string;
+  /** Group object ids (lower-cased): looked up like object ids, so the candidates stay a superset. */
+  readonly groups?: readonly string[];
 }
 
 const NONE: readonly CompiledGrant[] = Object.freeze([]);
@@ -55,7 +70,10 @@ export function compileGrants(grants: readonly GrantDocument[], homeTenantId: st
   return indexGrants(grants.map((g, i) => compileGrant(g, homeTenantId, `config:${i}`)));
 }
 
-/** Indexes compiled grants (config and API alike) by workspace, keeping their order. */
+/**
+ * Indexes compiled grants (config and API alike) by workspace, keeping their order, and within a
+ * workspace by each principal they name, so a decision costs the same with 1,000 grants as with 1.
+ */
 export function indexGrants(grants: readonly CompiledGrant[]): CompiledGrants {
   const all = Object.freeze([...grants]);
   const byWorkspace = new Map<string, CompiledGrant[]>();
@@ -64,8 +82,35 @@ export function indexGrants(grants: readonly CompiledGrant[]): CompiledGrants {
     if (list) list.push(grant);
     else byWorkspace.set(grant.workspace, [grant]);
   }
-  for (const list of byWorkspace.values()) Object.freeze(list);
-  return Object.freeze({ all, forWorkspace: (workspace: string) => byWorkspace.get(workspace) ?? NONE });
+  const byPrincipal = new Map<string, Map<string, number[]>>();
+  for (const [workspace, list] of byWorkspace) {
+    Object.freeze(list);
+    byPrincipal.set(workspace, principalIndex(list));
+  }
+  const candidates = (workspace: string, who: Principals): readonly CompiledGrant[] => {
+    const list = byWorkspace.get(workspace);
+    const index = byPrincipal.get(workspace);
+    if (!list || !index) return NONE;
+    const hits = [...who.roles.map((r) => `r:${r}`), `a:${who.appId.toLowerCase()}`, `o:${who.objectId.toLowerCase()}`, ...(who.groups ?? []).map((g) => `o:${g}`)].flatMap((k) => index.get(k) ?? []);
+    return [...new Set(hits)].sort((a, b) => a - b).map((i) => list[i]);
+  };
+  return Object.freeze({ all, forWorkspace: (workspace: string) => byWorkspace.get(workspace) ?? NONE, candidates });
+}
+
+/** Principal key (`r:` role, `a:` app id, also for usersViaAppIds, `o:` object id) → positions in the workspace's list. */
+function principalIndex(list: readonly CompiledGrant[]): Map<string, number[]> {
+  const index = new Map<string, number[]>();
+  const add = (key: string, i: number): void => {
+    const at = index.get(key);
+    if (!at) index.set(key, [i]);
+    else if (at.at(-1) !== i) at.push(i);
+  };
+  list.forEach((g, i) => {
+    for (const role of g.roles) add(`r:${role}`, i);
+    for (const app of [...g.appIds, ...g.usersViaAppIds]) add(`a:${app}`, i);
+    for (const oid of g.objectIds) add(`o:${oid}`, i);
+  });
+  return index;
 }
 
 /** One grant, config or API: after this step both are the same type and match the same way. */

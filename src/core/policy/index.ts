@@ -1,7 +1,7 @@
 export { compileAuditors, compileGrant, compileGrants, indexGrants } from './compile-grants';
 export { compilePrincipals, principalMatches, NOBODY } from './principals';
 export type { CompiledPrincipals } from './principals';
-export type { CallerMatcher, CompiledGrant, CompiledGrants, Mode } from './compile-grants';
+export type { CallerMatcher, CompiledGrant, CompiledGrants, Mode, Principals } from './compile-grants';
 export { authorize, entitlementsOf, callerMatches, notGranted } from './authorize';
 export type { AccessRequest, Entitlement } from './authorize';
 export type { CallerIdentity } from './caller-identity';

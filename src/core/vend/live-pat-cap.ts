@@ -7,7 +7,7 @@ import type { VendDeps } from './vend-deps';
 
 /** The largest `maxLivePats` among the caller's grants that allow PATs for this workspace. */
 export function livePatCap(grants: CompiledGrants, caller: CallerIdentity, workspace: string): number {
-  const caps = grants.forWorkspace(workspace).filter((g) => g.modes.has('pat') && callerMatches(g, caller)).map((g) => g.maxLivePats);
+  const caps = grants.candidates(workspace, caller).filter((g) => g.modes.has('pat') && callerMatches(g, caller)).map((g) => g.maxLivePats);
   return caps.length > 0 ? Math.max(...caps) : 0;
 }
 
