@@ -6,10 +6,12 @@ import { spawnHost } from '../src/dev/spawn-host';
 import { countAuditRows } from './lib/audit-rows';
 import { CallerPool } from './lib/caller-pool';
 import { evaluate } from './lib/checks';
+import { measureApiGrants } from './lib/api-grants';
 import { measureColdUpstream } from './lib/cold-upstream';
 import { hostChildPids } from './lib/host-process';
 import { formatReport, machine, writeResults } from './lib/report';
 import type { BenchResults } from './lib/report';
+import { measureRefusalFlood } from './lib/refusal-flood';
 import { measureScaledConfig } from './lib/scale-config';
 import { measureSideBySide, sameSizeBody } from './lib/side-by-side';
 import { measureStartup } from './lib/startup';
@@ -18,7 +20,8 @@ import type { TelemetryCost } from './telemetry';
 
 /**
  * `npm run bench`: the warm vend beside the bare server and the bare server with one insert per
- * request (same client, same settings, one run), cold vends with Key Vault and Entra ID latencies
+ * request (same client, same settings, one run), legitimate vends beside a flood of refused
+ * requests, warm hosts with and without 1,000 API grants, cold vends with Key Vault and Entra ID latencies
  * injected, 300 concurrent cold vends, a configuration of 1,000 workspaces and grants, and the
  * deployment package's start-up. Against the sandbox on 127.0.0.1; bounded in count and time;
  * exits non-zero when a target of issue 8 or a check is missed.
@@ -28,6 +31,8 @@ const PLAN = {
   sideBySide: { connections: 32, targetSeconds: 8, probeRequestsPerConnection: 10 },
   cold: { hosts: 5, concurrent: 300 },
   scale: { extra: 1_000, connections: 32, requests: 3_000 },
+  flood: { grantedPerSecond: 50, floodPerSecond: 200, phaseMs: 1_000, pairs: 5 },
+  apiGrants: { count: 1_000, connections: 32, runSeconds: 3 },
   startupRuns: 5,
   telemetry: { connections: 32, rounds: 3, targetSeconds: 4, startupRuns: 5 },
 } as const;
@@ -62,9 +67,13 @@ async function bench(sandbox: Sandbox, started: number, where: BenchResults['mac
   const firstText = await first.text();
   if (first.status !== 200) throw new Error(`the warm host's first vend answered ${first.status}`);
   const side = await measureSideBySide(sandbox, pool, host, sameSizeBody(firstText), PLAN.sideBySide, tracker());
+  const flood = await measureRefusalFlood(sandbox, pool, host, PLAN.flood);
   await host.stop();
   running.delete(host);
   telemetryCost = await measureTelemetry(REPO_ROOT, sandbox, pool, PLAN.telemetry, tracker());
+  const warmRate = side.figures.runs.find((r) => r.server === 'warm vend')?.reqPerSec ?? 500;
+  const { runSeconds, ...grantsPlan } = PLAN.apiGrants;
+  const apiGrants = await measureApiGrants(sandbox, pool, { ...grantsPlan, requests: Math.max(640, Math.round(warmRate * runSeconds)) }, tracker());
   const cold = await measureColdUpstream(sandbox, pool, PLAN.cold, tracker());
   const scale = await measureScaledConfig(sandbox, pool, PLAN.scale, tracker());
   const runs = new Map(side.figures.runs.map((r) => [r.server, r] as const));
@@ -78,9 +87,9 @@ async function bench(sandbox: Sandbox, started: number, where: BenchResults['mac
     p99OverInsertMs: (vend?.latencyMs.p99 ?? 0) - (insert?.latencyMs.p99 ?? 0),
   };
   const rowsByOutcome = await countAuditRows(sandbox);
-  const responses2xx = 1 + side.ok2xx + cold.ok2xx + scale.ok2xx;
+  const responses2xx = 1 + side.ok2xx + flood.ok2xx + apiGrants.ok2xx + cold.ok2xx + scale.ok2xx;
   const partial = {
-    sideBySide: side.figures, ratios, cold, scale, startup,
+    sideBySide: side.figures, ratios, flood, apiGrants, cold, scale, startup,
     callers: { distinct: pool.size, maxRequestsPerCaller: pool.maxPerCaller() },
     audit: { rowsByOutcome, responses2xx },
   };

