@@ -53,5 +53,12 @@ export interface AuditSink {
  * who holds a leaked token find its issuance, without the table ever holding anything usable.
  */
 export function fingerprintToken(token: string, key: Buffer): string {
-  return createHmac('sha256', key).update(token, 'utf8').digest('hex').slice(0, 16);
+  // Warm, every caller of an SP is handed the same cached token: its fingerprint is computed once.
+  if (lastFingerprint && lastFingerprint.token === token && lastFingerprint.key.equals(key)) return lastFingerprint.value;
+  const value = createHmac('sha256', key).update(token, 'utf8').digest('hex').slice(0, 16);
+  lastFingerprint = { token, key: Buffer.from(key), value };
+  return value;
 }
+
+/** The last token fingerprinted (already held by the token cache it came from) and its fingerprint. */
+let lastFingerprint: { readonly token: string; readonly key: Buffer; readonly value: string } | undefined;

@@ -74,7 +74,22 @@ export function entitlementsOf(grants: CompiledGrants, caller: CallerIdentity): 
   return [...byWorkspace].map(([workspace, list]) => merge(workspace, list));
 }
 
+/** What one grant allows on its own (the usual case: one grant admits the caller), computed once per compiled grant. */
+const single = new WeakMap<CompiledGrant, Entitlement>();
+
 function merge(workspace: string, grants: readonly CompiledGrant[]): Entitlement {
+  const only = grants.length === 1 ? grants[0] : undefined;
+  if (only && only.workspace === workspace) {
+    const known = single.get(only);
+    if (known) return known;
+    const entitlement = Object.freeze(combine(workspace, grants));
+    single.set(only, entitlement);
+    return entitlement;
+  }
+  return combine(workspace, grants);
+}
+
+function combine(workspace: string, grants: readonly CompiledGrant[]): Entitlement {
   return {
     workspace,
     modes: new Set(grants.flatMap((g) => [...g.modes])),
