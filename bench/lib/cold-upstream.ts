@@ -31,7 +31,11 @@ export interface ColdRuns {
   readonly samplesMs: readonly number[];
   /** Every upstream request of the last host of the series, in order. */
   readonly trace: readonly ColdStep[];
-  /** Injected latency of the requests the last host's first vend itself waited for (those after it was sent). */
+  /**
+   * Injected latency summed over the requests that arrived after the last host's first vend was
+   * sent: the floor of that vend when they ran one after another (after start-up they do; at
+   * readiness the start-up requests run beside each other and the sum overstates it).
+   */
   readonly floorMs: number;
 }
 

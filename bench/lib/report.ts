@@ -121,7 +121,7 @@ function coldLines({ cold, startup, scale }: BenchResults): string[] {
     row(['unbundled: process start → first answer (ms)', u.firstAnswerMs.min, u.firstAnswerMs.median, u.firstAnswerMs.p95, u.firstAnswerMs.max]),
     '',
     `Cold first vend upstream requests: ${upstream(cold.firstVendUpstream)} (the app's at start). ` +
-      `Injected latency of the requests a first vend waits for, after start-up: ${cold.afterStartup.floorMs} ms; at readiness: ${cold.atReadiness.floorMs} ms.`,
+      `Injected latency of the requests a first vend sent after start-up waits for, one after another: ${cold.afterStartup.floorMs} ms.`,
     '',
     ...traceLines(`Upstream requests of a cold host whose first vend came ${cold.settleMs} ms after start`, cold.afterStartup),
     '',
