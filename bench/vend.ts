@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { startSandbox } from '../src/dev/sandbox';
 import type { Sandbox } from '../src/dev/sandbox';
 import { spawnHost } from '../src/dev/spawn-host';
+import type { SpawnedHost } from '../src/dev/spawn-host';
 import { countAuditRows } from './lib/audit-rows';
 import { CallerPool } from './lib/caller-pool';
 import { evaluate } from './lib/checks';
@@ -14,6 +15,7 @@ import type { BenchResults } from './lib/report';
 import { measureRefusalFlood } from './lib/refusal-flood';
 import { measureScaledConfig } from './lib/scale-config';
 import { measureSideBySide, sameSizeBody } from './lib/side-by-side';
+import type { SideBySide } from './lib/side-by-side';
 import { measureStartup } from './lib/startup';
 import { formatTelemetry, measureTelemetry, writeTelemetry } from './telemetry';
 import type { TelemetryCost } from './telemetry';
@@ -55,9 +57,8 @@ const tracker = (): ((s: { stop(): Promise<void> } | undefined) => void) => {
   };
 };
 
-async function bench(sandbox: Sandbox, started: number, where: BenchResults['machine']): Promise<BenchResults> {
-  const pool = await CallerPool.create(sandbox, PLAN.callers);
-  const startup = await measureStartup(REPO_ROOT, sandbox.hostEnv(), PLAN.startupRuns);
+/** A host after one vend (its caches filled), and that vend's reply text. */
+async function warmHost(sandbox: Sandbox, pool: CallerPool): Promise<{ host: SpawnedHost; firstText: string }> {
   const host = await spawnHost(sandbox.hostEnv());
   running.add(host);
   const first = await fetch(`${host.url}/token`, {
@@ -66,6 +67,30 @@ async function bench(sandbox: Sandbox, started: number, where: BenchResults['mac
   });
   const firstText = await first.text();
   if (first.status !== 200) throw new Error(`the warm host's first vend answered ${first.status}`);
+  return { host, firstText };
+}
+
+function ratiosOf(side: SideBySide): BenchResults['ratios'] {
+  const runs = new Map(side.runs.map((r) => [r.server, r] as const));
+  const ratio = (a: number, b: number): number => Math.round((a / Math.max(1, b)) * 100) / 100;
+  const vend = runs.get('warm vend');
+  const insert = runs.get('bare + insert');
+  return {
+    vendOverBare: ratio(vend?.reqPerSec ?? 0, runs.get('bare')?.reqPerSec ?? 0),
+    vendOverInsert: ratio(vend?.reqPerSec ?? 0, insert?.reqPerSec ?? 0),
+    p99OverInsertMs: (vend?.latencyMs.p99 ?? 0) - (insert?.latencyMs.p99 ?? 0),
+  };
+}
+
+/**
+ * The scenarios in turn. Each returns its figures and the 2xx replies it got (the audit check
+ * compares them with the rows); a new one is a module in bench/lib, a field of BenchResults, its
+ * lines in report.ts and its check in checks.ts (see bench/README.md, "Adding a scenario").
+ */
+async function bench(sandbox: Sandbox, started: number, where: BenchResults['machine']): Promise<BenchResults> {
+  const pool = await CallerPool.create(sandbox, PLAN.callers);
+  const startup = await measureStartup(REPO_ROOT, sandbox.hostEnv(), PLAN.startupRuns);
+  const { host, firstText } = await warmHost(sandbox, pool);
   const side = await measureSideBySide(sandbox, pool, host, sameSizeBody(firstText), PLAN.sideBySide, tracker());
   const flood = await measureRefusalFlood(sandbox, pool, host, PLAN.flood);
   await host.stop();
@@ -76,29 +101,16 @@ async function bench(sandbox: Sandbox, started: number, where: BenchResults['mac
   const apiGrants = await measureApiGrants(sandbox, pool, { ...grantsPlan, requests: Math.max(640, Math.round(warmRate * runSeconds)) }, tracker());
   const cold = await measureColdUpstream(sandbox, pool, PLAN.cold, tracker());
   const scale = await measureScaledConfig(sandbox, pool, PLAN.scale, tracker());
-  const runs = new Map(side.figures.runs.map((r) => [r.server, r] as const));
-  const ratio = (a: number, b: number): number => Math.round((a / Math.max(1, b)) * 100) / 100;
-  const bare = runs.get('bare')?.reqPerSec ?? 0;
-  const insert = runs.get('bare + insert');
-  const vend = runs.get('warm vend');
-  const ratios = {
-    vendOverBare: ratio(vend?.reqPerSec ?? 0, bare),
-    vendOverInsert: ratio(vend?.reqPerSec ?? 0, insert?.reqPerSec ?? 0),
-    p99OverInsertMs: (vend?.latencyMs.p99 ?? 0) - (insert?.latencyMs.p99 ?? 0),
-  };
-  const rowsByOutcome = await countAuditRows(sandbox);
   const responses2xx = 1 + side.ok2xx + flood.ok2xx + apiGrants.ok2xx + cold.ok2xx + scale.ok2xx;
   const partial = {
-    sideBySide: side.figures, ratios, flood, apiGrants, cold, scale, startup,
+    sideBySide: side.figures, ratios: ratiosOf(side.figures), flood, apiGrants, cold, scale, startup,
     callers: { distinct: pool.size, maxRequestsPerCaller: pool.maxPerCaller() },
-    audit: { rowsByOutcome, responses2xx },
+    audit: { rowsByOutcome: await countAuditRows(sandbox), responses2xx },
   };
   return {
-    date: new Date().toISOString().slice(0, 10),
-    machine: where,
+    date: new Date().toISOString().slice(0, 10), machine: where,
     totalSeconds: Math.round((performance.now() - started) / 1000),
-    ...partial,
-    checks: evaluate(partial),
+    ...partial, checks: evaluate(partial),
   };
 }
 

@@ -6,36 +6,20 @@ import { TableClient } from '@azure/data-tables';
 import type { TransactionAction } from '@azure/data-tables';
 import { apiGrantSchema } from '../../src/core/grants';
 import type { CallerPool } from './caller-pool';
-import { sampleProcess } from './host-process';
-import { runLoad } from './load';
+import { alternateHosts } from './alternate-hosts';
+import type { AlternatedRuns, HostMeans } from './alternate-hosts';
 import { vendOnce } from './vend-once';
 
 /** The with-grants host reads its own grants table, so no other host of the bench sees these rows. */
 const TABLE = 'benchapigrants';
 
-export interface GrantsRun {
-  readonly host: 'no API grants' | 'API grants';
-  readonly reqPerSec: number;
-  readonly p99Ms: number;
-  readonly cpuMsPerRequest: number;
-  readonly requests: number;
-  readonly failed: number;
-}
-
-export interface ApiGrantsFigures {
+export interface ApiGrantsFigures extends AlternatedRuns {
   readonly apiGrants: number;
-  readonly connections: number;
-  readonly requestsPerRun: number;
-  /** Runs in the order taken: A B A B (both hosts up throughout, warm). */
-  readonly runs: readonly GrantsRun[];
   /** Mean req/s and CPU ms/req of each host's runs. */
-  readonly without: { readonly reqPerSec: number; readonly cpuMsPerRequest: number };
-  readonly with: { readonly reqPerSec: number; readonly cpuMsPerRequest: number };
-  /** The no-grants host's own run-to-run difference in req/s, relative to its mean: the run's noise. */
-  readonly noise: number;
+  readonly without: HostMeans;
+  readonly with: HostMeans;
   /** with ÷ without, req/s. */
   readonly ratio: number;
-  readonly ok2xx: number;
 }
 
 /**
@@ -72,17 +56,6 @@ async function untilGrantsLoaded(hostUrl: string, limitMs = 30_000): Promise<voi
   }
 }
 
-async function run(name: GrantsRun['host'], host: SpawnedHost, pool: CallerPool, connections: number, amount: number): Promise<GrantsRun & { ok2xx: number }> {
-  const before = await sampleProcess(host.pid);
-  const load = await runLoad(pool, { url: host.url, connections, amount });
-  const after = await sampleProcess(host.pid);
-  const cpuMsPerRequest = Math.round((((after.cpuSeconds - before.cpuSeconds) * 1000) / Math.max(1, load.requests)) * 100) / 100;
-  return { host: name, reqPerSec: load.reqPerSec, p99Ms: load.latencyMs.p99, cpuMsPerRequest, requests: load.requests, failed: load.non2xx + load.errors, ok2xx: load.ok2xx };
-}
-
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const r2 = (n: number): number => Math.round(n * 100) / 100;
-
 /**
  * Two warm hosts side by side, one with `count` API grants loaded (its grants cache refreshes in
  * the background as in production), one without; load runs alternate A B A B with the same client.
@@ -97,32 +70,18 @@ export async function measureApiGrants(sandbox: Sandbox, pool: CallerPool, plan:
     track(undefined);
   };
   try {
-    let ok2xx = 0;
     await Promise.all([untilGrantsLoaded(plain.url), untilGrantsLoaded(loaded.url)]);
     for (const h of [plain, loaded]) {
       const first = await vendOnce(h.url, pool.next());
       if (first.status !== 200) throw new Error(`a grants bench host's first vend answered ${first.status}`);
-      ok2xx += 1;
     }
-    const runs: GrantsRun[] = [];
-    for (let i = 0; i < 2; i += 1) {
-      for (const [name, h] of [['no API grants', plain], ['API grants', loaded]] as const) {
-        const { ok2xx: ok, ...figures } = await run(name, h, pool, plan.connections, plan.requests);
-        ok2xx += ok;
-        runs.push(figures);
-      }
-    }
-    const of = (name: GrantsRun['host']): GrantsRun[] => runs.filter((r) => r.host === name);
-    const summary = (rs: GrantsRun[]): { reqPerSec: number; cpuMsPerRequest: number } => ({ reqPerSec: Math.round(mean(rs.map((r) => r.reqPerSec))), cpuMsPerRequest: r2(mean(rs.map((r) => r.cpuMsPerRequest))) });
-    const without = summary(of('no API grants'));
-    const withGrants = summary(of('API grants'));
-    const [a1, a2] = of('no API grants').map((r) => r.reqPerSec);
+    const runs = await alternateHosts(pool, [{ name: 'no API grants', host: plain }, { name: 'API grants', host: loaded }], { ...plan, rounds: 2 });
+    const without = runs.means['no API grants'];
+    const withGrants = runs.means['API grants'];
     return {
-      apiGrants: plan.count, connections: plan.connections, requestsPerRun: plan.requests, runs,
-      without, with: withGrants,
-      noise: r2(Math.abs((a1 ?? 0) - (a2 ?? 0)) / Math.max(1, without.reqPerSec)),
-      ratio: r2(withGrants.reqPerSec / Math.max(1, without.reqPerSec)),
-      ok2xx,
+      ...runs, apiGrants: plan.count, without, with: withGrants,
+      ratio: Math.round((withGrants.reqPerSec / Math.max(1, without.reqPerSec)) * 100) / 100,
+      ok2xx: runs.ok2xx + 2,
     };
   } finally {
     await stopAll();
