@@ -64,6 +64,17 @@ describe('Key Vault', () => {
 });
 
 describe('Entra ID', () => {
+  it('a fresh host fetches the signing keys at start, before any request; its first vend fetches none', async () => {
+    const { authority } = stack.sandbox;
+    authority.faults.resetRequests();
+    const host = await stack.host();
+    const keys = /\/discovery\/v2\.0\/keys$/;
+    for (const until = Date.now() + 20_000; authority.faults.requests(keys) === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 25));
+    expect(authority.faults.requests(keys)).toBe(1);
+    expect((await stack.vend(host, { workspace: 'analytics-sandbox' })).status).toBe(200);
+    expect(authority.faults.requests(keys)).toBe(1);
+  });
+
   it('signing keys unavailable on a cold host: 503, not 401', async () => {
     // Down before the host starts: its start-up prefetch of the keys fails, and the first request
     // fetches them again itself (and cannot).
