@@ -38,11 +38,14 @@ async function main(): Promise<void> {
     port,
     log,
   });
-  lines.write(`dbx-token-vending listening on ${host.url}`, { now: true });
+  // Watching for signals and for the parent's end before saying so: whoever starts this process
+  // may act on "listening" at once (even kill its parent, as a test does), and a watcher installed
+  // after the parent is gone would take the new parent for the original and never stop.
   stopOnSignals(async () => {
     await host.close();
     await flushTelemetry(deps.telemetry);
   });
+  lines.write(`dbx-token-vending listening on ${host.url}`, { now: true });
 }
 
 main().catch((err: unknown) => {
