@@ -62,7 +62,9 @@ beforeAll(async () => {
   setDefaultCACertificates([...getCACertificates('default'), sandbox.caPem]);
   const vendingApp = sandbox.apps.vendingApp;
   const appCredential = new ClientSecretCredential(sandbox.tenantId, vendingApp.clientId, vendingApp.secret, { authorityHost: sandbox.authorityHost, disableInstanceDiscovery: true });
-  const deps = createVendDeps(loadConfig(sandbox.hostEnv()), { appCredential, telemetry });
+  // No start-up prefetch here: the cold vend fetches the signing keys itself, as it does when a
+  // prefetch failed, so its caller check shows that upstream call beneath it.
+  const deps = createVendDeps(loadConfig(sandbox.hostEnv()), { appCredential, telemetry, prefetch: false });
   handlers = Object.fromEntries(makeRoutes(deps).map((r) => [r.name, r.handler]));
 
   await vend('cold', { workspace: 'analytics-sandbox' }, { traceParent: `00-${HOST_TRACE.traceId}-${HOST_TRACE.spanId}-01` });
