@@ -9,22 +9,30 @@ import { defineConfig } from 'vitest/config';
 // test file's module graph per run (vitest's default isolation) was most of a run's cost, so the
 // test files share one module graph (`isolate: false`). That is sound because `ignoreStatic` is on
 // in stryker.config.mjs: every mutant that is run is switched on at run time, never at import.
-// Left out: the refused managed identity test. MSAL keeps the managed identity source and its
-// tokens process-wide, so that file needs a fresh process; a fresh worker for it in every mutant
-// run it covers cost more than the rest of the run. What it guards in the core (a Key Vault read
-// that fails means 503 and no token) is covered by the unit tests of the Key Vault source.
-
+// MSAL keeps the managed identity source and its tokens process-wide, so the two managed
+// identity files need a fresh module graph: the production credential test runs isolated, in its
+// own project; the refused one (a wrong identity header) is left out here, as a fresh worker for it
+// in every mutant run it covers cost more than the rest of the run. It stays in `npm test`.
 // testTimeout: a mutant that makes a test hang fails that test here, before Stryker's own timeout
 // (which restarts the runner and with it the sandbox). Every test of the set takes well under a
 // second alone.
+const ISOLATED = ['test/inproc/managed-identity.test.ts'];
+const LEFT_OUT = ['test/inproc/managed-identity-refused.test.ts'];
+const PROJECT = { testTimeout: 8_000, hookTimeout: 60_000 };
+
 export default defineConfig({
   test: {
+    // One sandbox for the run, started by the root and injected into both projects.
     globalSetup: ['test/support/sandbox-global-setup.ts'],
     reporters: ['default'],
-    include: ['test/unit/**/*.test.ts', 'test/inproc/**/*.test.ts', 'test/client.test.ts'],
-    exclude: ['test/inproc/managed-identity-refused.test.ts'],
-    isolate: false,
-    testTimeout: 8_000,
-    hookTimeout: 60_000,
+    projects: [
+      {
+        test: {
+          ...PROJECT, name: 'shared', isolate: false, exclude: [...ISOLATED, ...LEFT_OUT],
+          include: ['test/unit/**/*.test.ts', 'test/inproc/**/*.test.ts', 'test/client.test.ts'],
+        },
+      },
+      { test: { ...PROJECT, name: 'isolated', isolate: true, include: ISOLATED } },
+    ],
   },
 });

@@ -20,7 +20,10 @@ export function sanitizeVaultError(err: unknown): VendingError {
       cause: err,
     });
   }
-  const why = typeof status === 'number' ? `HTTP ${status}` : (err as { name?: unknown } | null | undefined)?.name === 'TimeoutError' ? 'no answer in time' : 'unreachable';
+  // The only abort signal the source hands the SDK is its own deadline, so the SDK's AbortError is
+  // a deadline too (it often fails before our race does).
+  const name = (err as { name?: unknown } | null | undefined)?.name;
+  const why = typeof status === 'number' ? `HTTP ${status}` : name === 'TimeoutError' || name === 'AbortError' ? 'no answer in time' : 'unreachable';
   return new UpstreamUnavailableError(`Key Vault request failed (${why}); no token was issued.`, err, vaultRetryAfter(err));
 }
 
