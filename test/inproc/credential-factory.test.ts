@@ -14,13 +14,13 @@ const etl = sb.apps.servicePrincipals['etl-sp'];
 const SCOPE = `${DATABRICKS_RESOURCE_ID}/.default`;
 const sp = (kind: 'secret' | 'certificate' | 'federated', clientId = etl.clientId): ServicePrincipal => ({
   name: 'etl-sp', clientId, credential: kind === 'federated' ? { kind } : { kind, name: 'etl-sp-secret' }, federationScope: 'api://AzureADTokenExchange/.default',
-} as ServicePrincipal);
+});
 
 const appAsked: string[] = [];
 const appCredential: TokenCredential = {
-  getToken: async (scope): Promise<AccessToken> => {
+  getToken: (scope): Promise<AccessToken> => {
     appAsked.push(String(scope));
-    return { token: 'not-a-valid-assertion', expiresOnTimestamp: Date.now() + 3_600_000 };
+    return Promise.resolve({ token: 'not-a-valid-assertion', expiresOnTimestamp: Date.now() + 3_600_000 });
   },
 };
 const factory = () => createCredentialFactory({ tenantId: sb.tenantId, authorityHost: sb.authorityHost, appCredential });
