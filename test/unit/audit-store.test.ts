@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TableAuditSink, queryAudit, tableAuditReader } from '../../src/core/audit';
+import { TableAuditSink, auditTableClient, queryAudit, tableAuditReader } from '../../src/core/audit';
 import type { AuditRecord } from '../../src/core/audit';
 import { EntityRejectedError, GroupCommitter } from '../../src/core/audit/group-commit';
 import type { AuditEntity, BatchWriter } from '../../src/core/audit/group-commit';
@@ -114,6 +114,35 @@ describe('group commit', () => {
       sink.close();
     }
     expect((await rowsOf(client)).map((r) => r.rowKey)).toEqual([expect.stringMatching(/_before$/) as string]);
+  });
+});
+
+describe('the sink on the configured audit table', () => {
+  it('writes an issuance through the connection string (plain HTTP to a loopback emulator) and tells health each outcome', async () => {
+    const tableName = `auditcfg${Date.now() % 100000}`;
+    const outcomes: boolean[] = [];
+    const sink = new TableAuditSink({ kind: 'connection-string', connectionString: store.connectionString, tableName }, undefined, (ok) => outcomes.push(ok));
+    try {
+      await sink.record(issued('configured'));
+      store.failWrites(true);
+      try {
+        await expect(sink.record(issued('while-down'))).rejects.toBeInstanceOf(AuditUnavailableError);
+      } finally {
+        store.failWrites(false);
+      }
+    } finally {
+      sink.close();
+    }
+    expect(outcomes).toEqual([true, false]);
+    const client = TableClient.fromConnectionString(store.connectionString, tableName, { allowInsecureConnection: true });
+    expect((await rowsOf(client)).map((r) => r.request_id)).toEqual(['configured']);
+  });
+
+  it('sends the account key over plain HTTP only to a loopback emulator, and needs a credential for an endpoint', async () => {
+    const remote = 'DefaultEndpointsProtocol=https;AccountName=devstoreaccount1;AccountKey=' + Buffer.alloc(64, 1).toString('base64') + ';TableEndpoint=http://audit.example.invalid/devstoreaccount1;';
+    const client = auditTableClient({ kind: 'connection-string', connectionString: remote, tableName: 'audit' }, undefined);
+    await expect(client.createTable()).rejects.toThrow('while allowInsecureConnection is false');
+    expect(() => auditTableClient({ kind: 'endpoint', endpoint: 'https://st.table.core.windows.net', tableName: 'audit' }, undefined)).toThrow('a credential is needed for the audit table endpoint');
   });
 });
 
