@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CheckState } from '../../src/core/vend';
+import type { CheckState } from '../../src/core/vend/health';
 import { HealthTracker } from '../../src/core/vend';
 import { healthStatusCode } from '../../src/core/vend/health';
 
