@@ -47,20 +47,20 @@ describe('createPat', () => {
     await expect(createPat(ws(), 'sp-token', 900, 'c1')).resolves.toEqual({ token: 'dapi-created', tokenId: 'tid-1', expiresOnMs: 1_700_000_000_000 });
     expect(seen).toHaveLength(1);
     const [req] = seen;
-    expect(req!.method).toBe('POST');
-    expect(req!.url).toBe('/api/2.0/token/create');
-    expect(req!.headers.authorization).toBe('Bearer sp-token');
-    expect(req!.headers['x-databricks-azure-workspace-resource-id']).toBe(RESOURCE);
-    expect(req!.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(req!.body)).toEqual({ lifetime_seconds: 900, comment: 'c1' });
+    expect(req.method).toBe('POST');
+    expect(req.url).toBe('/api/2.0/token/create');
+    expect(req.headers.authorization).toBe('Bearer sp-token');
+    expect(req.headers['x-databricks-azure-workspace-resource-id']).toBe(RESOURCE);
+    expect(req.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(req.body)).toEqual({ lifetime_seconds: 900, comment: 'c1' });
   });
 
   it('sends scopes only when there are some', async () => {
     answer = () => ({ status: 200, body: { token_value: 'v', token_info: { token_id: 'i', expiry_time: 1 } } });
     await createPat(ws(), 'sp', 60, 'c', ['sql', 'jobs']);
     await createPat(ws(), 'sp', 60, 'c', []);
-    expect(JSON.parse(seen[0]!.body)).toEqual({ lifetime_seconds: 60, comment: 'c', scopes: ['sql', 'jobs'] });
-    expect(JSON.parse(seen[1]!.body)).toEqual({ lifetime_seconds: 60, comment: 'c' });
+    expect(JSON.parse(seen[0].body)).toEqual({ lifetime_seconds: 60, comment: 'c', scopes: ['sql', 'jobs'] });
+    expect(JSON.parse(seen[1].body)).toEqual({ lifetime_seconds: 60, comment: 'c' });
   });
 
   it.each([
@@ -126,9 +126,9 @@ describe('listPats', () => {
       { tokenId: 'b', comment: '', expiresOnMs: -1 },
       { tokenId: 'c', comment: '', expiresOnMs: -1 },
     ]);
-    expect(seen[0]!.method).toBe('GET');
-    expect(seen[0]!.url).toBe('/api/2.0/token/list');
-    expect(seen[0]!.body).toBe('');
+    expect(seen[0].method).toBe('GET');
+    expect(seen[0].url).toBe('/api/2.0/token/list');
+    expect(seen[0].body).toBe('');
   });
 
   it('reads an empty answer as no PATs', async () => {
@@ -144,7 +144,7 @@ describe('revokePat', () => {
     answer = (r) => (r.url === '/api/2.0/token/list' ? { status: 200, body: list } : { status: 200, body: {} });
     await revokePat(ws(), 'sp', 'mine', MARK);
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /api/2.0/token/list', 'POST /api/2.0/token/delete']);
-    expect(JSON.parse(seen[1]!.body)).toEqual({ token_id: 'mine' });
+    expect(JSON.parse(seen[1].body)).toEqual({ token_id: 'mine' });
   });
 
   it.each(['theirs', 'bare', 'gone'])('refuses 404 unknown_token for %s and deletes nothing', async (tokenId) => {

@@ -49,10 +49,10 @@ describe('createDatabricksTokenExchanger', () => {
     expect(got).toEqual({ token: 'ws-oauth-token', expiresOnMs: 1_000_000 + 3_600_000, scopes: ['sql', 'all-apis'] });
     expect(seen).toHaveLength(1);
     const [req] = seen;
-    expect(req!.method).toBe('POST');
-    expect(req!.url).toBe('/oidc/v1/token');
-    expect(req!.contentType).toBe('application/x-www-form-urlencoded');
-    expect(Object.fromEntries(req!.form)).toEqual({
+    expect(req.method).toBe('POST');
+    expect(req.url).toBe('/oidc/v1/token');
+    expect(req.contentType).toBe('application/x-www-form-urlencoded');
+    expect(Object.fromEntries(req.form)).toEqual({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: 'sp-entra-token',
       subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',

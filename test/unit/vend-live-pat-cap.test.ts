@@ -42,7 +42,7 @@ function caller(oid: string, roles: string[]): CallerIdentity {
 
 function deps(pats: ListedPat[]): { deps: VendDeps; tokens: string[] } {
   const tokens: string[] = [];
-  const d = { grants, clock: { now: () => NOW }, pats: { list: (w: unknown, spToken: string) => (tokens.push(spToken), Promise.resolve(pats)) } } as unknown as VendDeps;
+  const d = { grants, clock: { now: () => NOW }, pats: { list: (_ws: unknown, spToken: string) => (tokens.push(spToken), Promise.resolve(pats)) } } as unknown as VendDeps;
   return { deps: d, tokens };
 }
 

@@ -89,7 +89,7 @@ function world() {
       method: init.method, url: 'http://localhost/api/x', headers: { authorization: init.who, 'content-type': 'application/json' }, params: init.params ?? {},
       ...(init.body === undefined ? {} : { body: { string: JSON.stringify(init.body) } }),
     });
-    const res = await routes[route]!(request, context);
+    const res = await routes[route](request, context);
     const text = typeof res.body === 'string' ? res.body : '';
     return { status: res.status, headers: new Headers(res.headers), text, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
   };
