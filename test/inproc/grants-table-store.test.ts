@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { TableClient } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
+import { describe, expect, inject, it } from 'vitest';
+import { ConflictError, UpstreamUnavailableError } from '../../src/core/errors';
+import { apiGrantSchema, grantRequestSchema, TableGrantStore } from '../../src/core/grants';
+import type { ApiGrant } from '../../src/core/grants';
+import type { SandboxInfo } from '../support/sandbox-global-setup';
+
+// The grants table adapter against the run's azurite, through the real SDK: a fresh table per
+// test (the adapter creates it on first write), conditional replace, rows that do not parse.
+
+const TENANT = 'c0c0c0c0-0000-4000-8000-000000000001';
+const unusedCredential: TokenCredential = { getToken: () => Promise.reject(new Error('connection string in use')) };
+
+function fresh(): { store: TableGrantStore; client: TableClient } {
+  const sb: SandboxInfo = inject('sandbox');
+  const connectionString = sb.hostEnv.AUDIT_CONNECTION_STRING ?? '';
+  const tableName = `grants${randomUUID().replace(/-/g, '').slice(0, 20)}`;
+  return {
+    store: new TableGrantStore({ kind: 'connection-string', connectionString, tableName }, unusedCredential),
+    client: TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: true }),
+  };
+}
+
+function grant(id: string, over: Partial<ApiGrant> = {}): ApiGrant {
+  const actor = { tid: TENANT, oid: 'o', appid: 'a', kind: 'user' as const };
+  return {
+    id, workspace: 'prod', callers: { roles: [], appIds: ['aaaaaaaa-0000-4000-8000-000000000003'], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 600, managementToken: false,
+    expiresAt: '2027-01-01T00:00:00.000Z', reason: 'r', createdBy: actor, createdAt: '2026-01-01T00:00:00.000Z', state: 'active', ...over,
+  };
+}
+
+describe('TableGrantStore over azurite', () => {
+  it('creates its table on first write, stores kind/id/workspace/state columns, and reads the document back', async () => {
+    const { store, client } = fresh();
+    expect(await store.list('grant', apiGrantSchema)).toEqual([]);
+    await store.insert('grant', grant('g1'));
+    const got = await store.get('grant', 'g1', apiGrantSchema);
+    expect(got?.item).toEqual(grant('g1'));
+    expect(got?.etag).toMatch(/\S/);
+    const entity = await client.getEntity<Record<string, unknown>>('grant', 'g1');
+    expect({ workspace: entity.workspace, state: entity.state }).toEqual({ workspace: 'prod', state: 'active' });
+    expect(JSON.parse(entity.doc as string)).toEqual(grant('g1'));
+    expect(await store.get('grant', 'nope', apiGrantSchema)).toBeUndefined();
+    expect(await store.get('request', 'g1', grantRequestSchema)).toBeUndefined();
+    expect(await store.list('request', grantRequestSchema)).toEqual([]);
+  });
+
+  it('replace succeeds with the etag read and is a 409 conflict with a stale one', async () => {
+    const { store } = fresh();
+    await store.insert('grant', grant('g1'));
+    const read = await store.get('grant', 'g1', apiGrantSchema);
+    await store.replace('grant', grant('g1', { state: 'revoked' }), read?.etag ?? '');
+    expect((await store.get('grant', 'g1', apiGrantSchema))?.item.state).toBe('revoked');
+    const err = await store.replace('grant', grant('g1', { reason: 'late' }), read?.etag ?? '').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((await store.get('grant', 'g1', apiGrantSchema))?.item.reason).toBe('r');
+  });
+
+  it('a second insert of the same id fails and keeps the first', async () => {
+    const { store } = fresh();
+    await store.insert('grant', grant('g1'));
+    await expect(store.insert('grant', grant('g1', { reason: 'second' }))).rejects.toThrow(UpstreamUnavailableError);
+    expect((await store.get('grant', 'g1', apiGrantSchema))?.item.reason).toBe('r');
+  });
+
+  it('skips rows that do not parse or whose id is not their RowKey: a hand-edited row admits no one', async () => {
+    const { store, client } = fresh();
+    await store.insert('grant', grant('good'));
+    await client.createEntity({ partitionKey: 'grant', rowKey: 'bad-json', workspace: 'prod', state: 'active', doc: '{not json' });
+    await client.createEntity({ partitionKey: 'grant', rowKey: 'bad-schema', workspace: 'prod', state: 'active', doc: JSON.stringify({ ...grant('bad-schema'), modes: ['root'] }) });
+    await client.createEntity({ partitionKey: 'grant', rowKey: 'moved', workspace: 'prod', state: 'active', doc: JSON.stringify(grant('elsewhere')) });
+    await client.createEntity({ partitionKey: 'grant', rowKey: 'no-doc', workspace: 'prod', state: 'active', doc: 42 });
+    const listed = await store.list('grant', apiGrantSchema);
+    expect(listed.map((r) => r.item.id)).toEqual(['good']);
+    for (const id of ['bad-json', 'bad-schema', 'moved', 'no-doc']) expect(await store.get('grant', id, apiGrantSchema), id).toBeUndefined();
+  });
+
+  it('an unreachable table is 503 upstream_unavailable, with no account detail in the message', async () => {
+    const store = new TableGrantStore({ kind: 'connection-string', connectionString: 'DefaultEndpointsProtocol=http;AccountName=secretacct;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:9/secretacct;', tableName: 'grants' }, unusedCredential);
+    const err = await store.list('grant', apiGrantSchema).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect((err as Error).message).toBe('The grants table could not be reached. Retry later.');
+    expect(JSON.stringify(err)).not.toContain('secretacct');
+  });
+});
