@@ -60,12 +60,12 @@ function memoryTable() {
       }
     },
   };
-  const add = (r: AuditRecord, bucket = 0) => rows.push({ ...r, partitionKey: partitionKey(dayOf(r.time), kindOf(r.outcome), bucket), rowKey: rowKey(r.time, r.request_id), etag: 'W/x', timestamp: 't' } as unknown as AuditRow);
+  const add = (r: AuditRecord, bucket = 0) => rows.push({ ...r, partitionKey: partitionKey(dayOf(r.time), kindOf(r.outcome), bucket), rowKey: rowKey(r.time, r.request_id), etag: 'W/x', timestamp: 't' });
   return { rows, queries, reader, add, fail: (e: Error | undefined) => (failing = e) };
 }
 
 function record(atMs: number, id: string, over: Partial<AuditRecord> = {}): AuditRecord {
-  return { request_id: id, time: new Date(atMs).toISOString(), outcome: 'issued', status: 200, code: 'ok', caller_tid: HOME, caller_oid: USER_OID, caller_appid: 'app-x', workspace: 'prod', token_id: `tok-${id}`, latency_ms: 1, ...over } as AuditRecord;
+  return { request_id: id, time: new Date(atMs).toISOString(), outcome: 'issued', status: 200, code: 'ok', caller_tid: HOME, caller_oid: USER_OID, caller_appid: 'app-x', workspace: 'prod', token_id: `tok-${id}`, latency_ms: 1, ...over };
 }
 
 function world(auditors: unknown = { callers: { appIds: [AUDITOR_APP] }, maxSpanDays: 7 }, over: Partial<VendDeps> = {}) {

@@ -120,8 +120,8 @@ function world(extra: Record<string, unknown> = {}) {
   const json = (body: unknown): IncomingBody => ({ contentType: 'application/json', readBody: () => Promise.resolve(JSON.stringify(body)) });
   const none: IncomingBody = { contentType: null, readBody: () => Promise.resolve('') };
   const run = async (as: string, action: string, fn: (c: ReturnType<typeof ctx>, a: Parameters<Parameters<typeof runGrantAction>[4]>[0]) => Promise<CoreResponse>) => {
-    const res = await runGrantAction(deps, ctx(as), logger as never, action, (a) => fn(ctx(as), a));
-    return { status: res.status, body: res.body as Record<string, unknown> & Record<string, any> };
+    const res = await runGrantAction(deps, ctx(as), logger, action, (a) => fn(ctx(as), a));
+    return { status: res.status, body: res.body as Record<string, unknown> };
   };
   const api = {
     create: (as: string, body: unknown) => run(as, 'grant_create', (c, a) => createGrant(deps, admin, c, json(body), a)),
