@@ -254,6 +254,8 @@ describe('POST /api/audit/lookup core', () => {
     expect(q).toMatchObject({ lookup: 'token', token_fingerprint: res.body.fingerprint, limit: 1000 });
     expect(JSON.stringify(w.written) + JSON.stringify(res.body)).not.toContain(token);
     expect(new Set(w.table.queries.map((x) => x.pk)).has('20261129-r0')).toBe(false);
+    // A fingerprint picks few rows: day slices over 8 calendar days, 9 issuance partitions each.
+    expect(w.table.queries).toHaveLength(8 * 9);
   });
 
   it('narrows by since/until, refuses strangers (403, nothing read) and bad bodies (400)', async () => {

@@ -119,6 +119,7 @@ function world(extra: Record<string, unknown> = {}) {
   const ctx = (as: string) => ({ requestId: `req-${as}`, authorization: `Bearer ${as}`, sourceIp: '10.0.0.1', userAgent: 'ua' });
   const json = (body: unknown): IncomingBody => ({ contentType: 'application/json', readBody: () => Promise.resolve(JSON.stringify(body)) });
   const none: IncomingBody = { contentType: null, readBody: () => Promise.resolve('') };
+  const incomingOf = (body: unknown): IncomingBody => (body === undefined ? none : typeof (body as Partial<IncomingBody>).readBody === 'function' ? (body as IncomingBody) : json(body));
   const run = async (as: string, action: string, fn: (c: ReturnType<typeof ctx>, a: Parameters<Parameters<typeof runGrantAction>[4]>[0]) => Promise<CoreResponse>) => {
     const res = await runGrantAction(deps, ctx(as), logger, action, (a) => fn(ctx(as), a));
     return { status: res.status, body: res.body as Record<string, unknown> };
@@ -127,11 +128,11 @@ function world(extra: Record<string, unknown> = {}) {
     create: (as: string, body: unknown) => run(as, 'grant_create', (c, a) => createGrant(deps, admin, c, json(body), a)),
     list: (as: string, workspace: string | null = null, status: string | null = null) => run(as, 'grant_list', (c, a) => listGrants(deps, admin, c, { workspace, status }, a)),
     revoke: (as: string, id: string) => run(as, 'grant_revoke', (c, a) => revokeGrant(deps, admin, c, id, a)),
-    renew: (as: string, id: string, body?: unknown) => run(as, 'grant_renew', (c, a) => renewGrant(deps, admin, c, id, body === undefined ? none : json(body), a)),
+    renew: (as: string, id: string, body?: unknown) => run(as, 'grant_renew', (c, a) => renewGrant(deps, admin, c, id, incomingOf(body), a)),
     request: (as: string, body: unknown) => run(as, 'grant_request', (c, a) => requestGrant(deps, admin, c, json(body), a)),
     requests: (as: string, workspace: string | null = null, state: string | null = null) => run(as, 'grant_requests', (c, a) => listRequests(deps, admin, c, { workspace, state }, a)),
-    approve: (as: string, id: string, body?: unknown) => run(as, 'grant_approve', (c, a) => approveRequest(deps, admin, c, id, body === undefined ? none : json(body), a)),
-    decline: (as: string, id: string, body?: unknown) => run(as, 'grant_decline', (c, a) => declineRequest(deps, admin, c, id, body === undefined ? none : json(body), a)),
+    approve: (as: string, id: string, body?: unknown) => run(as, 'grant_approve', (c, a) => approveRequest(deps, admin, c, id, incomingOf(body), a)),
+    decline: (as: string, id: string, body?: unknown) => run(as, 'grant_decline', (c, a) => declineRequest(deps, admin, c, id, incomingOf(body), a)),
   };
   const admits = (p: CallerIdentity, workspace = 'prod', managementToken = false) => {
     try {
@@ -302,6 +303,17 @@ describe('grants: who may create, list, revoke and renew', () => {
     const extra = await w.api.renew('owner', 'id-1', { state: 'active' });
     expect(extra.status).toBe(400);
     expect(w.store.rows.get('grant/id-1')?.item.reason).toBe('one more day');
+  });
+
+  it('a body that may be left out: none or blank is {}, but text without a JSON content type is 415', async () => {
+    const w = world();
+    await w.api.create('owner', teamGrant());
+    const blank = await w.api.renew('owner', 'id-1', { contentType: null, readBody: () => Promise.resolve('  ') });
+    expect(blank.status).toBe(200);
+    const untyped = await w.api.renew('owner', 'id-1', { contentType: null, readBody: () => Promise.resolve('{"reason":"x"}') });
+    expect({ status: untyped.status, code: untyped.body.code }).toEqual({ status: 415, code: 'unsupported_media_type' });
+    const typedEmpty = await w.api.renew('owner', 'id-1', { contentType: 'application/json', readBody: () => Promise.resolve('') });
+    expect(typedEmpty.status).toBe(400);
   });
 
   it('renew with the audit down changes nothing', async () => {
