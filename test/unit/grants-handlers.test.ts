@@ -57,7 +57,7 @@ const PEOPLE: Record<string, CallerIdentity> = {
   foreigner: who('foreigner', { tenantId: FOREIGN, appId: 'dddddddd-0000-4000-8000-000000000005', kind: 'app' }),
 };
 
-/** Rows by kind and id with an etag that changes on each write, like the table's. */
+/** Rows by kind and id with an etag that changes on each write, like the table's; listed newest write first (the table promises no order). */
 function memoryStore(): GrantStore & { rows: Map<string, { item: Record<string, unknown>; etag: string }>; writes: number } {
   const rows = new Map<string, { item: Record<string, unknown>; etag: string }>();
   let version = 0;
@@ -65,7 +65,7 @@ function memoryStore(): GrantStore & { rows: Map<string, { item: Record<string, 
   const store = {
     rows,
     writes: 0,
-    list: (kind: StoredKind, schema: { parse(v: unknown): unknown }) => Promise.resolve([...rows].filter(([k]) => k.startsWith(`${kind}/`)).map(([, r]) => ({ item: schema.parse(r.item), etag: r.etag }))),
+    list: (kind: StoredKind, schema: { parse(v: unknown): unknown }) => Promise.resolve([...rows].reverse().filter(([k]) => k.startsWith(`${kind}/`)).map(([, r]) => ({ item: schema.parse(r.item), etag: r.etag }))),
     get: (kind: StoredKind, id: string, schema: { parse(v: unknown): unknown }) => {
       const r = rows.get(key(kind, id));
       return Promise.resolve(r ? { item: schema.parse(r.item), etag: r.etag } : undefined);
@@ -392,6 +392,15 @@ describe('grant requests: request, approve (never wider), decline', () => {
     expect(w.admits(PEOPLE.team, 'prod', true)).toBe(false);
     const twice = await w.api.approve('admin', 'id-1');
     expect({ status: twice.status, detail: twice.body.detail }).toEqual({ status: 409, detail: 'This request is already approved.' });
+  });
+
+  it('an approval may narrow the modes to a subset of those asked', async () => {
+    const w = world();
+    await w.api.request('team', { workspace: 'prod', reason: 'both', modes: ['aad', 'pat'] });
+    const res = await w.api.approve('owner', 'id-1', { modes: ['pat'] });
+    expect(res.status).toBe(201);
+    expect(res.body.grant).toMatchObject({ modes: ['pat'], maxLifetimeSeconds: 3600, managementToken: false });
+    expect(w.admits(PEOPLE.team)).toBe(false);
   });
 
   it('an approval may only narrow: wider modes, lifetime, management token or expiry are 400 and change nothing', async () => {
