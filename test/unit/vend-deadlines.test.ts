@@ -1,7 +1,6 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
-import { loadConfig } from '../../src/core/config';
 import { deadlinesFor } from '../../src/core/deadline';
 import type { CreatedPat } from '../../src/core/mint';
 import { KeyedTokenCache } from '../../src/core/mint';
@@ -12,22 +11,9 @@ import { HealthTracker } from '../../src/core/vend';
 import type { VendDeps } from '../../src/core/vend';
 import { withDeadlines } from '../../src/core/vend/with-deadlines';
 import { makeRoutes } from '../../src/functions/routes';
+import { TENANT, vendConfig } from '../support/vend-config';
 
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const RESOURCE = '/subscriptions/33333333-4444-5555-6666-777777777777/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws';
-const config = loadConfig({
-  VENDING_CONFIG: JSON.stringify({
-    cloud: 'AzurePublic',
-    tenantId: TENANT,
-    callers: { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT] },
-    keyVaultUrl: 'https://kv.vault.azure.net',
-    servicePrincipals: { 'etl-sp': { clientId: '22222222-3333-4444-5555-666666666666', secret: 'etl-sp-secret' } },
-    workspaces: { prod: { host: 'https://adb-1.2.azuredatabricks.net', resourceId: RESOURCE, servicePrincipal: 'etl-sp' } },
-    grants: [{ workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['pat', 'aad'], maxLifetimeSeconds: 3600 }],
-  }),
-  AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net',
-  AUDIT_HMAC_KEY: Buffer.alloc(32, 3).toString('base64'),
-});
+const config = vendConfig({ prod: 'https://adb-1.2.azuredatabricks.net' }, [{ workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['pat', 'aad'], maxLifetimeSeconds: 3600 }]);
 const caller: CallerIdentity = { tenantId: TENANT, objectId: 'oid-alice', appId: 'app-1', roles: ['Vend.Prod'], kind: 'app', name: undefined };
 const MINTED = `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify({ uti: 'u', exp: 2_000_000_000 })).toString('base64url')}.sig`;
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/core/config';
 import { RateLimitedError } from '../../src/core/errors';
 import type { ListedPat } from '../../src/core/mint';
 import { patComment } from '../../src/core/mint';
@@ -7,32 +6,15 @@ import { compileGrants } from '../../src/core/policy';
 import type { CallerIdentity } from '../../src/core/policy';
 import { enforceLivePatCap, livePatCap } from '../../src/core/vend/live-pat-cap';
 import type { VendDeps } from '../../src/core/vend';
+import { TENANT, vendConfig } from '../support/vend-config';
 
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const RESOURCE = '/subscriptions/33333333-4444-5555-6666-777777777777/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws';
 const NOW = 1_764_000_000_000;
-
-const config = loadConfig({
-  VENDING_CONFIG: JSON.stringify({
-    cloud: 'AzurePublic',
-    tenantId: TENANT,
-    callers: { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT] },
-    keyVaultUrl: 'https://kv.vault.azure.net',
-    servicePrincipals: { 'etl-sp': { clientId: '22222222-3333-4444-5555-666666666666', secret: 'etl-sp-secret' } },
-    workspaces: {
-      prod: { host: 'https://adb-1.2.azuredatabricks.net', resourceId: RESOURCE, servicePrincipal: 'etl-sp' },
-      dev: { host: 'https://adb-3.4.azuredatabricks.net', resourceId: RESOURCE.replace(/ws$/, 'dev'), servicePrincipal: 'etl-sp' },
-    },
-    grants: [
-      { workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['pat'], maxLifetimeSeconds: 3600, maxLivePats: 2 },
-      { workspace: 'prod', callers: { roles: ['Vend.Big'] }, modes: ['pat'], maxLifetimeSeconds: 3600, maxLivePats: 3 },
-      { workspace: 'prod', callers: { roles: ['Vend.Huge'] }, modes: ['aad'], maxLifetimeSeconds: 3600, maxLivePats: 9 },
-      { workspace: 'dev', callers: { roles: ['Vend.Other'] }, modes: ['pat'], maxLifetimeSeconds: 3600, maxLivePats: 50 },
-    ],
-  }),
-  AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net',
-  AUDIT_HMAC_KEY: Buffer.alloc(32, 3).toString('base64'),
-});
+const config = vendConfig({ prod: 'https://adb-1.2.azuredatabricks.net', dev: 'https://adb-3.4.azuredatabricks.net' }, [
+  { workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['pat'], maxLifetimeSeconds: 3600, maxLivePats: 2 },
+  { workspace: 'prod', callers: { roles: ['Vend.Big'] }, modes: ['pat'], maxLifetimeSeconds: 3600, maxLivePats: 3 },
+  { workspace: 'prod', callers: { roles: ['Vend.Huge'] }, modes: ['aad'], maxLifetimeSeconds: 3600, maxLivePats: 9 },
+  { workspace: 'dev', callers: { roles: ['Vend.Other'] }, modes: ['pat'], maxLifetimeSeconds: 3600, maxLivePats: 50 },
+]);
 const grants = compileGrants(config.grants, config.tenantId);
 const ws = config.workspaces.get('prod')!;
 

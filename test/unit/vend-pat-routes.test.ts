@@ -1,7 +1,6 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
-import { loadConfig } from '../../src/core/config';
 import type { Workspace } from '../../src/core/config';
 import { InvalidTokenError, UnknownTokenError } from '../../src/core/errors';
 import { KeyedTokenCache } from '../../src/core/mint';
@@ -12,32 +11,14 @@ import { FixedAuditKey } from '../../src/core/secrets';
 import { HealthTracker } from '../../src/core/vend';
 import type { VendDeps } from '../../src/core/vend';
 import { makeRoutes } from '../../src/functions/routes';
+import { RESOURCE, TENANT, vendConfig } from '../support/vend-config';
 
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const RESOURCE = '/subscriptions/33333333-4444-5555-6666-777777777777/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws';
 const NOW = 1_764_000_000_000;
-
-const config = loadConfig({
-  VENDING_CONFIG: JSON.stringify({
-    cloud: 'AzurePublic',
-    tenantId: TENANT,
-    callers: { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT] },
-    keyVaultUrl: 'https://kv.vault.azure.net',
-    servicePrincipals: { 'etl-sp': { clientId: '22222222-3333-4444-5555-666666666666', secret: 'etl-sp-secret' } },
-    workspaces: {
-      prod: { host: 'https://adb-1.2.azuredatabricks.net', resourceId: RESOURCE, servicePrincipal: 'etl-sp' },
-      analytics: { host: 'https://adb-5.6.azuredatabricks.net', resourceId: RESOURCE.replace(/ws$/, 'an'), servicePrincipal: 'etl-sp' },
-      hidden: { host: 'https://adb-7.8.azuredatabricks.net', resourceId: RESOURCE.replace(/ws$/, 'hd'), servicePrincipal: 'etl-sp' },
-    },
-    grants: [
-      { workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['pat', 'aad'], maxLifetimeSeconds: 3600, maxLivePats: 2 },
-      { workspace: 'analytics', callers: { roles: ['Vend.Prod'] }, modes: ['aad'], maxLifetimeSeconds: 900 },
-      { workspace: 'hidden', callers: { roles: ['Vend.Other'] }, modes: ['aad'], maxLifetimeSeconds: 900 },
-    ],
-  }),
-  AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net',
-  AUDIT_HMAC_KEY: Buffer.alloc(32, 3).toString('base64'),
-});
+const config = vendConfig({ prod: 'https://adb-1.2.azuredatabricks.net', analytics: 'https://adb-5.6.azuredatabricks.net', hidden: 'https://adb-7.8.azuredatabricks.net' }, [
+  { workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['pat', 'aad'], maxLifetimeSeconds: 3600, maxLivePats: 2 },
+  { workspace: 'analytics', callers: { roles: ['Vend.Prod'] }, modes: ['aad'], maxLifetimeSeconds: 900 },
+  { workspace: 'hidden', callers: { roles: ['Vend.Other'] }, modes: ['aad'], maxLifetimeSeconds: 900 },
+]);
 
 const callers: Record<string, CallerIdentity> = {
   'Bearer alice': { tenantId: TENANT, objectId: 'oid-alice', appId: 'app-1', roles: ['Vend.Prod'], kind: 'app', name: undefined },
@@ -173,7 +154,7 @@ describe('pat mode through the routes: the live-PAT cap and revocation', () => {
     const res = await w.send('workspaces', { method: 'GET', who: 'Bearer alice' });
     expect(res.status).toBe(200);
     expect(res.json).toEqual([
-      { name: 'analytics', host: 'https://adb-5.6.azuredatabricks.net', resource_id: RESOURCE.replace(/ws$/, 'an'), modes: ['aad'], max_lifetime_seconds: 900, management_token: false },
+      { name: 'analytics', host: 'https://adb-5.6.azuredatabricks.net', resource_id: RESOURCE.replace(/ws$/, 'analytics'), modes: ['aad'], max_lifetime_seconds: 900, management_token: false },
       { name: 'prod', host: 'https://adb-1.2.azuredatabricks.net', resource_id: RESOURCE, modes: ['aad', 'pat'], max_lifetime_seconds: 3600, management_token: false },
     ]);
     expect((await w.send('workspaces', { method: 'GET', who: 'Bearer nobody' })).status).toBe(401);
