@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import CheapFirstSequencer from './test/support/cheap-first-sequencer';
 
 // The fast in-process test set that `npm run mutate` runs against each mutant: unit tests and
 // integration tests that call handlers and adapters directly against the real local components,
@@ -24,6 +25,8 @@ const PROJECT = { testTimeout: 8_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
+    // Cheapest first: a killed mutant stops at its first failing test (see the sequencer).
+    sequence: { sequencer: CheapFirstSequencer },
     // One sandbox for the run, started by the root and injected into both projects.
     globalSetup: ['test/support/sandbox-global-setup.ts'],
     reporters: ['default'],
