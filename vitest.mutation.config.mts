@@ -10,16 +10,17 @@ import CheapFirstSequencer from './test/support/cheap-first-sequencer';
 // test file's module graph per run (vitest's default isolation) was most of a run's cost, so the
 // test files share one module graph (`isolate: false`). That is sound because `ignoreStatic` is on
 // in stryker.config.mjs: every mutant that is run is switched on at run time, never at import.
-// MSAL keeps the managed identity source and its tokens process-wide, so the two managed
-// identity files need a fresh module graph: the production credential test runs isolated, in its
-// own project; the refused one (a wrong identity header) is left out here, as a fresh worker for it
-// in every mutant run it covers cost more than the rest of the run. It stays in `npm test`.
+// MSAL keeps the managed identity source and its tokens process-wide, so the files that sign in
+// as a managed identity need a fresh module graph: the production credential test and the
+// telemetry export test run isolated, in their own project; the refused one (a wrong identity
+// header) is left out here, as a fresh worker for it in every mutant run it covers cost more than
+// the rest of the run. It stays in `npm test`.
 // testTimeout: a mutant that makes a test hang (a promise that never settles) fails that test here
 // at 4 s and the run goes on in the same runner. Stryker's own timeout is longer (5 s + the dry
 // run's overhead + 1.5 × the covering tests' time) and ends in a restart of the runner, which
 // starts the sandbox again. Every test of the set takes well under a second alone, so 4 s only
 // ever ends a hang.
-const ISOLATED = ['test/inproc/managed-identity.test.ts'];
+const ISOLATED = ['test/inproc/managed-identity.test.ts', 'test/telemetry-ingestion.test.ts'];
 // Also left out: the telemetry switch test, which runs the compiled build in a child process (a
 // source mutant never reaches it, and a fresh clone has no build).
 const LEFT_OUT = ['test/inproc/managed-identity-refused.test.ts', 'test/unit/telemetry-switch.test.ts'];

@@ -79,6 +79,7 @@ describe('telemetry export to Application Insights', () => {
     expect(new Set(envelopes.map((e) => e.iKey))).toEqual(new Set([KEY]));
     const names = envelopes.map((e) => `${e.name.replace('Microsoft.ApplicationInsights.', '')}: ${e.data.baseData.name ?? e.data.baseData.metrics?.map((m) => m.name).join(',')}`);
     expect(names).toEqual(expect.arrayContaining(['Request: vend token', 'RemoteDependency: grant', 'RemoteDependency: Key Vault: get secret', 'Metric: vend.requests', 'Metric: vend.request.duration', 'Metric: vend.cache.lookups']));
-    expect(envelopes.find((e) => e.name.endsWith('Request'))?.tags['ai.cloud.role']).toBe('dbx-token-vending');
+    // service.name and service.version become the cloud role and the application version.
+    expect(envelopes.find((e) => e.name.endsWith('Request'))?.tags).toMatchObject({ 'ai.cloud.role': 'dbx-token-vending', 'ai.application.ver': 'test' });
   });
 });

@@ -19,6 +19,8 @@ export interface StartTelemetryOptions {
   readonly appCredential: TokenCredential;
   readonly version: string;
   readonly warn?: (message: string) => void;
+  /** Loads the Azure Monitor module; by default it is required only here, when telemetry is on. */
+  readonly loadAzureMonitor?: () => typeof AzureMonitor;
 }
 
 /**
@@ -30,9 +32,7 @@ export interface StartTelemetryOptions {
 export function startTelemetry(settings: TelemetrySettings, options: StartTelemetryOptions): Telemetry {
   if (!settings.connectionString) return NO_TELEMETRY;
   try {
-    // Loaded lazily on purpose: with telemetry off, not one module of the SDK is evaluated.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { startAzureMonitor } = require('./azure-monitor') as typeof AzureMonitor;
+    const { startAzureMonitor } = (options.loadAzureMonitor ?? requireAzureMonitor)();
     const credential = ingestionCredential(settings.authenticationString, options.appCredential);
     return startAzureMonitor({ connectionString: settings.connectionString, credential, version: options.version, samplingRatio: settings.samplingRatio ?? 1 });
   } catch (err) {
@@ -41,6 +41,12 @@ export function startTelemetry(settings: TelemetrySettings, options: StartTeleme
     (options.warn ?? console.warn)(`dbx-token-vending: telemetry is off, Azure Monitor could not be set up (${name}${code ? `, ${code}` : ''})`);
     return NO_TELEMETRY;
   }
+}
+
+/** Loaded lazily on purpose: with telemetry off, not one module of the SDK is evaluated. */
+function requireAzureMonitor(): typeof AzureMonitor {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./azure-monitor') as typeof AzureMonitor;
 }
 
 /**
