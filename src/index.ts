@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { broadTokenWarnings, loadConfig } from './core/config';
 import { flushTelemetry } from './core/telemetry';
-import { createVendDeps } from './core/vend';
+import { createVendDeps } from './core/azure';
 import { ALL_METHODS, makeRoutes } from './functions/routes';
 
 // Entry point the Functions host loads (package.json `main`). The configuration is validated

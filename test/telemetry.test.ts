@@ -10,7 +10,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/core/config';
 import { METRIC_NAMES, createOpenTelemetry } from '../src/core/telemetry/open-telemetry';
-import { createVendDeps } from '../src/core/vend';
+import { createVendDeps } from '../src/core/azure';
 import { startSandbox } from '../src/dev/sandbox';
 import type { Sandbox } from '../src/dev/sandbox';
 import { makeRoutes } from '../src/functions/routes';

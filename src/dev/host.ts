@@ -1,7 +1,7 @@
 import { ConfigError, broadTokenWarnings, loadConfig } from '../core/config';
 import { describeError } from '../core/errors';
 import { flushTelemetry } from '../core/telemetry';
-import { createVendDeps } from '../core/vend';
+import { createVendDeps } from '../core/azure';
 import { makeRoutes } from '../functions/routes';
 import { stopOnSignals } from './exit-with-parent';
 import { createLineWriter } from './line-writer';

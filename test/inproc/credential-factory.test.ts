@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { DATABRICKS_RESOURCE_ID } from '../../src/core/config';
 import type { ServicePrincipal } from '../../src/core/config';
 import { UpstreamRejectedError } from '../../src/core/errors';
-import { createCredentialFactory } from '../../src/core/mint';
+import { createCredentialFactory } from '../../src/core/azure';
 import { TokenEndpointObserver } from '../../src/core/mint/token-endpoint-observer';
 
 // The credentials the minter builds for each service principal, against the sandbox's Entra ID.

@@ -3,7 +3,8 @@ import { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import { describe, expect, inject, it } from 'vitest';
 import { ConflictError, UpstreamUnavailableError } from '../../src/core/errors';
-import { apiGrantSchema, grantRequestSchema, TableGrantStore } from '../../src/core/grants';
+import { TableGrantStore } from '../../src/core/azure';
+import { apiGrantSchema, grantRequestSchema } from '../../src/core/grants';
 import type { ApiGrant } from '../../src/core/grants';
 import type { SandboxInfo } from '../support/sandbox-global-setup';
 

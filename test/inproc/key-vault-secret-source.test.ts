@@ -5,7 +5,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
-import { KeyVaultSecretSource } from '../../src/core/secrets';
+import { KeyVaultSecretSource } from '../../src/core/azure';
 import { startTcpProxy } from '../../src/dev/sandbox/tcp-proxy';
 import type { TcpProxy } from '../../src/dev/sandbox/tcp-proxy';
 

@@ -3,7 +3,7 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/core/config';
-import { createVendDeps } from '../../src/core/vend';
+import { createVendDeps } from '../../src/core/azure';
 import { makeRoutes } from '../../src/functions/routes';
 import { inprocWorld } from './world';
 

@@ -4,7 +4,7 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { ClientSecretCredential } from '@azure/identity';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/core/config';
-import { createVendDeps } from '../../src/core/vend';
+import { createVendDeps } from '../../src/core/azure';
 import type { VendDeps } from '../../src/core/vend';
 import { makeRoutes } from '../../src/functions/routes';
 import type { SandboxInfo } from '../support/sandbox-global-setup';

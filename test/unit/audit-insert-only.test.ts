@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TableAuditSink } from '../../src/core/audit';
+import { TableAuditSink } from '../../src/core/azure';
 import type { AuditRecord } from '../../src/core/audit';
 
 // The app's role on the audit table allows Insert Entity (entities/add/action) and reads, nothing

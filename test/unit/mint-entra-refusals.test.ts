@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError, UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
-import { readEntraFailure, sanitizeEntraError, sanitizeOnBehalfOfError } from '../../src/core/mint';
+import { sanitizeOnBehalfOfError } from '../../src/core/azure';
+import { readEntraFailure, sanitizeEntraError } from '../../src/core/mint';
 
 const SECRET = 'client-secret-value-xyz';
 

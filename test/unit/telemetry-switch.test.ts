@@ -5,7 +5,8 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { describe, expect, it } from 'vitest';
 import { readServiceSettings } from '../../src/core/config/service-settings';
-import { NO_TELEMETRY, errorType, flushTelemetry, startTelemetry } from '../../src/core/telemetry';
+import { startTelemetry } from '../../src/core/azure';
+import { NO_TELEMETRY, errorType, flushTelemetry } from '../../src/core/telemetry';
 import { ingestionCredential } from '../../src/core/telemetry/start-telemetry';
 import { InvalidTokenError, UpstreamUnavailableError } from '../../src/core/errors';
 
@@ -25,7 +26,7 @@ describe('telemetry switch', () => {
   it('loads no OpenTelemetry module while off; with a connection string it is on, and one the exporter refuses leaves it off with a warning naming no value', async () => {
     // The build output, in a fresh process: require.cache shows what was loaded.
     const script = [
-      `const { startTelemetry } = require(${JSON.stringify(join(process.cwd(), 'dist', 'src', 'core', 'telemetry'))});`,
+      `const { startTelemetry } = require(${JSON.stringify(join(process.cwd(), 'dist', 'src', 'core', 'telemetry', 'start-telemetry'))});`,
       "const loaded = () => Object.keys(require.cache).some((f) => /@opentelemetry|monitor-opentelemetry/.test(f));",
       "const app = { getToken: async () => null }; const warnings = [];",
       "const off = startTelemetry({}, { appCredential: app, version: 't' }); const offLoaded = loaded();",

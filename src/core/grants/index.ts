@@ -1,6 +1,5 @@
 export { GrantCache } from './grant-cache';
 export type { GrantsHealth } from './grant-cache';
-export { TableGrantStore } from './table-grant-store';
 export type { GrantStore, Stored, StoredKind } from './grant-store';
 export { createGrantAdmin, mayManage } from './grant-admin';
 export type { GrantAdmin } from './grant-admin';

@@ -1,6 +1,5 @@
 export { EntraTokenMinter } from './entra-token-minter';
 export type { MintedToken, TokenMinter, EntraTokenMinterOptions } from './entra-token-minter';
-export { createCredentialFactory } from './credential-factory';
 export type { CredentialFactory, CredentialContext } from './credential-factory';
 export { sanitizeEntraError, entraErrorCode, readEntraFailure } from './sanitize-entra-error';
 export { createPat, revokePat, listPats, patComment } from './databricks-pats';
@@ -8,6 +7,5 @@ export type { CreatedPat, ListedPat } from './databricks-pats';
 export { createDatabricksTokenExchanger, sanitizeExchangeFailure, EXCHANGE_DEADLINE_MS } from './databricks-oauth';
 export type { DatabricksTokenExchanger, ExchangedToken } from './databricks-oauth';
 export { KeyedTokenCache } from './token-cache';
-export { createOnBehalfOfMinter, sanitizeOnBehalfOfError } from './on-behalf-of';
 export type { OnBehalfOfMinter, OnBehalfOfOptions } from './on-behalf-of';
 export type { CachedToken } from './token-cache';

@@ -4,5 +4,4 @@
 export { NO_TELEMETRY, flushTelemetry } from './telemetry';
 export type { AuditRowKind, CacheName, DependencyName, DependencyOperation, Outcome, RequestFacts, StageName, Telemetry } from './telemetry';
 export { errorType } from './error-type';
-export { startTelemetry } from './start-telemetry';
 export type { TelemetrySettings } from './start-telemetry';

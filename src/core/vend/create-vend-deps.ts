@@ -2,18 +2,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
-import { TableAuditSink, auditTableClient, tableAuditReader } from '../audit';
+import { TableAuditSink, auditTableClient } from '../audit/table-audit-sink';
+import { tableAuditReader } from '../audit/table-audit-reader';
 import { SigningKeyStore, VerifiedTokenCache, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
-import { EntraTokenMinter, KeyedTokenCache, createCredentialFactory, createDatabricksTokenExchanger, createOnBehalfOfMinter, createPat, listPats, revokePat } from '../mint';
+import { EntraTokenMinter, KeyedTokenCache, createDatabricksTokenExchanger, createPat, listPats, revokePat } from '../mint';
+import { createCredentialFactory } from '../mint/credential-factory';
+import { createOnBehalfOfMinter } from '../mint/on-behalf-of';
 import { RateLimiter, compileAuditors, compileGrants, systemClock } from '../policy';
 import type { Clock } from '../policy';
-import { FixedAuditKey, KeyVaultSecretSource, VaultAuditKey } from '../secrets';
+import { FixedAuditKey, VaultAuditKey } from '../secrets';
+import { KeyVaultSecretSource } from '../secrets/key-vault-secret-source';
 import type { AuditKeySource, SecretSource } from '../secrets';
 import { deadlinesFor, withRequestBudget } from '../deadline';
-import { GrantCache, TableGrantStore, createGrantAdmin } from '../grants';
-import { startTelemetry } from '../telemetry';
+import { GrantCache, createGrantAdmin } from '../grants';
+import { TableGrantStore } from '../grants/table-grant-store';
+import { startTelemetry } from '../telemetry/start-telemetry';
 import type { Telemetry } from '../telemetry';
 import { HealthTracker } from './health';
 import { withDeadlines } from './with-deadlines';
@@ -22,7 +27,8 @@ import type { VendDeps } from './vend-deps';
 
 /**
  * The one place that wires config to real clients (octo-sts' main): the app's identity, Key
- * Vault, Entra ID, Table storage. Everything else receives interfaces.
+ * Vault, Entra ID, Table storage. Everything else receives interfaces. Exported by `core/azure`,
+ * not by the vend barrel: importing it loads the Azure SDKs.
  */
 export interface CreateVendDepsOptions {
   readonly clock?: Clock;

@@ -2,7 +2,6 @@ export { issueToken } from './issue-token';
 export { revokeToken } from './revoke-token';
 export { listWorkspaces } from './list-workspaces';
 export { runDecision } from './run-decision';
-export { createVendDeps } from './create-vend-deps';
 export { HealthTracker, healthStatusCode } from './health';
 export type { HealthSnapshot } from './health';
 export type { VendDeps, RequestContext } from './vend-deps';
