@@ -228,5 +228,5 @@ describe('queryAudit', () => {
     };
     expect(await byCaller('oid-1')).toBe(12);
     expect(await byCaller("oid-1' or caller_oid ne 'x")).toBe(0);
-  });
+  }, 20_000); // about 400 queries to the emulator: well over a second on a busy machine
 });
