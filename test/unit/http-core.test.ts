@@ -40,6 +40,12 @@ describe('readJsonBody: media type, size, syntax, schema, in that order', () => 
     const six = await rejection(readJsonBody(body('{}'), many));
     expect((six as unknown as { detail: string }).detail.split('; ')).toHaveLength(5);
   });
+
+  it('names a nested field by its dotted path', async () => {
+    const nested = z.strictObject({ a: z.strictObject({ list: z.array(z.int()) }) });
+    const err = await rejection(readJsonBody(body('{"a":{"list":[1,"x"]}}'), nested));
+    expect((err as unknown as { detail: string }).detail).toMatch(/^a\.list\.1: /);
+  });
 });
 
 describe('responses', () => {

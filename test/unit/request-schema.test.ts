@@ -39,6 +39,15 @@ describe('POST /api/token body: every bound at its edge (DESIGN §2)', () => {
     ['purpose with a line separator (Zl)', { workspace: 'w', purpose: 'a\u2028b' }, false],
     ['purpose with a paragraph separator (Zp)', { workspace: 'w', purpose: 'a\u2029b' }, false],
     ['purpose not a string', { workspace: 'w', purpose: 5 }, false],
+    ['scopes one', { workspace: 'w', scopes: ['sql'] }, true],
+    ['scopes with modifiers', { workspace: 'w', scopes: ['sql:read:restricted-query', 'clusters:read', 'all-apis'] }, true],
+    ['scopes empty', { workspace: 'w', scopes: [] }, false],
+    ['scopes 32', { workspace: 'w', scopes: Array.from({ length: 32 }, (_, i) => `s${i}`) }, true],
+    ['scopes 33', { workspace: 'w', scopes: Array.from({ length: 33 }, (_, i) => `s${i}`) }, false],
+    ['scope upper-case', { workspace: 'w', scopes: ['SQL'] }, false],
+    ['scope unknown modifier', { workspace: 'w', scopes: ['sql:write'] }, false],
+    ['scope not a string', { workspace: 'w', scopes: [1] }, false],
+    ['scopes not an array', { workspace: 'w', scopes: 'sql' }, false],
     ['unknown field', { workspace: 'w', extra: 1 }, false],
     ['an array', [{ workspace: 'w' }], false],
   ])('%s', (_name, body, accepted) => {
@@ -49,5 +58,12 @@ describe('POST /api/token body: every bound at its edge (DESIGN §2)', () => {
     const result = tokenRequestSchema.safeParse({ workspace: 'w', purpose: 'a\u0007' });
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.message).toBe('must be printable characters only');
+  });
+
+  it('says why a scope is refused, at its place in the list', () => {
+    const result = tokenRequestSchema.safeParse({ workspace: 'w', scopes: ['sql', 'jobs:restricted-query'] });
+    expect(result.error?.issues).toEqual([
+      expect.objectContaining({ path: ['scopes', 1], message: '"jobs:restricted-query": restricted-query applies to the sql scope only' }),
+    ]);
   });
 });
