@@ -52,7 +52,12 @@ describe('beforeMinting', () => {
       expect(e.refusedBeforeMinting).toBe(false);
     }
     const thrownValue = { code: 'upstream_unavailable', status: 503 };
-    expect(await beforeMinting(() => Promise.reject(thrownValue)).catch((x: unknown) => x)).toBe(thrownValue);
+    // A non-error value thrown by a step (a bug) passes through untouched.
+    const throwing = async (): Promise<never> => {
+      await Promise.resolve();
+      throw thrownValue; // eslint-disable-line @typescript-eslint/only-throw-error -- the point: a thrown non-error
+    };
+    expect(await beforeMinting(throwing).catch((x: unknown) => x)).toBe(thrownValue);
   });
 
   it('a step that throws synchronously inside its promise chain is still caught and marked', async () => {

@@ -146,19 +146,19 @@ describe('mode oauth', () => {
 
   it('a token the workspace issues for less than the asked validity is 502, not handed out', async () => {
     const short = { exchange: () => Promise.resolve({ token: jwt({ jti: 'j' }), expiresOnMs: NOW + 299_999, scopes: ['sql'] }) };
-    const err = await MODES.oauth.vend(input(fakes({ oauth: short } as Partial<VendDeps>).deps, { mode: 'oauth' }, { entitlement: scoped })).catch((e: unknown) => e);
+    const err = await MODES.oauth.vend(input(fakes({ oauth: short }).deps, { mode: 'oauth' }, { entitlement: scoped })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamRejectedError);
     expect((err as UpstreamRejectedError).detail).toBe('Databricks workspace "prod" issued a token valid for less than the 300 s asked for.');
     const exact = { exchange: () => Promise.resolve({ token: jwt({ jti: 'j' }), expiresOnMs: NOW + 300_000, scopes: ['sql'] }) };
-    await expect(MODES.oauth.vend(input(fakes({ oauth: exact } as Partial<VendDeps>).deps, { mode: 'oauth' }, { entitlement: scoped }))).resolves.toMatchObject({ tokenId: 'j' });
+    await expect(MODES.oauth.vend(input(fakes({ oauth: exact }).deps, { mode: 'oauth' }, { entitlement: scoped }))).resolves.toMatchObject({ tokenId: 'j' });
   });
 
   it('a 503 while getting the SP token is marked refused before minting; one from the exchange is not', async () => {
     const down = { getToken: () => Promise.reject(new UpstreamUnavailableError('entra down')) };
-    const before = await MODES.oauth.vend(input(fakes({ minter: down } as Partial<VendDeps>).deps, { mode: 'oauth' }, { entitlement: scoped })).catch((e: unknown) => e);
+    const before = await MODES.oauth.vend(input(fakes({ minter: down }).deps, { mode: 'oauth' }, { entitlement: scoped })).catch((e: unknown) => e);
     expect((before as UpstreamUnavailableError).refusedBeforeMinting).toBe(true);
     const lost = { exchange: () => Promise.reject(new UpstreamUnavailableError('no answer')) };
-    const after = await MODES.oauth.vend(input(fakes({ oauth: lost } as Partial<VendDeps>).deps, { mode: 'oauth' }, { entitlement: scoped })).catch((e: unknown) => e);
+    const after = await MODES.oauth.vend(input(fakes({ oauth: lost }).deps, { mode: 'oauth' }, { entitlement: scoped })).catch((e: unknown) => e);
     expect((after as UpstreamUnavailableError).refusedBeforeMinting).toBe(false);
   });
 });

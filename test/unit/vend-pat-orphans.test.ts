@@ -43,7 +43,10 @@ describe('revokeOrphan', () => {
 
   it('names the reason of a failed revocation: our code, our own message, or just "error" for a package\'s error', async () => {
     const failed = (reason: string) => `PAT t in workspace "prod" was created but not issued; its revocation failed (${reason}): an operator must revoke it`;
-    const says = (err: unknown) => revokeOrphan(deps(() => Promise.reject(err)).deps, ws, 'sp', 't', MARK);
+    const says = (err: unknown) => revokeOrphan(deps(async () => {
+      await Promise.resolve();
+      throw err;
+    }).deps, ws, 'sp', 't', MARK);
     expect(await says(new UnknownTokenError({ detail: 'gone' }))).toBe(failed('unknown_token'));
     expect(await says(new UpstreamUnavailableError('Databricks workspace "prod" did not answer'))).toBe(failed('upstream_unavailable'));
     // Our own error: its stack runs through our code only (a test's own stack runs through the runner's packages).
@@ -80,7 +83,7 @@ describe('revokeOrphan', () => {
   it('runs outside the request budget: a spent budget does not stop the revocation', async () => {
     const d = deadlinesFor(20_000);
     const { deps: raw, calls } = deps(() => Promise.resolve());
-    const bounded = withDeadlines({ ...raw, pats: { ...raw.pats, create: () => Promise.reject(new Error('unused')), list: () => Promise.resolve([]) } } as VendDeps, d);
+    const bounded = withDeadlines({ ...raw, pats: { ...raw.pats, create: () => Promise.reject(new Error('unused')), list: () => Promise.resolve([]) } }, d);
     const line = await withRequestBudget(0, () => revokeOrphan(bounded, ws, 'sp', 't', MARK));
     expect(line).toMatch(/it was revoked$/);
     expect(calls).toHaveLength(1);

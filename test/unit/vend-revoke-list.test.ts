@@ -115,7 +115,7 @@ describe('listWorkspaces', () => {
   });
 
   it('leaves out a grant whose workspace is no longer configured (an API grant outliving its workspace)', async () => {
-    const grants = compileGrants([...config.grants, { ...config.grants[0]!, workspace: 'gone' }], TENANT);
+    const grants = compileGrants([...config.grants, { ...config.grants[0], workspace: 'gone' }], TENANT);
     const w = world({ grants });
     const names = ((await listWorkspaces(w.deps, w.ctx)).body as { name: string }[]).map((i) => i.name);
     expect(names).toEqual(['analytics', 'prod', 'zeta']);
