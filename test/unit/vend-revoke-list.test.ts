@@ -19,7 +19,7 @@ const config = vendConfig({ prod: 'https://adb-1.2.azuredatabricks.net', analyti
 ]);
 const alice: CallerIdentity = { tenantId: TENANT, objectId: 'oid-alice', appId: 'app-1', roles: ['Vend.Prod'], kind: 'app', name: 'alice-app' };
 
-function world(over: Partial<VendDeps> = {}) {
+function world(over: Record<string, unknown> = {}) {
   const rows: AuditRecord[] = [];
   const calls: unknown[][] = [];
   const deps = {
@@ -58,7 +58,7 @@ describe('revokeToken', () => {
   });
 
   it('fills the decision as each check passes, so a refusal row says what was known', async () => {
-    const unknown = world({ pats: { revoke: () => Promise.reject(new UnknownTokenError({ detail: 'gone' })) } } as Partial<VendDeps>);
+    const unknown = world({ pats: { revoke: () => Promise.reject(new UnknownTokenError({ detail: 'gone' })) } });
     const d1: Decision = { startedAt: NOW };
     expect(await refusal(revokeToken(unknown.deps, unknown.ctx, { workspace: 'prod', tokenId: 'tid' }, d1))).toBeInstanceOf(UnknownTokenError);
     expect(d1).toMatchObject({ caller: alice, mode: 'pat', managementToken: false, workspace: 'prod', servicePrincipal: 'etl-sp' });

@@ -103,7 +103,8 @@ describe('each upstream that never answers is cut at its own deadline', () => {
   it('calls before the audit keep the audit\'s share of the request budget in reserve; the audit write does not', async () => {
     const d = withDeadlines(raw({ minter: { getToken: never }, verifyCaller: never, pats: { list: never }, audit: { record: never } }).deps, D);
     // 3 s of budget left, 2 s of it reserved for the audit: 1 s for each call before it.
-    for (const call of [() => d.minter.getToken(sp, 's', 1), () => d.verifyCaller(null), () => d.pats.list(ws, 'sp')]) {
+    const before: (() => Promise<unknown>)[] = [() => d.minter.getToken(sp, 's', 1), () => d.verifyCaller(null), () => d.pats.list(ws, 'sp')];
+    for (const call of before) {
       const { atMs, error } = await settleTime(() => withRequestBudget(3_000, call), 100);
       expect(atMs).toBe(1_000);
       expect(error).toMatchObject({ detail: expect.stringContaining('did not answer within 1 s') as string });
