@@ -7,6 +7,7 @@ import type { CallerIdentity, Entitlement } from '../../src/core/policy';
 import type { VendDeps } from '../../src/core/vend';
 import { MODES } from '../../src/core/vend/modes';
 import type { ModeInput } from '../../src/core/vend/modes';
+import { tokenIdOf } from '../../src/core/vend/modes/token-id';
 import { tokenRequestSchema } from '../../src/core/vend/request-schema';
 import { RESOURCE, TENANT, vendConfig } from '../support/vend-config';
 
@@ -245,5 +246,15 @@ describe('mode pat', () => {
     listed.push({ tokenId: 't0', comment: patComment(TENANT, 'oid-app', 'old'), expiresOnMs: -1 });
     await expect(MODES.pat.vend(input(deps, { mode: 'pat' }))).rejects.toMatchObject({ status: 429 });
     expect(calls.create).toEqual([]);
+  });
+});
+
+describe('tokenIdOf: an identifier for the audit row, never the token', () => {
+  it('is uti, else jti, and only when it is a string; a token that is not a JWT has none', () => {
+    expect(tokenIdOf(jwt({ uti: 'u1', jti: 'j1' }))).toBe('u1');
+    expect(tokenIdOf(jwt({ jti: 'j1' }))).toBe('j1');
+    expect(tokenIdOf(jwt({ uti: 7 }))).toBeUndefined();
+    expect(tokenIdOf(jwt({}))).toBeUndefined();
+    expect(tokenIdOf('dapi0123456789abcdef0123456789abcdef')).toBeUndefined();
   });
 });

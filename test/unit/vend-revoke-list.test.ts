@@ -25,7 +25,10 @@ function world(over: Record<string, unknown> = {}) {
   const deps = {
     config,
     grants: compileGrants(config.grants, config.tenantId),
-    verifyCaller: (auth: string | null) => (auth === 'Bearer alice' ? Promise.resolve(alice) : Promise.reject(new InvalidTokenError('The token is malformed.'))),
+    verifyCaller: (auth: string | null) => {
+      const known = { 'Bearer alice': alice, 'Bearer alice-elsewhere': { ...alice, tenantId: 'other-tenant' }, 'Bearer bob': { ...alice, objectId: 'oid-bob' } }[auth ?? ''];
+      return known ? Promise.resolve(known) : Promise.reject(new InvalidTokenError('The token is malformed.'));
+    },
     limiter: new RateLimiter(100, { now: () => NOW }),
     minter: { getToken: (sp: { name: string }, scope: string, min: number) => (calls.push(['getToken', sp.name, scope, min]), Promise.resolve({ token: 'sp-token', expiresOnMs: NOW + 3_600_000 })) },
     pats: { revoke: (ws: { name: string }, sp: string, id: string, mark: string) => (calls.push(['revoke', ws.name, sp, id, mark]), Promise.resolve()) },
@@ -126,5 +129,8 @@ describe('listWorkspaces', () => {
     expect(await refusal(listWorkspaces(w.deps, { ...w.ctx, authorization: 'Bearer eve' }))).toBeInstanceOf(InvalidTokenError);
     await listWorkspaces(w.deps, w.ctx);
     expect(await refusal(listWorkspaces(w.deps, w.ctx))).toMatchObject({ status: 429, code: 'rate_limited' });
+    // The limit is per caller (tenant and object id): others are not held back by alice.
+    expect((await listWorkspaces(w.deps, { ...w.ctx, authorization: 'Bearer bob' })).status).toBe(200);
+    expect((await listWorkspaces(w.deps, { ...w.ctx, authorization: 'Bearer alice-elsewhere' })).status).toBe(200);
   });
 });
