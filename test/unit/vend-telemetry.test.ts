@@ -4,10 +4,12 @@ import { NotGrantedError, UpstreamUnavailableError } from '../../src/core/errors
 import type { CoreResponse, Logger } from '../../src/core/http';
 import { jsonResponse } from '../../src/core/http';
 import type { DatabricksTokenExchanger, OnBehalfOfMinter } from '../../src/core/mint';
+import { compileGrants, RateLimiter } from '../../src/core/policy';
 import type { CallerIdentity } from '../../src/core/policy';
+import { FixedAuditKey } from '../../src/core/secrets';
 import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { RequestFacts, Telemetry } from '../../src/core/telemetry';
-import { runDecision } from '../../src/core/vend';
+import { issueToken, runDecision } from '../../src/core/vend';
 import type { Decision, RequestContext, VendDeps } from '../../src/core/vend';
 import { requestFacts } from '../../src/core/vend/run-decision';
 import { tracedExchanger, tracedFetch, tracedOnBehalfOf, tracedPats } from '../../src/core/vend/with-telemetry';
@@ -133,5 +135,24 @@ describe('runDecision reports each request once, with identifiers only', () => {
     expect(requestFacts(deps(undefined), ctx, { workspace: 'prod', mode: 'oauth' }, 'token', how)).toMatchObject({ workspace: 'prod', mode: 'oauth' });
     const none = requestFacts(deps(undefined), ctx, {}, 'token', how);
     expect(none).toMatchObject({ workspace: undefined, mode: undefined, callerTenantId: undefined, requestId: 'req-1', route: 'token', status: 403 });
+  });
+});
+
+describe('a vend\'s stages (README: the request span\'s children)', () => {
+  it('caller, grant, mint and audit, in that order, each once', async () => {
+    const stages: string[] = [];
+    const telemetry: Telemetry = { ...NO_TELEMETRY, enabled: true, stage: (name, run) => (stages.push(name), run()) };
+    const cfg = vendConfig({ prod: 'https://adb-1.2.azuredatabricks.net' }, [{ workspace: 'prod', callers: { roles: ['R'] }, modes: ['aad'], maxLifetimeSeconds: 900 }]);
+    const token = `eyJhbGciOiJub25lIn0.${Buffer.from('{"uti":"u"}').toString('base64url')}.`;
+    const deps = {
+      config: cfg, grants: compileGrants(cfg.grants, cfg.tenantId), telemetry, clock: { now: () => 1_000 },
+      verifyCaller: () => Promise.resolve({ ...caller, roles: ['R'] }), limiter: new RateLimiter(10),
+      auditKey: new FixedAuditKey(Buffer.alloc(32, 1)), minter: { getToken: () => Promise.resolve({ token, expiresOnMs: 3_600_000 }) },
+      audit: { record: () => Promise.resolve() },
+    } as unknown as VendDeps;
+    const ctx: RequestContext = { requestId: 'r', authorization: 'Bearer x', sourceIp: undefined, userAgent: undefined };
+    const res = await issueToken(deps, ctx, { contentType: 'application/json', readBody: () => Promise.resolve('{"workspace":"prod"}') }, { startedAt: 0 });
+    expect(res.status).toBe(200);
+    expect(stages).toEqual(['caller', 'grant', 'mint', 'audit']);
   });
 });
