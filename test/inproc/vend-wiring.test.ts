@@ -8,8 +8,8 @@ import { loadConfig } from '../../src/core/config';
 import { deadlinesFor } from '../../src/core/deadline';
 import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
-import { createVendDeps } from '../../src/core/vend';
-import type { CreateVendDepsOptions } from '../../src/core/vend/create-vend-deps';
+import { createVendDeps } from '../../src/core/azure';
+import type { CreateVendDepsOptions } from '../../src/core/azure';
 import { makeRoutes } from '../../src/functions/routes';
 
 // createVendDeps is the one place config meets real clients. These tests check what it wires,
