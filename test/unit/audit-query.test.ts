@@ -121,7 +121,8 @@ describe('queryAudit', () => {
     const seen: string[] = [];
     const gen = queryAudit(reader, { from: T0, to: T0 + 6_000, sliceMs: 1_000, readAhead: 3, kinds: ['issuance'] });
     const first = await gen.next();
-    seen.push(String(first.value?.row.request_id));
+    if (first.done) throw new Error('expected a row');
+    seen.push(String(first.value.row.request_id));
     // The first slice is yielded while three slices have been asked for.
     expect(new Set(reader.calls.map((c) => c.from)).size).toBe(3);
     for await (const { row: r } of gen) seen.push(String(r.request_id));

@@ -110,7 +110,7 @@ describe('RefusalRecorder summaries', () => {
     const [summary] = summaries(q.rows);
     const time = new Date(now).toISOString();
     expect(summary).toEqual({
-      rowKey: expect.stringMatching(/^20261129T120105\.000Z_summary-20261129T120005\.000Z-[0-9a-f]{8}$/),
+      rowKey: expect.stringMatching(/^20261129T120105\.000Z_summary-20261129T120005\.000Z-[0-9a-f]{8}$/) as string,
       time,
       outcome: 'refusals_summary',
       code: 'refusals_suppressed',

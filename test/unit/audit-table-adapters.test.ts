@@ -1,0 +1,274 @@
+import { RestError } from '@azure/data-tables';
+import type { TableClient, TableTransactionResponse, TransactionAction } from '@azure/data-tables';
+import { describe, expect, it } from 'vitest';
+import { TableAuditSink, tableAuditReader } from '../../src/core/audit';
+import type { AuditRecord } from '../../src/core/audit';
+import { EntityRejectedError } from '../../src/core/audit/group-commit';
+import type { AuditEntity, BatchWriter } from '../../src/core/audit/group-commit';
+import { TableBatchWriter, failedIndex } from '../../src/core/audit/table-batch-writer';
+import { NO_TELEMETRY } from '../../src/core/telemetry';
+import type { Telemetry } from '../../src/core/telemetry';
+
+// The Table storage adapters' own decisions, on the errors the SDK raises (RestError with the
+// service's status): which failure names one entity, when the table is (re)created, what a
+// partition query asks the store. The same paths run against azurite in audit-store.test.ts.
+
+const restError = (statusCode: number, message: string): RestError => new RestError(message, { statusCode });
+
+describe('failedIndex', () => {
+  it('reads the entity index the service puts before a client error message', () => {
+    expect(failedIndex(restError(409, '3:The specified entity already exists.'))).toBe(3);
+    expect(failedIndex(restError(400, '0:One of the request inputs is not valid.'))).toBe(0);
+    expect(failedIndex(restError(400, '99:x'))).toBe(99);
+    expect(failedIndex(restError(499, '120:x'))).toBe(120);
+  });
+
+  it('names no entity for server errors, other shapes, or a message without a leading index', () => {
+    expect(failedIndex(restError(500, '1:Internal error'))).toBeUndefined();
+    expect(failedIndex(restError(503, '1:Server busy'))).toBeUndefined();
+    expect(failedIndex(restError(399, '1:x'))).toBeUndefined();
+    expect(failedIndex(restError(409, 'The specified entity already exists. 3:'))).toBeUndefined();
+    expect(failedIndex(restError(409, '1234:x'))).toBeUndefined();
+    expect(failedIndex(restError(409, '2 :x'))).toBeUndefined();
+    expect(failedIndex(new Error('1:no status'))).toBeUndefined();
+    expect(failedIndex({ statusCode: 409, message: '1:not an Error' })).toBeUndefined();
+    expect(failedIndex({ statusCode: '409', message: '1:x' })).toBeUndefined();
+  });
+});
+
+interface StubTable {
+  readonly client: TableClient;
+  readonly creates: number[];
+  readonly transactions: { actions: TransactionAction[]; signal: AbortSignal | undefined }[];
+  createError: RestError | undefined;
+  transactionError: RestError | undefined;
+}
+
+/** The two calls the writer makes, with the SDK's error type: the decisions under test are the writer's. */
+function stubTable(): StubTable {
+  const stub: StubTable = {
+    creates: [],
+    transactions: [],
+    createError: undefined,
+    transactionError: undefined,
+    client: {
+      createTable: () => {
+        stub.creates.push(stub.creates.length + 1);
+        return stub.createError ? Promise.reject(stub.createError) : Promise.resolve();
+      },
+      submitTransaction: (actions: TransactionAction[], options?: { abortSignal?: AbortSignal }) => {
+        stub.transactions.push({ actions, signal: options?.abortSignal });
+        const err = stub.transactionError;
+        stub.transactionError = undefined;
+        return err ? Promise.reject(err) : Promise.resolve({ status: 202, subResponses: [], getResponseForEntity: () => undefined } as TableTransactionResponse);
+      },
+    } as unknown as TableClient,
+  };
+  return stub;
+}
+
+const entities = (...keys: string[]): AuditEntity[] => keys.map((rowKey) => ({ partitionKey: '20261129-00', rowKey, outcome: 'issued' }));
+
+describe('TableBatchWriter', () => {
+  it('creates the table once, then inserts each batch as create actions only, under a deadline', async () => {
+    const table = stubTable();
+    const writer = new TableBatchWriter(table.client);
+    await writer.insertBatch(entities('a', 'b'));
+    await writer.insertBatch(entities('c'));
+    expect(table.creates).toHaveLength(1);
+    expect(table.transactions.map((t) => t.actions)).toEqual([
+      [['create', entities('a')[0]], ['create', entities('b')[0]]],
+      [['create', entities('c')[0]]],
+    ]);
+    expect(table.transactions.every((t) => t.signal instanceof AbortSignal && !t.signal.aborted)).toBe(true);
+  });
+
+  it('writes on when it may not create tables (403: the template made the table)', async () => {
+    const table = stubTable();
+    table.createError = restError(403, 'AuthorizationPermissionMismatch');
+    const writer = new TableBatchWriter(table.client);
+    await writer.insertBatch(entities('a'));
+    await writer.insertBatch(entities('b'));
+    expect(table.creates).toHaveLength(1);
+    expect(table.transactions).toHaveLength(2);
+  });
+
+  it('fails the write when the table cannot be made, and tries again on the next one', async () => {
+    const table = stubTable();
+    table.createError = restError(500, 'down');
+    const writer = new TableBatchWriter(table.client);
+    await expect(writer.insertBatch(entities('a'))).rejects.toBe(table.createError);
+    expect(table.transactions).toHaveLength(0);
+    table.createError = undefined;
+    await writer.insertBatch(entities('a'));
+    expect(table.creates).toHaveLength(2);
+    expect(table.transactions).toHaveLength(1);
+  });
+
+  it('prepares the table at start-up without ever rejecting', async () => {
+    const table = stubTable();
+    table.createError = restError(500, 'down');
+    const writer = new TableBatchWriter(table.client);
+    await expect(writer.prepare()).resolves.toBeUndefined();
+    table.createError = undefined;
+    await writer.prepare();
+    await writer.insertBatch(entities('a'));
+    expect(table.creates).toHaveLength(2);
+  });
+
+  it('re-creates the table after a write finds it gone (404)', async () => {
+    const table = stubTable();
+    const writer = new TableBatchWriter(table.client);
+    await writer.insertBatch(entities('a'));
+    table.transactionError = restError(404, 'TableNotFound');
+    await expect(writer.insertBatch(entities('b'))).rejects.toMatchObject({ statusCode: 404 });
+    await writer.insertBatch(entities('b'));
+    expect(table.creates).toHaveLength(2);
+    // Any other failure keeps the table as made.
+    table.transactionError = restError(500, 'busy');
+    await expect(writer.insertBatch(entities('c'))).rejects.toMatchObject({ statusCode: 500 });
+    await writer.insertBatch(entities('c'));
+    expect(table.creates).toHaveLength(2);
+  });
+
+  it('names the rejected entity (conflict only for 409), and passes on an index outside the batch as is', async () => {
+    const table = stubTable();
+    const writer = new TableBatchWriter(table.client);
+    const exists = restError(409, '1:The specified entity already exists.');
+    table.transactionError = exists;
+    const conflict = await writer.insertBatch(entities('a', 'b')).catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(EntityRejectedError);
+    expect(conflict).toMatchObject({ index: 1, conflict: true, cause: exists });
+    table.transactionError = restError(400, '0:Bad key');
+    expect(await writer.insertBatch(entities('a')).catch((e: unknown) => e)).toMatchObject({ index: 0, conflict: false });
+    const outside = restError(400, '2:Bad key');
+    table.transactionError = outside;
+    expect(await writer.insertBatch(entities('a', 'b')).catch((e: unknown) => e)).toBe(outside);
+  });
+});
+
+describe('tableAuditReader', () => {
+  it('asks one partition and RowKey range, each filter as an OData string literal', async () => {
+    const filters: string[] = [];
+    const client = {
+      listEntities: (options: { queryOptions: { filter: string } }) => {
+        filters.push(options.queryOptions.filter);
+        return (function* () {
+          yield { partitionKey: 'p', rowKey: 'r1' };
+        })();
+      },
+    } as unknown as TableClient;
+    const reader = tableAuditReader(client);
+    const rows = [];
+    for await (const row of reader.list('20261129-01', '20261129T00', '20261129T01', {})) rows.push(row);
+    expect(rows).toEqual([{ partitionKey: 'p', rowKey: 'r1' }]);
+    for await (const _ of reader.list('p', 'a', 'b', { outcome: 'issued', caller_tid: "x'y", workspace: 'w', request_id: 'q', token_id: 't', token_fingerprint: 'f', caller_oid: 'o', caller_appid: 'c', caller: "u'v" })) void _;
+    expect(filters).toEqual([
+      "PartitionKey eq '20261129-01' and RowKey ge '20261129T00' and RowKey lt '20261129T01'",
+      "PartitionKey eq 'p' and RowKey ge 'a' and RowKey lt 'b' and outcome eq 'issued' and caller_tid eq 'x''y' and caller_oid eq 'o' and caller_appid eq 'c'" +
+        " and workspace eq 'w' and request_id eq 'q' and token_id eq 't' and token_fingerprint eq 'f' and (caller_oid eq 'u''v' or caller_appid eq 'u''v')",
+    ]);
+  });
+});
+
+function issued(id: string): AuditRecord {
+  return { request_id: id, time: '2026-11-29T12:00:00.000Z', outcome: 'issued', status: 200, code: 'issued', latency_ms: 1 };
+}
+
+/** A store that keeps every batch in memory, or fails while `down` is set. */
+function memoryWriter(): BatchWriter & { batches: AuditEntity[][]; down: boolean; prepared: number } {
+  const w = {
+    batches: [] as AuditEntity[][],
+    down: false,
+    prepared: 0,
+    insertBatch: (batch: readonly AuditEntity[]) => (w.down ? Promise.reject(restError(503, 'down')) : (w.batches.push([...batch]), Promise.resolve())),
+    prepare: () => ((w.prepared += 1), Promise.resolve()),
+  };
+  return w;
+}
+
+describe('TableAuditSink', () => {
+  it('tells health each issuance outcome through options.onOutcome too', async () => {
+    const writer = memoryWriter();
+    const outcomes: boolean[] = [];
+    const sink = new TableAuditSink(writer, undefined, undefined, { onOutcome: (ok) => outcomes.push(ok) });
+    try {
+      await sink.record(issued('a'));
+      writer.down = true;
+      await expect(sink.record(issued('b'))).rejects.toMatchObject({ name: 'AuditUnavailableError' });
+    } finally {
+      sink.close();
+    }
+    expect(outcomes).toEqual([true, false]);
+    expect(writer.batches.flat().map((e) => e.rowKey)).toEqual(['20261129T120000.000Z_a']);
+  });
+
+  it('prepares the store at start-up, and resolves when the store needs no preparing', async () => {
+    const writer = memoryWriter();
+    const sink = new TableAuditSink(writer);
+    await sink.prepare();
+    sink.close();
+    expect(writer.prepared).toBe(1);
+    const bare = new TableAuditSink({ insertBatch: () => Promise.resolve() });
+    await expect(bare.prepare()).resolves.toBeUndefined();
+    bare.close();
+  });
+
+  it('writes issuance rows into issuance partitions and refusals into refusal partitions', async () => {
+    const writer = memoryWriter();
+    const sink = new TableAuditSink(writer);
+    await sink.record(issued('i'));
+    await sink.record({ ...issued('g'), outcome: 'grant_created', code: 'grant_created' });
+    await sink.record({ ...issued('d'), outcome: 'denied', status: 403, code: 'not_granted' });
+    await sink.drain();
+    sink.close();
+    const byKind = writer.batches.flat().map((e) => [String(e.request_id), /-r\d$/.test(e.partitionKey) ? 'refusal' : 'issuance']);
+    expect(byKind.sort()).toEqual([['d', 'refusal'], ['g', 'issuance'], ['i', 'issuance']]);
+  });
+
+  it('reports a batch to telemetry (rows and a table dependency span) when telemetry is on', async () => {
+    const writer = memoryWriter();
+    const seen: string[] = [];
+    const telemetry: Telemetry = {
+      ...NO_TELEMETRY,
+      enabled: true,
+      auditBatch: (kind, rows) => void seen.push(`batch ${kind} ${rows}`),
+      dependency: (dependency, operation, run) => (seen.push(`${dependency} ${operation}`), run()),
+    };
+    const sink = new TableAuditSink(writer, undefined, undefined, { telemetry });
+    await sink.record(issued('i'));
+    await sink.record({ ...issued('d'), outcome: 'denied', status: 401, code: 'invalid_token' });
+    await sink.drain();
+    sink.close();
+    expect(seen).toEqual(['batch issuance 1', 'table insert batch', 'batch refusal 1', 'table insert batch']);
+    expect(writer.batches).toHaveLength(2);
+  });
+
+  it('logs a failed background refusal write as a sanitized warning by default', async () => {
+    const writer = memoryWriter();
+    writer.down = true;
+    const warned: string[] = [];
+    const original = console.warn;
+    console.warn = (line: string) => void warned.push(line);
+    try {
+      const sink = new TableAuditSink(writer);
+      await sink.record({ ...issued('d'), outcome: 'denied', status: 401, code: 'invalid_token', source_ip: '203.0.113.9' });
+      await sink.drain();
+      sink.close();
+    } finally {
+      console.warn = original;
+    }
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0] ?? '')).toMatchObject({ level: 'warn', message: 'audit record of a refusal could not be written', error: { statusCode: 503 } });
+    expect(warned[0]).not.toContain('203.0.113.9');
+  });
+
+  it('drain gives up at its deadline when the store never answers', async () => {
+    const sink = new TableAuditSink({ insertBatch: () => new Promise<void>(() => undefined) });
+    void sink.record(issued('stuck')).catch(() => undefined);
+    const started = Date.now();
+    await sink.drain(50);
+    sink.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+  });
+});
