@@ -98,7 +98,7 @@ export class GroupCommitter {
 
   #pump(): void {
     while (this.#inFlight < (this.options.maxInFlight ?? 2) && this.#queue.length > 0) {
-      const batch = this.#cut();
+      const [day, batch] = this.#cut();
       this.#inFlight += 1;
       let held = true;
       const release = (): void => {
@@ -109,16 +109,16 @@ export class GroupCommitter {
       };
       const timeoutMs = this.options.slotTimeoutMs;
       const timer = timeoutMs === undefined ? undefined : setTimeout(release, timeoutMs).unref();
-      void this.#write(batch).finally(() => {
+      void this.#write(day, batch).finally(() => {
         clearTimeout(timer);
         release();
       });
     }
   }
 
-  /** The oldest rows of one day, within the transaction limits, with no RowKey twice. */
-  #cut(): Pending[] {
-    const day = (this.#queue[0]).day;
+  /** The oldest rows of one day (the oldest row's), within the transaction limits, with no RowKey twice. */
+  #cut(): [string, Pending[]] {
+    const day = this.#queue[0].day;
     const batch: Pending[] = [];
     const keys = new Set<string>();
     let bytes = 0;
@@ -133,12 +133,12 @@ export class GroupCommitter {
       bytes += p.bytes;
       this.#queue.splice(i, 1);
     }
-    return batch;
+    return [day, batch];
   }
 
-  async #write(batch: Pending[]): Promise<void> {
+  async #write(day: string, batch: Pending[]): Promise<void> {
     const bucket = Math.floor((this.options.random ?? Math.random)() * this.options.buckets) % this.options.buckets;
-    const pk = partitionKey(batch[0]?.day ?? '', this.options.kind, bucket);
+    const pk = partitionKey(day, this.options.kind, bucket);
     const rest = [...batch];
     while (rest.length > 0) {
       try {
@@ -146,12 +146,12 @@ export class GroupCommitter {
         for (const p of rest) p.resolve();
         return;
       } catch (err) {
-        const bad = err instanceof EntityRejectedError ? rest[err.index] : undefined;
-        if (!bad || !(err instanceof EntityRejectedError)) {
+        // Only a rejection that names a row of this batch takes that row out; anything else fails them all.
+        if (!(err instanceof EntityRejectedError) || err.index >= rest.length) {
           for (const p of rest) p.reject(err);
           return;
         }
-        rest.splice(err.index, 1);
+        const [bad] = rest.splice(err.index, 1);
         if (err.conflict) void this.#writeRekeyed(bad, pk);
         else bad.reject(err);
       }
