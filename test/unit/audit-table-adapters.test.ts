@@ -1,6 +1,6 @@
 import { RestError } from '@azure/data-tables';
 import type { TableClient, TableTransactionResponse, TransactionAction } from '@azure/data-tables';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TableAuditSink, tableAuditReader } from '../../src/core/audit';
 import type { AuditRecord } from '../../src/core/audit';
 import { EntityRejectedError } from '../../src/core/audit/group-commit';
@@ -270,5 +270,81 @@ describe('TableAuditSink', () => {
     await sink.drain(50);
     sink.close();
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+  });
+});
+
+describe('TableAuditSink scheduling', () => {
+  it('lets a row through once hung batches have held their slots past slotTimeoutMs', async () => {
+    const written: string[] = [];
+    const writer: BatchWriter = {
+      insertBatch: (batch) => (batch.some((e) => e.rowKey.includes('stuck')) ? new Promise<void>(() => undefined) : (written.push(...batch.map((e) => e.rowKey)), Promise.resolve())),
+    };
+    const sink = new TableAuditSink(writer, undefined, undefined, { slotTimeoutMs: 20 });
+    void sink.record(issued('stuck1')).catch(() => undefined);
+    void sink.record(issued('stuck2')).catch(() => undefined);
+    const next = sink.record(issued('next'));
+    const verdict = await Promise.race([next.then(() => 'written'), new Promise((r) => setTimeout(() => r('still waiting'), 5_000).unref())]);
+    sink.close();
+    expect(verdict).toBe('written');
+    expect(written).toEqual(['20261129T120000.000Z_next']);
+  });
+
+  it('writes refusals one batch at a time, so they never take both issuance-sized slots', async () => {
+    const calls: (() => void)[] = [];
+    const writer: BatchWriter = { insertBatch: () => new Promise<void>((resolve) => calls.push(resolve)) };
+    const sink = new TableAuditSink(writer);
+    await sink.record({ ...issued('d1'), outcome: 'denied', status: 401, code: 'invalid_token', source_ip: '192.0.2.1' });
+    await sink.record({ ...issued('d2'), outcome: 'denied', status: 401, code: 'invalid_token', source_ip: '192.0.2.2' });
+    expect(calls).toHaveLength(1);
+    calls[0]?.();
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toHaveLength(2);
+    calls[1]?.();
+    await sink.drain();
+    sink.close();
+  });
+
+  it('drain waits for an issuance still being written', async () => {
+    let release = (): void => undefined;
+    const written: string[] = [];
+    const writer: BatchWriter = {
+      insertBatch: (batch) => new Promise<void>((resolve) => (release = () => (written.push(...batch.map((e) => String(e.request_id))), resolve()))),
+    };
+    const sink = new TableAuditSink(writer);
+    const row = sink.record(issued('slow'));
+    setTimeout(() => release(), 30);
+    await sink.drain();
+    sink.close();
+    expect(written).toEqual(['slow']);
+    await row;
+  });
+
+  it('sweeps finished refusal minutes into summaries every 10 s until closed', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const writer = memoryWriter();
+      let now = Date.UTC(2026, 10, 29, 12);
+      const refusals = { now: () => now, perKeyPerMinute: 1 };
+      const denied = (id: string): AuditRecord => ({ ...issued(id), outcome: 'denied', status: 401, code: 'invalid_token', source_ip: '192.0.2.1' });
+      const sink = new TableAuditSink(writer, undefined, undefined, { refusals });
+      await sink.record(denied('a'));
+      await sink.record(denied('b'));
+      now += 60_000;
+      vi.advanceTimersByTime(10_000);
+      await new Promise((r) => setImmediate(r));
+      expect(writer.batches.flat().map((e) => e.outcome)).toEqual(['denied', 'refusals_summary']);
+      // Closed: the timer no longer sweeps.
+      const closed = new TableAuditSink(writer, undefined, undefined, { refusals });
+      await closed.record(denied('c'));
+      await closed.record(denied('d'));
+      closed.close();
+      now += 60_000;
+      vi.advanceTimersByTime(20_000);
+      await new Promise((r) => setImmediate(r));
+      expect(writer.batches.flat().map((e) => e.outcome)).toEqual(['denied', 'refusals_summary', 'denied']);
+      sink.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
