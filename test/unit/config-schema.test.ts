@@ -233,3 +233,66 @@ describe('workspace hosts and references', () => {
     expect(odd.every((i) => !i.includes('no service principal named'))).toBe(true);
   });
 });
+
+describe('edge shapes and spellings', () => {
+  const LETTERS = 'abcdef01-2345-6789-abcd-ef0123456789';
+
+  it('compares and stores tenant ids without regard to case', () => {
+    const callers = { audiences: ['api://x'], allowedTenants: [LETTERS.toUpperCase(), OTHER_TENANT] };
+    const config = load(doc({ tenantId: LETTERS.toUpperCase(), callers, grants: [grant({ tenants: [LETTERS] })], admins: { roles: ['A'], tenants: [LETTERS.toUpperCase()] } }));
+    expect(config.tenantId).toBe(LETTERS);
+    expect(config.allowedTenants).toEqual([LETTERS, OTHER_TENANT]);
+    const lower = { audiences: ['api://x'], allowedTenants: [LETTERS] };
+    expect(load(doc({ callers: lower, grants: [grant({ tenants: [LETTERS.toUpperCase()] })] })).grants[0]?.tenants).toEqual([LETTERS.toUpperCase()]);
+  });
+
+  it('strips every trailing slash of the vault URL and the federation audience', () => {
+    const config = load(doc({ keyVaultUrl: 'https://kv-vending.vault.azure.net//', servicePrincipals: { 'etl-sp': { clientId: SP, federated: true, federationAudience: 'api://AzureADTokenExchange//' } } }));
+    expect(config.keyVaultUrl).toBe('https://kv-vending.vault.azure.net');
+    expect(config.workspaces.get('analytics-prod')?.servicePrincipal.federationScope).toBe('api://AzureADTokenExchange/.default');
+  });
+
+  it('takes only an https origin as the authority host', () => {
+    const rule = 'AZURE_AUTHORITY_HOST: must be an https origin (MSAL refuses anything else)';
+    expect(issuesOf(doc(), { AZURE_AUTHORITY_HOST: 'https://login.example.test/tenant' })).toEqual([rule]);
+    expect(issuesOf(doc(), { AZURE_AUTHORITY_HOST: 'xhttps://login.example.test' })).toEqual([rule]);
+  });
+
+  it('checks loopback hosts against the switch even when other settings are broken', () => {
+    const loopback = doc({ workspaces: { 'analytics-prod': { host: 'https://127.0.0.1:8443', resourceId: RESOURCE, servicePrincipal: 'etl-sp' } } });
+    expect(issuesOf(loopback, { AUDIT_TABLE_ENDPOINT: '' })).toEqual([
+      'AUDIT_TABLE_ENDPOINT: missing (no audit sink, no tokens)',
+      'workspaces.analytics-prod.host: must be a workspace host ending in .azuredatabricks.net for cloud AzurePublic',
+    ]);
+  });
+
+  it('checks references only on values of the right type, never crashing on null or odd shapes', () => {
+    const none = (list: readonly string[], text: string): void => expect(list.filter((i) => i.includes(text))).toEqual([]);
+    expect(issuesOf(null)).toEqual(['(document): Invalid input: expected object, received null']);
+    const nulls = issuesOf(doc({ workspaces: { w: null }, grants: [null] }));
+    expect(nulls).toEqual(expect.arrayContaining([expect.stringMatching(/^workspaces\.w: /), expect.stringMatching(/^grants\.0: /)]));
+    // A workspace without a service principal or with an unparsable host, a grant without a workspace: schema issues only.
+    const missing = issuesOf(doc({ workspaces: { w: { host: 'not a url', resourceId: RESOURCE } }, grants: [{ callers: { roles: ['R'] }, modes: ['aad'], maxLifetimeSeconds: 600 }] }));
+    expect(missing).toEqual(expect.arrayContaining(['workspaces.w.servicePrincipal: required (string)', 'workspaces.w.host: must be an https URL', 'grants.0.workspace: required (string)']));
+    none(missing, 'no service principal named');
+    none(missing, 'no workspace named');
+    // Workspaces given as a list are a schema issue, not a set of names to resolve.
+    none(issuesOf(doc({ workspaces: [{ host: HOST, resourceId: RESOURCE, servicePrincipal: 'ghost' }] })), 'no service principal named');
+    // A tenant that is not a string is a schema issue only.
+    const odd = issuesOf(doc({ grants: [grant({ tenants: [5] })] }));
+    expect(odd).toEqual(['grants.0.tenants.0: Invalid input: expected string, received number']);
+  });
+
+  it('knows only its own clouds, never an inherited name', () => {
+    const ws = { 'analytics-prod': { host: 'https://adb-1.2.example.test', resourceId: RESOURCE, servicePrincipal: 'etl-sp' } };
+    for (const cloud of ['constructor', ['AzurePublic']]) {
+      const issues = issuesOf(doc({ cloud, workspaces: ws }));
+      expect(issues).toEqual([expect.stringMatching(/^cloud: /)]);
+    }
+  });
+
+  it('lets auditors be named by app id or object id alone', () => {
+    expect(load(doc({ auditors: { callers: { appIds: [APP] } } })).auditors?.callers.appIds).toEqual([APP]);
+    expect(load(doc({ auditors: { callers: { objectIds: [APP] }, maxSpanDays: 7 } })).auditors).toMatchObject({ maxSpanDays: 7, callers: { objectIds: [APP] } });
+  });
+});

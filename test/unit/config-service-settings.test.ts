@@ -176,3 +176,11 @@ describe('the audit fingerprint key', () => {
     expect(issues).toEqual(['AUDIT_HMAC_KEY: must be base64 of at least 32 bytes']);
   });
 });
+
+describe('anchored checks', () => {
+  it('refuse a grants endpoint or an audit key with anything before the expected text', () => {
+    expect(read({ GRANTS_TABLE_ENDPOINT: ' https://other.table.core.windows.net' }).issues).toEqual([`GRANTS_TABLE_ENDPOINT: ${ENDPOINT_RULE}`]);
+    expect(read({ GRANTS_TABLE_ENDPOINT: 'xhttps://other.table.core.windows.net' }).issues).toEqual([`GRANTS_TABLE_ENDPOINT: ${ENDPOINT_RULE}`]);
+    expect(parseAuditKey(`!${Buffer.alloc(40, 3).toString('base64')}`)).toBeUndefined();
+  });
+});

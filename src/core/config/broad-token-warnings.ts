@@ -6,13 +6,12 @@ import type { VendingConfig } from './load-config';
  * such a grant gives more than its workspace. Mode oauth (workspace-bound, scoped) does not.
  */
 export function broadTokenWarnings(config: VendingConfig): string[] {
-  const bySp = new Map<string, string[]>();
-  for (const ws of config.workspaces.values()) bySp.set(ws.servicePrincipal.name, [...(bySp.get(ws.servicePrincipal.name) ?? []), ws.name]);
+  const workspaces = [...config.workspaces.values()];
   const warnings: string[] = [];
   config.grants.forEach((grant, i) => {
     const ws = config.workspaces.get(grant.workspace);
     if (!ws || !grant.modes.includes('aad')) return;
-    const shared = (bySp.get(ws.servicePrincipal.name) ?? []).filter((name) => name !== ws.name).sort();
+    const shared = workspaces.filter((w) => w.servicePrincipal.name === ws.servicePrincipal.name && w.name !== ws.name).map((w) => w.name).sort();
     if (shared.length === 0) return;
     warnings.push(
       `grants.${i} allows mode aad on workspace "${ws.name}", whose service principal "${ws.servicePrincipal.name}" also serves ` +

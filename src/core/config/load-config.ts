@@ -70,8 +70,9 @@ export function loadConfig(env: Env): VendingConfig {
   const service = readServiceSettings(env, issues);
   const authorityHost = readAuthorityHost(env, parsed?.data, issues);
   // Cross-references are checked on the raw document too, so one run lists every problem.
-  if (raw !== undefined) checkReferences(raw, service?.allowLoopbackWorkspaces ?? false, issues);
-  if (issues.length > 0 || !parsed?.success || !service || !authorityHost) throw new ConfigError(issues);
+  checkReferences(raw, service?.allowLoopbackWorkspaces ?? false, issues);
+  // Each step that yields nothing has said why in `issues`; the other checks narrow the types.
+  if (!parsed?.success || !service || !authorityHost || issues.length > 0) throw new ConfigError(issues);
   return deepFreeze(buildConfig(parsed.data, service, authorityHost, env));
 }
 
@@ -172,10 +173,8 @@ function toServicePrincipal(name: string, sp: ServicePrincipalDocument, databric
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
-    if (value instanceof Map) for (const v of value.values()) deepFreeze(v);
-    else for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
+  // Primitives count as frozen; a Buffer (the audit key) cannot be frozen and is left as it is.
+  if (Object.isFrozen(value) || Buffer.isBuffer(value)) return value;
+  for (const v of value instanceof Map ? value.values() : Object.values(value as object)) deepFreeze(v);
+  return Object.freeze(value);
 }

@@ -14,7 +14,7 @@ const alias = z.string().regex(NAME_PATTERN, NAME_RULE);
 const vaultObjectName = z.string().regex(/^[A-Za-z0-9-]{1,127}$/, 'must be a Key Vault object name (1-127 of [A-Za-z0-9-])');
 const apiScope = z.string().max(100).superRefine((s, ctx) => {
   const problem = apiScopeProblem(s);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  if (problem) ctx.addIssue(problem);
 });
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
 
@@ -89,7 +89,7 @@ export const grantFields = z.strictObject({
 export function checkGrant(g: { modes: readonly string[]; scopes?: readonly string[] | undefined; defaultScopes?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
   if (g.modes.includes('oauth') && !g.scopes?.length) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'mode oauth needs the scopes a caller may ask for' });
   for (const s of g.defaultScopes ?? []) {
-    if (!(g.scopes ?? []).some((a) => scopeCovers(a, s))) ctx.addIssue({ code: 'custom', path: ['defaultScopes'], message: `default scope "${s}" is not within the grant's scopes` });
+    if (!g.scopes?.some((a) => scopeCovers(a, s))) ctx.addIssue({ code: 'custom', path: ['defaultScopes'], message: `default scope "${s}" is not within the grant's scopes` });
   }
 }
 
