@@ -1,7 +1,8 @@
 import { RestError } from '@azure/data-tables';
 import type { TableClient, TableTransactionResponse, TransactionAction } from '@azure/data-tables';
 import { describe, expect, it, vi } from 'vitest';
-import { TableAuditSink, tableAuditReader } from '../../src/core/audit';
+import { TableAuditSink } from '../../src/core/audit/table-audit-sink';
+import { tableAuditReader } from '../../src/core/audit/table-audit-reader';
 import type { AuditRecord } from '../../src/core/audit';
 import { EntityRejectedError } from '../../src/core/audit/group-commit';
 import type { AuditEntity, BatchWriter } from '../../src/core/audit/group-commit';
