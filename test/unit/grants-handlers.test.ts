@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
 import { loadConfig } from '../../src/core/config';
 import { AuditUnavailableError, ConflictError, InvalidTokenError } from '../../src/core/errors';
@@ -453,5 +453,39 @@ describe('grant requests: request, approve (never wider), decline', () => {
     const late = await w.api.approve('owner', 'id-1');
     expect({ status: late.status, detail: late.body.detail }).toEqual({ status: 409, detail: 'This request is already declined.' });
     expect(w.admits(PEOPLE.team)).toBe(false);
+  });
+});
+
+describe('grants: the words of each refusal by id', () => {
+  it('names why: already revoked, revoked stays revoked, config grants read-only, ids not ours, unknown ids', async () => {
+    const w = world();
+    await w.api.create('owner', teamGrant());
+    await w.api.create('owner', teamGrant());
+    await w.api.revoke('owner', 'id-2');
+    const cases: [() => ReturnType<typeof w.api.revoke>, number, string][] = [
+      [() => w.api.revoke('owner', 'id-2'), 409, 'This grant is already revoked.'],
+      [() => w.api.renew('owner', 'id-2'), 409, 'A revoked grant stays revoked; create a new one.'],
+      [() => w.api.revoke('owner', 'config:12'), 409, 'Grants of the config document are read-only here; change the document instead.'],
+      [() => w.api.renew('owner', 'config:0'), 409, 'Grants of the config document are read-only here; change the document instead.'],
+      [() => w.api.revoke('owner', 'config:1x'), 400, 'The grant id is not one this service makes.'],
+      [() => w.api.revoke('owner', 'xconfig:1'), 400, 'The grant id is not one this service makes.'],
+      [() => w.api.revoke('owner', 'config:'), 400, 'The grant id is not one this service makes.'],
+      [() => w.api.revoke('owner', 'id-404'), 404, 'No grant with this id.'],
+    ];
+    for (const [op, status, detail] of cases) {
+      const res = await op();
+      expect({ status: res.status, detail: res.body.detail }).toEqual({ status, detail });
+    }
+    expect(w.store.rows.get('grant/id-1')?.item.state).toBe('active');
+  });
+
+  it('a caller who manages no workspace gets an empty list without a read of the table', async () => {
+    const w = world();
+    await w.api.create('owner', teamGrant());
+    const reads = vi.spyOn(w.store, 'list');
+    expect((await w.api.list('stranger')).body).toEqual([]);
+    expect(reads).not.toHaveBeenCalled();
+    expect(((await w.api.list('owner')).body as unknown as unknown[]).length).toBe(2);
+    expect(reads).toHaveBeenCalledTimes(1);
   });
 });
