@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import { describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
 import { ConflictError, UpstreamUnavailableError } from '../../src/core/errors';
 import { TableGrantStore } from '../../src/core/azure';
 import { apiGrantSchema, grantRequestSchema } from '../../src/core/grants';
@@ -84,5 +85,31 @@ describe('TableGrantStore over azurite', () => {
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect((err as Error).message).toBe('The grants table could not be reached. Retry later.');
     expect(JSON.stringify(err)).not.toContain('secretacct');
+  });
+  it('reads only the rows of the kind asked for, whatever the schema would accept', async () => {
+    const { store } = fresh();
+    await store.insert('grant', grant('g1'));
+    await store.insert('request', { id: 'r1', workspace: 'prod', state: 'pending' });
+    const anyDoc = z.looseObject({ id: z.string() });
+    expect((await store.list('grant', anyDoc)).map((r) => r.item.id)).toEqual(['g1']);
+    expect((await store.list('request', anyDoc)).map((r) => r.item.id)).toEqual(['r1']);
+    expect(await store.get('request', 'g1', anyDoc)).toBeUndefined();
+  });
+
+  it('replace of a row that is not there is 503 (not a conflict), with only the status kept as the cause', async () => {
+    const { store } = fresh();
+    await store.insert('grant', grant('g1'));
+    const stale = await store.replace('grant', grant('g1', { reason: 'x' }), 'W/"datetime\'2020-01-01T00%3A00%3A00.0000000Z\'"').catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ConflictError);
+    expect((stale as ConflictError).detail).toBe('It changed meanwhile; read it again and retry.');
+    const err = await store.replace('grant', grant('missing'), '*').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    const cause = (err as Error).cause as Error & { statusCode?: number };
+    expect({ name: cause.name, message: cause.message, statusCode: cause.statusCode }).toEqual({ name: 'GrantStoreError', message: 'grants table request failed', statusCode: 404 });
+  });
+
+  it('get on an unreachable table is 503, never "no such grant"', async () => {
+    const store = new TableGrantStore({ kind: 'connection-string', connectionString: 'DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:9/acct;', tableName: 'grants' }, unusedCredential);
+    await expect(store.get('grant', 'g1', apiGrantSchema)).rejects.toThrow(UpstreamUnavailableError);
   });
 });
