@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fingerprintToken } from '../../src/core/audit';
 import type { AuditFilter, AuditReader, AuditRecord, AuditRow } from '../../src/core/audit';
 import { dayOf, kindOf, partitionKey, rowKey } from '../../src/core/audit/partition-layout';
@@ -96,9 +96,8 @@ function world(auditors: unknown = { callers: { appIds: [AUDITOR_APP] }, maxSpan
     const res: CoreResponse = await readAudit(deps, ctx(as), new URLSearchParams(query), decision);
     return { status: res.status, body: res.body as { since: string; until: string; items: Record<string, unknown>[]; continuation?: string }, decision };
   };
-  const lookup = async (body: unknown, as = 'auditor') => {
+  const lookup = async (body: unknown, as = 'auditor', decision: { startedAt: number; auditQuery?: string } = { startedAt: NOW }) => {
     const incoming: IncomingBody = { contentType: 'application/json', readBody: () => Promise.resolve(JSON.stringify(body)) };
-    const decision = { startedAt: NOW };
     const res = await lookupAudit(deps, ctx(as), incoming, decision);
     return { status: res.status, body: res.body as { fingerprint: string; since: string; until: string; items: Record<string, unknown>[] }, decision };
   };
@@ -269,5 +268,44 @@ describe('POST /api/audit/lookup core', () => {
     await expect(w.lookup({ token: '' })).rejects.toThrow(InvalidRequestError);
     await expect(w.lookup({ token, extra: 1 })).rejects.toThrow(InvalidRequestError);
     expect(w.written).toHaveLength(2);
+  });
+});
+
+describe('audit reads: bounds and words', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('refuses a non-auditor with words that do not reveal the setting; keeps at most 20 parameter names of 40 characters', async () => {
+    const w = world();
+    const err = await w.read('', 'other').catch((e: unknown) => e);
+    expect((err as NotGrantedError).detail).toBe('This caller may not read the audit trail.');
+    const decision: { startedAt: number; auditQuery?: string } = { startedAt: NOW };
+    const names = Array.from({ length: 25 }, (_, i) => `${String(i).padStart(2, '0')}${'n'.repeat(50)}`);
+    await expect(w.read(names.map((n) => `${n}=1`).join('&'), 'other', decision)).rejects.toThrow(NotGrantedError);
+    expect(JSON.parse(decision.auditQuery ?? '')).toEqual({ params: names.slice(0, 20).map((n) => n.slice(0, 40)) });
+  });
+
+  it('a table that does not answer is 503 within our own deadline, naming it in seconds', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const hung: AuditReader = {
+      // eslint-disable-next-line require-yield
+      async *list() {
+        await new Promise(() => undefined);
+      },
+    };
+    const w = world(undefined, { auditReader: hung });
+    const pending = w.read('').catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(20_000);
+    const err = await pending;
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect((err as Error).message).toBe('The audit table did not answer within 20 s.');
+  });
+
+  it('a refused lookup is recorded as a lookup, with nothing of the body', async () => {
+    const w = world();
+    const decision: { startedAt: number; auditQuery?: string } = { startedAt: NOW };
+    await expect(w.lookup({ token: 'tok-secret' }, 'other', decision)).rejects.toThrow(NotGrantedError);
+    expect(decision.auditQuery).toBe('{"lookup":true}');
   });
 });

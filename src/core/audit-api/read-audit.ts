@@ -90,7 +90,8 @@ export async function readPage(source: AuditReader, request: AuditRequest): Prom
 /** A filter that picks few rows lets a slice be a whole day: fewer round trips, few rows held. */
 function isSelective(request: AuditRequest): boolean {
   const f = request.filter;
-  return f.caller !== undefined || f.token_id !== undefined || f.token_fingerprint !== undefined || f.request_id !== undefined;
+  // The filters this API can set that pick few rows (request_id is not one of its parameters).
+  return f.caller !== undefined || f.token_id !== undefined || f.token_fingerprint !== undefined;
 }
 
 function publicFields(row: AuditRow): Record<string, unknown> {
