@@ -471,6 +471,12 @@ describe('grants: the words of each refusal by id', () => {
       [() => w.api.revoke('owner', 'xconfig:1'), 400, 'The grant id is not one this service makes.'],
       [() => w.api.revoke('owner', 'config:'), 400, 'The grant id is not one this service makes.'],
       [() => w.api.revoke('owner', 'id-404'), 404, 'No grant with this id.'],
+      [() => w.api.revoke('owner', 'x'.repeat(64)), 404, 'No grant with this id.'],
+      [() => w.api.revoke('owner', '!id-1'), 400, 'The grant id is not one this service makes.'],
+      [() => w.api.renew('owner', 'id-1!'), 400, 'The grant id is not one this service makes.'],
+      [() => w.api.approve('owner', 'id-1!'), 400, 'The request id is not one this service makes.'],
+      [() => w.api.decline('owner', '!id-1'), 400, 'The request id is not one this service makes.'],
+      [() => w.api.approve('owner', 'id-404'), 404, 'No grant request with this id.'],
     ];
     for (const [op, status, detail] of cases) {
       const res = await op();

@@ -20,13 +20,15 @@ export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1_000;
 const DAY_MS = 86_400_000;
 const PARAMS = ['since', 'until', 'workspace', 'caller', 'outcome', 'token_id', 'limit', 'continuation'] as const;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TOKEN_ID = /^[A-Za-z0-9_-]{1,128}$/;
-const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
-const RELATIVE = /^(\d{1,5})([mhd])$/;
+// The shapes are tested inside functions rather than kept as module constants: the regular
+// expressions are then built per call, which lets mutation testing switch each one at run time.
+const isGuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+const isTokenId = (s: string): boolean => /^[A-Za-z0-9_-]{1,128}$/.test(s);
+const isIsoTime = (s: string): boolean => /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(s);
+const relativeTime = (s: string): RegExpExecArray | null => /^(\d{1,5})([mhd])$/.exec(s);
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: DAY_MS } as const;
 /** Databricks PATs start with `dapi`: a token pasted as a token_id would land in logs and rows. */
-const PAT_LIKE = /^dapi[0-9a-f]{16,}/i;
+const isPatLike = (s: string): boolean => /^dapi[0-9a-f]{16,}/i.test(s);
 
 /**
  * GET /api/audit's query string → an AuditRequest, or 400 naming the bad parameter. Unknown or
@@ -43,13 +45,13 @@ export function parseAuditParams(params: URLSearchParams, now: number, maxSpanDa
   const workspace = get('workspace');
   if (workspace !== undefined) filter.workspace = check(workspace, NAME_PATTERN.test(workspace), `workspace ${NAME_RULE}`);
   const caller = get('caller');
-  if (caller !== undefined) filter.caller = check(caller, GUID.test(caller), 'caller must be an object id or app id (a GUID)').toLowerCase();
+  if (caller !== undefined) filter.caller = check(caller, isGuid(caller), 'caller must be an object id or app id (a GUID)').toLowerCase();
   const outcome = get('outcome');
   if (outcome !== undefined) filter.outcome = check(outcome, (AUDIT_OUTCOMES as readonly string[]).includes(outcome), `outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
   const tokenId = get('token_id');
   if (tokenId !== undefined) {
-    if (PAT_LIKE.test(tokenId)) throw bad('token_id looks like a token itself; find a token by POST /api/audit/lookup with it in the body');
-    filter.token_id = check(tokenId, TOKEN_ID.test(tokenId), 'token_id must be 1-128 of [A-Za-z0-9_-]');
+    if (isPatLike(tokenId)) throw bad('token_id looks like a token itself; find a token by POST /api/audit/lookup with it in the body');
+    filter.token_id = check(tokenId, isTokenId(tokenId), 'token_id must be 1-128 of [A-Za-z0-9_-]');
   }
   const range = parseRange(get('since'), get('until'), now, maxSpanDays, DAY_MS);
   const continuation = get('continuation');
@@ -72,9 +74,9 @@ export function parseRange(since: string | undefined, until: string | undefined,
 }
 
 function parseInstant(text: string, now: number, name: string): number {
-  const relative = RELATIVE.exec(text);
+  const relative = relativeTime(text);
   if (relative) return now - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];
-  const ms = ISO.test(text) ? Date.parse(text) : Number.NaN;
+  const ms = isIsoTime(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(ms)) throw bad(`${name} must be an ISO 8601 time (2026-11-29T08:00:00Z) or a relative one (30m, 24h, 7d)`);
   return ms;
 }

@@ -42,4 +42,8 @@ export const declineBody = z.strictObject({ note: text(500).optional() });
 export const renewBody = z.strictObject({ expiresAt: isoTime.optional(), reason: text(500).optional() });
 
 /** DELETE /api/grants/{id} takes no body; its reason, if any, comes as a query parameter. */
-export const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+/** An id this service could have made (built per call, so mutation testing can switch it at run time). */
+export function isOurId(id: string): boolean {
+  return /^[A-Za-z0-9-]{1,64}$/.test(id);
+}

@@ -10,7 +10,7 @@ import { actorOf, isSameActor, requireManager } from './grant-admin';
 import type { GrantAdmin } from './grant-admin';
 import type { GrantAttempt } from './grant-audit';
 import { recordChange } from './grant-audit';
-import { approveBody, declineBody, ID_PATTERN, requestGrantBody } from './grant-bodies';
+import { approveBody, declineBody, isOurId, requestGrantBody } from './grant-bodies';
 import { checkTenants, isoAt, readOptionalJson, resolveExpiry } from './grant-rules';
 import { grantRequestSchema } from './grant-types';
 import type { ApiGrant, GrantRequest } from './grant-types';
@@ -106,7 +106,7 @@ export async function declineRequest(deps: VendDeps, admin: GrantAdmin, ctx: Req
 }
 
 async function findPending(admin: GrantAdmin, id: string, caller: CallerIdentity, attempt: GrantAttempt): Promise<{ item: GrantRequest; etag: string }> {
-  if (!ID_PATTERN.test(id)) throw new InvalidRequestError({ detail: 'The request id is not one this service makes.' });
+  if (!isOurId(id)) throw new InvalidRequestError({ detail: 'The request id is not one this service makes.' });
   attempt.grantId = id;
   const found = await admin.store.get('request', id, grantRequestSchema);
   if (!found) throw new NotFoundError({ detail: 'No grant request with this id.' });

@@ -7,7 +7,7 @@ import { actorOf, managedWorkspaces, requireManager } from './grant-admin';
 import type { GrantAdmin } from './grant-admin';
 import type { GrantAttempt } from './grant-audit';
 import { recordChange } from './grant-audit';
-import { createGrantBody, ID_PATTERN, renewBody } from './grant-bodies';
+import { createGrantBody, isOurId, renewBody } from './grant-bodies';
 import { checkTenants, isoAt, readOptionalJson, resolveExpiry } from './grant-rules';
 import { apiGrantSchema, statusOf } from './grant-types';
 import type { ApiGrant } from './grant-types';
@@ -85,7 +85,7 @@ export async function renewGrant(deps: VendDeps, admin: GrantAdmin, ctx: Request
 
 async function findGrant(admin: GrantAdmin, id: string, attempt: GrantAttempt): Promise<{ item: ApiGrant; etag: string }> {
   if (/^config:\d+$/.test(id)) throw new ConflictError({ detail: 'Grants of the config document are read-only here; change the document instead.' });
-  if (!ID_PATTERN.test(id)) throw new InvalidRequestError({ detail: 'The grant id is not one this service makes.' });
+  if (!isOurId(id)) throw new InvalidRequestError({ detail: 'The grant id is not one this service makes.' });
   attempt.grantId = id;
   const found = await admin.store.get('grant', id, apiGrantSchema);
   if (!found) throw new NotFoundError({ detail: 'No grant with this id.' });
