@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
 import { AuditUnavailableError, NotGrantedError } from '../../src/core/errors';
 import { jsonResponse } from '../../src/core/http';
@@ -195,5 +195,49 @@ describe('runGrantAction', () => {
     const refused = await runGrantAction(down.d, ctx, down.logger, 'grant_create', () => Promise.reject(new NotGrantedError({ detail: 'no' })));
     expect(refused.status).toBe(403);
     expect(down.logs[0]?.fields).toMatchObject({ audit: 'audit record of a refusal could not be written', status: 403 });
+  });
+});
+
+describe('grant actions over time', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const ctx = { requestId: 'rq-2', authorization: null, sourceIp: undefined, userAgent: undefined };
+  const logger = () => {
+    const logs: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+    const push = (level: string) => (message: string, fields?: Record<string, unknown>) => logs.push({ level, message, fields });
+    return { logs, info: push('info'), warn: push('warn'), error: push('error') };
+  };
+
+  it('records the latency and reports the duration of each action; a bug is logged with its description', async () => {
+    let t = T0;
+    const rows: AuditRecord[] = [];
+    const facts: Record<string, unknown>[] = [];
+    const telemetry = { enabled: true, request: <T>(_r: string, _t: string | undefined, run: (finish: (f: Record<string, unknown>) => void) => Promise<T>) => run((f) => facts.push(f)) };
+    const d = { clock: { now: () => (t += 100) }, audit: { record: (r: AuditRecord) => (rows.push(r), Promise.resolve()) }, config: { workspaces: new Map() }, telemetry } as unknown as VendDeps;
+    const log = logger();
+    await runGrantAction(d, ctx, log, 'grant_create', () => Promise.reject(new TypeError('boom')));
+    expect(rows[0]).toMatchObject({ latency_ms: 100, time: new Date(T0 + 200).toISOString() });
+    expect(rows[0]).not.toHaveProperty('grant', expect.anything());
+    expect(facts[0]).toMatchObject({ durationMs: 200 });
+    expect(log.logs[0]?.fields).toMatchObject({ request_id: 'rq-2', status: 500, code: 'internal_error', error: expect.objectContaining({ name: 'TypeError' }) });
+  });
+
+  it('reports nothing when telemetry is off', async () => {
+    const finished: unknown[] = [];
+    const telemetry = { enabled: false, request: <T>(_r: string, _t: string | undefined, run: (finish: (f: unknown) => void) => Promise<T>) => run((f) => finished.push(f)) };
+    const d = { clock: { now: () => T0 }, audit: { record: () => Promise.resolve() }, config: { workspaces: new Map() }, telemetry } as unknown as VendDeps;
+    const res = await runGrantAction(d, ctx, logger(), 'grant_list', () => Promise.resolve(jsonResponse(200, [], 'rq-2')));
+    expect(res.status).toBe(200);
+    expect(finished).toEqual([]);
+  });
+
+  it('the store deadline says so, and leaves no timer behind once the call is done', async () => {
+    vi.useFakeTimers();
+    expect(await withDeadline(5_000, () => Promise.resolve(1))).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+    const late = withDeadline(1_000, () => new Promise<never>(() => undefined)).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(((await late) as Error).message).toBe('deadline passed');
   });
 });

@@ -55,6 +55,8 @@ const PEOPLE: Record<string, CallerIdentity> = {
   team: who('team', { appId: TEAM_APP, objectId: 'bbbbbbbb-0000-4000-8000-000000000003', kind: 'app' }),
   stranger: who('stranger', { objectId: 'cccccccc-0000-4000-8000-000000000004' }),
   foreigner: who('foreigner', { tenantId: FOREIGN, appId: 'dddddddd-0000-4000-8000-000000000005', kind: 'app' }),
+  // Same object id as team, in another tenant: an object id names someone only within its tenant.
+  twin: who('twin', { tenantId: FOREIGN, appId: 'eeeeeeee-0000-4000-8000-000000000006', objectId: 'bbbbbbbb-0000-4000-8000-000000000003', kind: 'app', name: 'twin app' }),
 };
 
 /** Rows by kind and id with an etag that changes on each write, like the table's; listed newest write first (the table promises no order). */
@@ -493,5 +495,39 @@ describe('grants: the words of each refusal by id', () => {
     expect(reads).not.toHaveBeenCalled();
     expect(((await w.api.list('owner')).body as unknown as unknown[]).length).toBe(2);
     expect(reads).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('grants: identities, narrowing words and tenants', () => {
+  it('a caller sees only its own requests: the same object id in another tenant is someone else; names are kept', async () => {
+    const w = world();
+    await w.api.request('team', { workspace: 'prod', reason: 'a' });
+    const twin = await w.api.request('twin', { workspace: 'prod', reason: 'b', tenants: [HOME] });
+    expect(twin.body).toMatchObject({ tenants: [HOME], createdBy: { tid: FOREIGN, name: 'twin app', kind: 'app' } });
+    expect((await w.api.requests('twin')).body).toEqual([expect.objectContaining({ id: 'id-2' })]);
+    expect((await w.api.requests('team')).body).toEqual([expect.objectContaining({ id: 'id-1' })]);
+    const user = await w.api.request('stranger', { workspace: 'prod', reason: 'c' });
+    expect(user.body.callers).toEqual({ roles: [], appIds: [], objectIds: [PEOPLE.stranger?.objectId] });
+    const unknown = await w.api.request('team', { workspace: 'nope', reason: 'x' });
+    expect(unknown.body.detail).toBe('Not granted, or no such workspace: "nope".');
+  });
+
+  it('the approved grant is shown as an API grant; every wider field is named', async () => {
+    const w = world();
+    await w.api.request('team', { workspace: 'prod', reason: 'please', maxLifetimeSeconds: 600 });
+    const wide = await w.api.approve('owner', 'id-1', { modes: ['pat'], maxLifetimeSeconds: 601, managementToken: true });
+    expect(wide.body.detail).toBe('An approval may only narrow the request; wider than asked: modes, maxLifetimeSeconds, managementToken.');
+    const res = await w.api.approve('owner', 'id-1');
+    expect(res.body.grant).toMatchObject({ source: 'api', readOnly: false, status: 'active' });
+    expect(res.body.grant).not.toHaveProperty('tenants', expect.anything());
+    const refused = await w.api.create('owner', teamGrant({ workspace: 'dev' }));
+    expect(refused.body.detail).toBe('Only the owners of "dev" (or the platform admins) may manage its grants.');
+  });
+
+  it('tenants are compared without regard to case', async () => {
+    const LETTERS = 'abcdef00-2222-3333-4444-555555555555';
+    const w = world({ callers: { audiences: ['api://dbx'], allowedTenants: [HOME, LETTERS] } });
+    const res = await w.api.create('owner', teamGrant({ tenants: [LETTERS.toUpperCase()] }));
+    expect(res.status).toBe(201);
   });
 });

@@ -35,9 +35,9 @@ export function requireManager(admin: GrantAdmin, caller: CallerIdentity, worksp
   }
 }
 
-/** The workspaces this caller may manage: all of them for an admin. */
+/** The workspaces this caller may manage: all of them for an admin (a set: callers only test membership). */
 export function managedWorkspaces(admin: GrantAdmin, caller: CallerIdentity): string[] {
-  return [...admin.owners.keys()].filter((ws) => mayManage(admin, caller, ws)).sort();
+  return [...admin.owners.keys()].filter((ws) => mayManage(admin, caller, ws));
 }
 
 export function actorOf(caller: CallerIdentity): Actor {

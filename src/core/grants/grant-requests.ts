@@ -119,7 +119,7 @@ async function findPending(admin: GrantAdmin, id: string, caller: CallerIdentity
 /** The grant fields of a request, exactly as the config grant schema defines them (and re-checked by it). */
 function grantFieldsOf(request: GrantRequest): GrantDocument {
   const source = request as Record<string, unknown>;
-  return grantSchema.parse(Object.fromEntries(Object.keys(grantFields.shape).flatMap((k) => (source[k] === undefined ? [] : [[k, source[k]]]))));
+  return grantSchema.parse(Object.fromEntries(Object.keys(grantFields.shape).map((k) => [k, source[k]])));
 }
 
 type Narrowing = { modes?: readonly string[]; maxLifetimeSeconds?: number; managementToken?: boolean };

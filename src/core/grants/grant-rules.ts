@@ -26,11 +26,11 @@ export function resolveExpiry(config: VendingConfig, nowMs: number, requested: s
  * The checks the config document gets against the rest of the config: other tenants only from
  * callers.allowedTenants, mode user only with onBehalfOf configured.
  */
-export function checkTenants(config: VendingConfig, tenants: readonly string[] | undefined, modes: readonly string[] = []): void {
+export function checkTenants(config: VendingConfig, tenants: readonly string[] | undefined, modes: readonly string[] | undefined): void {
   for (const t of tenants ?? []) {
     if (!config.allowedTenants.includes(t.toLowerCase())) throw new InvalidRequestError({ detail: `tenants: "${t}" is not one of the tenants this service accepts.` });
   }
-  if (modes.includes('user') && !config.onBehalfOfClientId) throw new InvalidRequestError({ detail: 'modes: mode user is not set up on this service (no onBehalfOf).' });
+  if (modes?.includes('user') && !config.onBehalfOfClientId) throw new InvalidRequestError({ detail: 'modes: mode user is not set up on this service (no onBehalfOf).' });
 }
 
 /** A body that may be left out entirely (no content type, nothing sent): then it is `{}`. */
