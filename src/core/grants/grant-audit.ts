@@ -42,7 +42,7 @@ export function buildGrantRecord(deps: VendDeps, ctx: RequestContext, attempt: G
     grant_id: attempt.grantId,
     // Bodies are bounded to 16 KiB and an entity property to 64 KiB: the content always fits.
     // JSON.stringify(undefined) is undefined: no content, no column.
-    grant: JSON.stringify(fields.content) as string | undefined,
+    grant: JSON.stringify(fields.content),
     source_ip: ctx.sourceIp?.slice(0, 64),
     user_agent: ctx.userAgent?.slice(0, 256),
     latency_ms: Math.max(0, Math.round(now - attempt.startedAt)),
