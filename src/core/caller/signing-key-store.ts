@@ -1,4 +1,4 @@
-import { KeyObject, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { createLocalJWKSet, errors as joseErrors } from 'jose';
 import type { JSONWebKeySet, JWTHeaderParameters, FlattenedJWSInput } from 'jose';
 import { UpstreamUnavailableError } from '../errors';
@@ -56,8 +56,8 @@ export class SigningKeyStore {
    * The generation of the key set a key handed out by `resolve` belongs to, compared with
    * `generationAt` (the current one): what was checked against an older set is checked again.
    */
-  generationOf(key: unknown): number | undefined {
-    return typeof key === 'object' && key !== null ? this.#generations.get(key) : undefined;
+  generationOf(key: object): number | undefined {
+    return this.#generations.get(key);
   }
 
   /**
@@ -66,19 +66,20 @@ export class SigningKeyStore {
    * check goes through `resolve`, which refreshes.
    */
   generationAt(nowMs: number): number | undefined {
-    return this.#resolver && nowMs - this.#fetchedAt <= this.#options.maxAgeMs ? this.#generation : undefined;
+    // Never loaded: #fetchedAt is -Infinity, so the set counts as past its age.
+    return nowMs - this.#fetchedAt <= this.#options.maxAgeMs ? this.#generation : undefined;
   }
 
   /** The jose key resolver for jwtVerify. */
   readonly resolve = async (header: JWTHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> => {
     const now = this.#options.clock.now();
-    if (!this.#resolver) await this.#refresh(true);
-    else if (now - this.#fetchedAt > this.#options.maxAgeMs) await this.#refresh(false);
+    // Never loaded (#fetchedAt is -Infinity) or past its age: load; a failure keeps a loaded set.
+    if (now - this.#fetchedAt > this.#options.maxAgeMs) await this.#refresh();
     try {
       return await this.#resolveFromCurrent(header, token);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey) || now - this.#lastAttempt < this.#options.unknownKidCooldownMs) throw err;
-      await this.#refresh(false);
+      await this.#refresh();
       return this.#resolveFromCurrent(header, token);
     }
   };
@@ -99,16 +100,19 @@ export class SigningKeyStore {
    */
   prefetch(): Promise<void> {
     if (this.#resolver) return Promise.resolve();
-    return this.#refresh(false).then(() => this.#importAll(this.#keySet)).catch(() => undefined);
+    return this.#refresh().then(() => this.#importAll()).catch(() => undefined);
   }
 
-  /** Single-flight: concurrent cold requests share one discovery + JWKS fetch. */
-  async #refresh(required: boolean): Promise<void> {
+  /**
+   * Single-flight: concurrent cold requests share one discovery + JWKS fetch. A failure is the
+   * caller's only while no key set was ever loaded; otherwise the last good set stays in use.
+   */
+  async #refresh(): Promise<void> {
     this.#inflight ??= this.#load().finally(() => (this.#inflight = undefined));
     try {
       await this.#inflight;
     } catch (err) {
-      if (required || !this.#resolver) {
+      if (!this.#resolver) {
         throw new UpstreamUnavailableError('The caller token cannot be checked: the signing keys of Entra ID are unavailable.', err);
       }
     }
@@ -118,9 +122,12 @@ export class SigningKeyStore {
     this.#lastAttempt = this.#options.clock.now();
     this.#jwksUri ??= await this.#discover();
     const jwks = await this.#getJson<JSONWebKeySet>(this.#jwksUri);
-    if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('empty key set');
-    this.#resolver = createLocalJWKSet(jwks);
+    // jose refuses a malformed set; an empty one it would take, and then refuse every caller.
+    const resolver = createLocalJWKSet(jwks);
+    if (jwks.keys.length === 0) throw new Error('empty key set');
+    this.#resolver = resolver;
     this.#keySet = jwks;
+    // Stryker disable next-line AssignmentOperator: generations are only compared for equality; -= 1 also yields a new value each load
     this.#generation += 1;
     this.#fetchedAt = this.#options.clock.now();
   }
@@ -129,15 +136,14 @@ export class SigningKeyStore {
    * The keys imported now rather than by the first caller (jose keeps each imported key), and one
    * throwaway signature check: the first check in a process pays WebCrypto's set-up (tens of ms).
    */
-  async #importAll(jwks: JSONWebKeySet): Promise<void> {
-    const resolver = this.#resolver;
-    if (!resolver) return;
-    let checked = false;
-    for (const jwk of jwks.keys.slice(0, MAX_WARM_KEYS)) {
-      if (jwk.kty !== 'RSA' || typeof jwk.kid !== 'string') continue;
+  async #importAll(): Promise<void> {
+    const resolver = this.#resolver as KeyResolver;
+    let warmed = false;
+    for (const jwk of this.#keySet.keys.slice(0, MAX_WARM_KEYS)) {
+      // A key that is not an RS256 key with a kid of its own matches nothing here, and is skipped.
       const key = await resolver({ alg: 'RS256', kid: jwk.kid }, { payload: '', signature: '' }).catch(() => undefined);
-      if (checked || key === undefined || key instanceof KeyObject || key instanceof Uint8Array) continue;
-      checked = true;
+      if (warmed || key === undefined) continue;
+      warmed = true;
       await webcrypto.subtle.verify('RSASSA-PKCS1-v1_5', key, new Uint8Array(256), new Uint8Array(1)).catch(() => false);
     }
   }
