@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey, JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MAX_TOKEN_BYTES, SigningKeyStore, verifyCaller } from '../../src/core/caller';
+import { MAX_TOKEN_BYTES, SigningKeyStore, VerifiedTokenCache, verifyCaller } from '../../src/core/caller';
 import type { CallerPolicy } from '../../src/core/caller';
 import { InvalidTokenError } from '../../src/core/errors';
 import { rejection } from '../support/rejection';
@@ -15,11 +15,13 @@ const policy: CallerPolicy = { audiences: ['api://vend', 'client-id-1'], allowed
 
 let key: CryptoKey;
 let store: SigningKeyStore;
+let jwksOf: object;
 
 beforeAll(async () => {
   const pair = await generateKeyPair('RS256', { extractable: true });
   key = pair.privateKey;
   const jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' }] };
+  jwksOf = jwks;
   const fetchFn = ((url: string) => Promise.resolve(Response.json(url.endsWith('/openid-configuration') ? { jwks_uri: `${AUTHORITY}/keys` } : jwks))) as typeof fetch;
   store = new SigningKeyStore({ discoveryUrl: `${AUTHORITY}/${T1}/v2.0/.well-known/openid-configuration`, fetch: fetchFn, clock: { now: () => NOW } });
 });
@@ -104,5 +106,41 @@ describe('verifyCaller: the identity', () => {
     expect((await verify({ upn: 'u@x' })).kind).toBe('user');
     expect(await verify({ app_displayname: 'daemon' })).toMatchObject({ kind: 'app', name: 'daemon' });
     expect(await verify({ idtyp: 'app', upn: 'u@x', app_displayname: 'd' })).toMatchObject({ kind: 'app', name: 'd' });
+  });
+});
+
+describe('verifyCaller: group ids and claim bounds', () => {
+  it('keeps string group ids of at most 64 characters, lower-cased, at most 500; no groups claim when none remain', async () => {
+    const long = 'g'.repeat(65);
+    const id = await verify({ groups: ['AAAA-1', 7, long, 'g'.repeat(64)] });
+    expect(id.groups).toEqual(['aaaa-1', 'g'.repeat(64)]);
+    const many = Array.from({ length: 501 }, (_, i) => `group-${i}`);
+    expect((await verify({ groups: many }))?.groups).toEqual(many.slice(0, 500));
+    expect(await verify({ groups: [long, 3] })).not.toHaveProperty('groups');
+    expect(await verify({ groups: 'g-1' })).not.toHaveProperty('groups');
+  });
+
+  it('a claim of 256 characters is read, one of 257 is not', async () => {
+    expect((await verify({ azp: 'A'.repeat(256) })).appId).toBe('a'.repeat(256));
+    expect((await verify({ app_displayname: 'n'.repeat(257) })).name).toBeUndefined();
+  });
+
+  it('a token that says it is a user is one, even with no scp and no name', async () => {
+    expect(await verify({ idtyp: 'user' })).toMatchObject({ kind: 'user', name: undefined });
+  });
+});
+
+describe('verifyCaller: the verified-token cache', () => {
+  it('tells onCache whether the cache answered, and says nothing while the key set is not loaded', async () => {
+    const fetchFn = ((url: string) => Promise.resolve(Response.json(url.endsWith('/openid-configuration') ? { jwks_uri: `${AUTHORITY}/keys` } : jwksOf))) as typeof fetch;
+    const keys = new SigningKeyStore({ discoveryUrl: `${AUTHORITY}/${T1}/v2.0/.well-known/openid-configuration`, fetch: fetchFn, clock: { now: () => NOW } });
+    const told: boolean[] = [];
+    const deps = { keys, policy, clock: { now: () => NOW }, verified: new VerifiedTokenCache(), onCache: (hit: boolean) => told.push(hit) };
+    const token = await sign({});
+    await verifyCaller(`Bearer ${token}`, deps);
+    expect(told).toEqual([]);
+    await verifyCaller(`Bearer ${token}`, deps);
+    await verifyCaller(`Bearer ${await sign({ oid: 'oid-2' })}`, deps);
+    expect(told).toEqual([true, false]);
   });
 });

@@ -53,10 +53,10 @@ export class VerifiedTokenCache {
     if (!Number.isFinite(expiresAtMs) || expiresAtMs <= nowMs) return;
     const digest = digestOf(token);
     this.#entries.delete(digest);
-    while (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done) break;
-      this.#entries.delete(oldest.value);
+    // Map order is insertion order: the first keys are the oldest.
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size < this.#maxEntries) break;
+      this.#entries.delete(oldest);
     }
     this.#entries.set(digest, { identity: Object.freeze({ ...identity, roles: Object.freeze([...identity.roles]) }), expiresAtMs, keyGeneration });
   }

@@ -51,7 +51,7 @@ export async function verifyCaller(authorization: string | null | undefined, dep
     const identity = toIdentity(payload, policy);
     // Remembered under the generation of the key set that checked it, so a refresh retires it.
     const generation = keys.generationOf(key);
-    if (verified && generation !== undefined) verified.set(token, identity, (payload.exp ?? 0) * 1000, now, generation);
+    if (verified && generation !== undefined) verified.set(token, identity, (payload.exp as number) * 1000, now, generation); // exp is a required claim
     return identity;
   } catch (err) {
     if (isVendingError(err)) throw err;
