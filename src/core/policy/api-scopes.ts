@@ -16,7 +16,8 @@ export interface ApiScope {
 
 /** The parsed scope, or a reason it is not Databricks scope syntax. */
 export function parseApiScope(text: string): ApiScope | string {
-  const [name = '', ...mods] = text.split(':');
+  // split always yields at least one element.
+  const [name, ...mods] = text.split(':') as [string, ...string[]];
   if (!NAME.test(name)) return `"${text.slice(0, 80)}" is not a Databricks API scope (lower-case name, optional :read or :restricted-query)`;
   if (mods.some((m) => !MODIFIERS.has(m))) return `"${text.slice(0, 80)}" has an unknown modifier (known: read, restricted-query)`;
   if (new Set(mods).size !== mods.length) return `"${text.slice(0, 80)}" repeats a modifier`;

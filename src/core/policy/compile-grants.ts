@@ -82,17 +82,15 @@ export function indexGrants(grants: readonly CompiledGrant[]): CompiledGrants {
     if (list) list.push(grant);
     else byWorkspace.set(grant.workspace, [grant]);
   }
-  const byPrincipal = new Map<string, Map<string, number[]>>();
-  for (const [workspace, list] of byWorkspace) {
-    Object.freeze(list);
-    byPrincipal.set(workspace, principalIndex(list));
-  }
+  const byPrincipal = new Map<string, { readonly list: readonly CompiledGrant[]; readonly index: Map<string, number[]> }>();
+  for (const [workspace, list] of byWorkspace) byPrincipal.set(workspace, { list: Object.freeze(list), index: principalIndex(list) });
   const candidates = (workspace: string, who: Principals): readonly CompiledGrant[] => {
-    const list = byWorkspace.get(workspace);
-    const index = byPrincipal.get(workspace);
-    if (!list || !index) return NONE;
-    const hits = [...who.roles.map((r) => `r:${r}`), `a:${who.appId.toLowerCase()}`, `o:${who.objectId.toLowerCase()}`, ...(who.groups ?? []).map((g) => `o:${g}`)].flatMap((k) => index.get(k) ?? []);
-    return [...new Set(hits)].sort((a, b) => a - b).map((i) => list[i]);
+    const entry = byPrincipal.get(workspace);
+    if (!entry) return NONE;
+    const keys = [...who.roles.map((r) => `r:${r}`), `a:${who.appId.toLowerCase()}`, `o:${who.objectId.toLowerCase()}`, ...(who.groups ?? []).map((g) => `o:${g}`)];
+    // A grant found under several keys counts once; positions sorted back into configuration order.
+    const hits = new Set(keys.flatMap((k) => entry.index.get(k) ?? []));
+    return [...hits].sort((a, b) => a - b).map((i) => entry.list[i]);
   };
   return Object.freeze({ all, forWorkspace: (workspace: string) => byWorkspace.get(workspace) ?? NONE, candidates });
 }
@@ -100,10 +98,11 @@ export function indexGrants(grants: readonly CompiledGrant[]): CompiledGrants {
 /** Principal key (`r:` role, `a:` app id, also for usersViaAppIds, `o:` object id) → positions in the workspace's list. */
 function principalIndex(list: readonly CompiledGrant[]): Map<string, number[]> {
   const index = new Map<string, number[]>();
+  // A position may be listed twice under one key (an app in appIds and usersViaAppIds): candidates() de-duplicates.
   const add = (key: string, i: number): void => {
     const at = index.get(key);
-    if (!at) index.set(key, [i]);
-    else if (at.at(-1) !== i) at.push(i);
+    if (at) at.push(i);
+    else index.set(key, [i]);
   };
   list.forEach((g, i) => {
     for (const role of g.roles) add(`r:${role}`, i);
