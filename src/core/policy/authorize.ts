@@ -77,9 +77,10 @@ export function entitlementsOf(grants: CompiledGrants, caller: CallerIdentity): 
 /** What one grant allows on its own (the usual case: one grant admits the caller), computed once per compiled grant. */
 const single = new WeakMap<CompiledGrant, Entitlement>();
 
+/** Every caller passes grants of this one workspace (found by it, or grouped by it). */
 function merge(workspace: string, grants: readonly CompiledGrant[]): Entitlement {
   const only = grants.length === 1 ? grants[0] : undefined;
-  if (only && only.workspace === workspace) {
+  if (only) {
     const known = single.get(only);
     if (known) return known;
     const entitlement = Object.freeze(combine(workspace, grants));
