@@ -75,15 +75,17 @@ function sign(kid: string, at = NOW): Promise<string> {
 const keySet = (...kids: string[]) => ({ keys: kids.map((kid) => ({ ...publicJwk, kid })) });
 
 describe('SigningKeyStore: what it takes from the authority', () => {
-  it.each<[string, Answer]>([
-    ['a discovery document answered with HTTP 500', { status: 500, body: { jwks_uri: JWKS_URI } }],
-    ['a jwks_uri that is not https', { body: { jwks_uri: 'http://login.example.test/keys' } }],
-    ['a redirect instead of the discovery document', { status: 302, body: {}, location: MOVED }],
-  ])('refuses %s: 503, no caller is checked', async (_name, answer) => {
+  // The cause, kept for the operator's log, says which answer was refused.
+  it.each<[string, Answer, RegExp]>([
+    ['a discovery document answered with HTTP 500', { status: 500, body: { jwks_uri: JWKS_URI } }, /^signing key request failed with HTTP 500$/],
+    ['a jwks_uri that is not https', { body: { jwks_uri: 'http://login.example.test/keys' } }, /^discovery document has no https jwks_uri$/],
+    ['a redirect instead of the discovery document', { status: 302, body: {}, location: MOVED }, /redirect/],
+  ])('refuses %s: 503, no caller is checked', async (_name, answer, cause) => {
     const { run, seen } = setup({ discovery: () => answer, keys: () => ({ body: keySet('k1') }) });
     const err = await rejection(run(await sign('k1')));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.message).toMatch(/signing keys of Entra ID are unavailable/);
+    expect((err.cause as Error).message).toMatch(cause);
     expect(seen.map((s) => s.url)).toEqual([DISCOVERY]);
   });
 
@@ -93,7 +95,9 @@ describe('SigningKeyStore: what it takes from the authority', () => {
     const token = await sign('k1');
     expect(await rejection(run(token))).toBeInstanceOf(UpstreamUnavailableError);
     answer = { body: { keys: [] } };
-    expect(await rejection(run(token))).toBeInstanceOf(UpstreamUnavailableError);
+    const empty = await rejection(run(token));
+    expect(empty).toBeInstanceOf(UpstreamUnavailableError);
+    expect((empty.cause as Error).message).toBe('empty key set');
     answer = { body: { keys: 'k1' } };
     expect(await rejection(run(token))).toBeInstanceOf(UpstreamUnavailableError);
     answer = { body: keySet('k1') };
@@ -144,6 +148,18 @@ describe('SigningKeyStore: when it refreshes', () => {
     expect(keys.generationAt(clock.at)).not.toBe(generation);
   });
 
+  it('without the verified-token cache too: a check at exactly the maximum age uses the keys in hand', async () => {
+    const { seen, keys, clock } = setup({ keys: () => ({ body: keySet('k1') }) });
+    const check = (token: string) => verifyCaller(`Bearer ${token}`, { keys, policy, clock });
+    await check(await sign('k1'));
+    clock.at = NOW + MAX_AGE_MS;
+    await check(await sign('k1', clock.at));
+    expect(seen).toHaveLength(2);
+    clock.at = NOW + MAX_AGE_MS + 1;
+    await check(await sign('k1', clock.at));
+    expect(seen).toHaveLength(3);
+  });
+
   it('an unknown kid refreshes once the 5-minute cooldown since the last attempt is over, to the millisecond', async () => {
     let set = keySet('k1');
     const { run, seen, clock } = setup({ keys: () => ({ body: set }) });
@@ -168,6 +184,8 @@ describe('SigningKeyStore.prefetch: the work of the first caller done at start-u
     expect(importKey).toHaveBeenCalledTimes(2);
     expect(verify).toHaveBeenCalledTimes(1);
     expect((verify.mock.calls[0]?.[1] as { algorithm: { name: string } }).algorithm.name).toBe('RSASSA-PKCS1-v1_5');
+    // A real check ran (and found the throwaway signature wrong), not a refused call.
+    await expect(verify.mock.results[0]?.value).resolves.toBe(false);
     importKey.mockClear();
     verify.mockClear();
     await expect(run(await sign('k1'))).resolves.toMatchObject({ objectId: 'oid-1' });

@@ -46,7 +46,7 @@ describe('verifyCaller: the Authorization header', () => {
     for (const h of [`bearer ${token}`, `BEARER   ${token}`, `  Bearer ${token}  `]) expect((await verifyHeader(h)).objectId).toBe('oid-1');
   });
 
-  it.each([[''], ['Bearer'], ['Bearer '], ['Basic dXNlcjpwYXNz'], ['Bearer a b'], ['Bearer tok$en'], ['Bearertoken']])('refuses %j', async (h) => {
+  it.each([[''], ['Bearer'], ['Bearer '], ['Basic dXNlcjpwYXNz'], ['Bearer a b'], ['Bearer tok$en'], ['Bearertoken'], ['XBearer abc'], ['Token Bearer abc']])('refuses %j', async (h) => {
     expect(await message(verifyHeader(h))).toMatch(/^(A bearer token is required\.|The Authorization header must be "Bearer <token>"\.)$/);
   });
 
@@ -91,8 +91,10 @@ describe('verifyCaller: the identity', () => {
     expect((await verify({ roles: 'A' })).roles).toEqual([]);
   });
 
-  it('appid wins over azp', async () => {
+  it('appid wins over azp; an empty one counts as absent', async () => {
     expect((await verify({ appid: 'v1-app', azp: 'v2-app' })).appId).toBe('v1-app');
+    expect((await verify({ appid: '', azp: 'v2-app' })).appId).toBe('v2-app');
+    expect(await verify({ upn: '', app_displayname: 'd' })).toMatchObject({ kind: 'app', name: 'd' });
   });
 
   it('a user: named by upn, else preferred_username, else unique_name', async () => {
@@ -118,6 +120,8 @@ describe('verifyCaller: group ids and claim bounds', () => {
     expect((await verify({ groups: many }))?.groups).toEqual(many.slice(0, 500));
     expect(await verify({ groups: [long, 3] })).not.toHaveProperty('groups');
     expect(await verify({ groups: 'g-1' })).not.toHaveProperty('groups');
+    // An entry that is not a string (even one with a length) is skipped, not fatal.
+    expect((await verify({ groups: [['nested'], { length: 1 }, 'g-2'] })).groups).toEqual(['g-2']);
   });
 
   it('a claim of 256 characters is read, one of 257 is not', async () => {

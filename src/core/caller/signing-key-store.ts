@@ -141,10 +141,11 @@ export class SigningKeyStore {
     let warmed = false;
     for (const jwk of this.#keySet.keys.slice(0, MAX_WARM_KEYS)) {
       // A key that is not an RS256 key with a kid of its own matches nothing here, and is skipped.
-      const key = await resolver({ alg: 'RS256', kid: jwk.kid }, { payload: '', signature: '' }).catch(() => undefined);
+      const key = await resolver({ alg: 'RS256', kid: jwk.kid }).catch(() => undefined);
       if (warmed || key === undefined) continue;
       warmed = true;
-      await webcrypto.subtle.verify('RSASSA-PKCS1-v1_5', key, new Uint8Array(256), new Uint8Array(1)).catch(() => false);
+      // Answers false (a throwaway signature); a rejection would end the warm-up, caught by prefetch.
+      await webcrypto.subtle.verify('RSASSA-PKCS1-v1_5', key, new Uint8Array(256), new Uint8Array(1));
     }
   }
 
