@@ -1,7 +1,7 @@
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { ClientSecretCredential } from '@azure/identity';
 import { beforeAll, describe, expect, it, inject } from 'vitest';
-import { KeyVaultSecretSource } from '../../src/core/secrets';
+import { KeyVaultSecretSource } from '../../src/core/azure';
 import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
 
