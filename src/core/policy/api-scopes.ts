@@ -5,8 +5,8 @@ import { NotGrantedError } from '../errors';
 // Modifiers combine as a union of what each allows: `sql:read:restricted-query` is the read
 // operations plus read-only queries. A scope without a modifier allows all of its operations.
 
-const NAME = /^[a-z][a-z0-9-]{0,63}$/;
-const MODIFIERS = new Set(['read', 'restricted-query']);
+/** At most 80 characters of the text, quoted, for a problem message. */
+const quoted = (text: string): string => `"${text.slice(0, 80)}"`;
 
 export interface ApiScope {
   readonly name: string;
@@ -18,11 +18,12 @@ export interface ApiScope {
 export function parseApiScope(text: string): ApiScope | string {
   // split always yields at least one element.
   const [name, ...mods] = text.split(':') as [string, ...string[]];
-  if (!NAME.test(name)) return `"${text.slice(0, 80)}" is not a Databricks API scope (lower-case name, optional :read or :restricted-query)`;
-  if (mods.some((m) => !MODIFIERS.has(m))) return `"${text.slice(0, 80)}" has an unknown modifier (known: read, restricted-query)`;
-  if (new Set(mods).size !== mods.length) return `"${text.slice(0, 80)}" repeats a modifier`;
-  if (mods.includes('restricted-query') && name !== 'sql') return `"${text.slice(0, 80)}": restricted-query applies to the sql scope only`;
-  if (name === 'all-apis' && mods.length > 0) return `"${text.slice(0, 80)}": all-apis takes no modifier`;
+  // The syntax is checked inside the function (not in module constants), so each rule is tested where it is used.
+  if (!/^[a-z][a-z0-9-]{0,63}$/.test(name)) return `${quoted(text)} is not a Databricks API scope (lower-case name, optional :read or :restricted-query)`;
+  if (mods.some((m) => m !== 'read' && m !== 'restricted-query')) return `${quoted(text)} has an unknown modifier (known: read, restricted-query)`;
+  if (new Set(mods).size !== mods.length) return `${quoted(text)} repeats a modifier`;
+  if (mods.includes('restricted-query') && name !== 'sql') return `${quoted(text)}: restricted-query applies to the sql scope only`;
+  if (name === 'all-apis' && mods.length > 0) return `${quoted(text)}: all-apis takes no modifier`;
   return { name, modifiers: new Set(mods) };
 }
 

@@ -87,7 +87,7 @@ export function indexGrants(grants: readonly CompiledGrant[]): CompiledGrants {
   const candidates = (workspace: string, who: Principals): readonly CompiledGrant[] => {
     const entry = byPrincipal.get(workspace);
     if (!entry) return NONE;
-    const keys = [...who.roles.map((r) => `r:${r}`), `a:${who.appId.toLowerCase()}`, `o:${who.objectId.toLowerCase()}`, ...(who.groups ?? []).map((g) => `o:${g}`)];
+    const keys = [...who.roles.map((r) => `r:${r}`), `a:${who.appId.toLowerCase()}`, `o:${who.objectId.toLowerCase()}`, ...(who.groups?.map((g) => `o:${g}`) ?? [])];
     // A grant found under several keys counts once; positions sorted back into configuration order.
     const hits = new Set(keys.flatMap((k) => entry.index.get(k) ?? []));
     return [...hits].sort((a, b) => a - b).map((i) => entry.list[i]);

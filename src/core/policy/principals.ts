@@ -32,6 +32,6 @@ export function principalMatches(p: CompiledPrincipals, caller: CallerIdentity):
     caller.roles.some((role) => p.roles.has(role)) ||
     (caller.kind === 'app' && p.appIds.has(caller.appId.toLowerCase())) ||
     p.objectIds.has(caller.objectId.toLowerCase()) ||
-    (caller.groups ?? []).some((g) => p.objectIds.has(g))
+    (caller.groups?.some((g) => p.objectIds.has(g)) ?? false)
   );
 }

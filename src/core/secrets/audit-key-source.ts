@@ -73,7 +73,7 @@ export class VaultAuditKey implements AuditKeySource {
   }
 
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
@@ -119,7 +119,7 @@ export class VaultAuditKey implements AuditKeySource {
       this.#setProblem(this.#describe(whyUnreadable(err)));
       throw err;
     }
-    if (!key) throw new Error('audit key secret holds no valid key');
+    if (!key) throw new Error(this.#problem);
     this.#key = key;
     this.stop();
     this.options.onChange?.(undefined);
