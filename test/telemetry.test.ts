@@ -2,19 +2,17 @@ import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { HttpHandler, HttpResponseInit } from '@azure/functions';
 import { ClientSecretCredential } from '@azure/identity';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/core/config';
-import { METRIC_NAMES, createOpenTelemetry } from '../src/core/telemetry/open-telemetry';
+import { METRIC_NAMES } from '../src/core/telemetry/open-telemetry';
 import { createVendDeps } from '../src/core/azure';
 import { startSandbox } from '../src/dev/sandbox';
 import type { Sandbox } from '../src/dev/sandbox';
 import { makeRoutes } from '../src/functions/routes';
 import { credentialShapes, leakNeedles } from './e2e/harness';
+import { inMemoryTelemetry } from './support/in-memory-telemetry';
 
 // Real vends through the production wiring (createVendDeps, the routes) against a sandbox of this
 // file's own (its ledger knows every credential it issued), with the OpenTelemetry adapter writing
@@ -25,17 +23,7 @@ const HOST_TRACE = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f06
 
 let sandbox: Sandbox;
 let handlers: Record<string, HttpHandler>;
-const spans = new InMemorySpanExporter();
-const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-const reader = new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 3_600_000 });
-const meterProvider = new MeterProvider({ readers: [reader] });
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-const telemetry = createOpenTelemetry({
-  tracer: tracerProvider.getTracer('test'),
-  meter: meterProvider.getMeter('test'),
-  contexts: new AsyncLocalStorageContextManager().enable(),
-  flush: () => meterProvider.forceFlush(),
-});
+const { telemetry, spans, metrics, meterProvider, tracerProvider } = inMemoryTelemetry();
 /** Every token the test held: caller JWTs and what the service vended. */
 const tokens: string[] = [];
 const replies: Record<string, { status: number; json: Record<string, unknown> }> = {};

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/core/config';
+import { loadConfig } from '../../src/core/config';
 import type { VendingConfig } from '../../src/core/config';
+import { configIssues } from '../support/config-issues';
 
 // The rules of VENDING_CONFIG an operator relies on (README "Configuration"): each bound, each
 // cross-field rule and its message, and the defaults the service runs with.
@@ -41,13 +42,7 @@ function load(document: Doc, extra: Record<string, string> = {}): VendingConfig 
 }
 
 function issuesOf(document: unknown, extra: Record<string, string> = {}): readonly string[] {
-  try {
-    loadConfig(env(document, extra));
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
+  return configIssues(env(document, extra));
 }
 
 describe('service principals', () => {

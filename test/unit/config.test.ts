@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/core/config';
+import { loadConfig } from '../../src/core/config';
+import { configIssues } from '../support/config-issues';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const SP = '22222222-3333-4444-5555-666666666666';
@@ -23,15 +24,7 @@ function env(document: unknown, extra: Record<string, string> = {}): Record<stri
   return { VENDING_CONFIG: JSON.stringify(document), AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net', AUDIT_HMAC_KEY: HMAC, ...extra };
 }
 
-function issuesOf(e: Record<string, string | undefined>): readonly string[] {
-  try {
-    loadConfig(e);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
+const issuesOf = configIssues;
 
 describe('loadConfig', () => {
   it('lets a grant name other tenants only from callers.allowedTenants, as GUIDs', () => {

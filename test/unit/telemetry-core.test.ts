@@ -1,30 +1,18 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it, vi } from 'vitest';
 import { InvalidTokenError, UpstreamUnavailableError } from '../../src/core/errors';
-import { METRIC_NAMES, SPAN_NAMES, createOpenTelemetry } from '../../src/core/telemetry/open-telemetry';
+import { METRIC_NAMES, SPAN_NAMES } from '../../src/core/telemetry/open-telemetry';
 import { NO_TELEMETRY, flushTelemetry } from '../../src/core/telemetry/telemetry';
 import type { RequestFacts, Telemetry } from '../../src/core/telemetry/telemetry';
+import { inMemoryTelemetry } from '../support/in-memory-telemetry';
 
 // The OpenTelemetry adapter on its own, with the SDK's in-memory exporters: which span and metric
 // each call makes, and what a failure marks. (test/telemetry.test.ts shows the same through real vends.)
 
 function world(flush?: () => Promise<void>) {
-  const spans = new InMemorySpanExporter();
-  const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  const reader = new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 3_600_000 });
-  const meterProvider = new MeterProvider({ readers: [reader] });
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-  const telemetry = createOpenTelemetry({
-    tracer: tracerProvider.getTracer('test'),
-    meter: meterProvider.getMeter('test'),
-    contexts: new AsyncLocalStorageContextManager().enable(),
-    ...(flush ? { flush } : {}),
-  });
+  const { telemetry, spans, metrics, meterProvider } = inMemoryTelemetry(flush ?? 'none');
   const metric = async (name: string): Promise<MetricData | undefined> => {
     await meterProvider.forceFlush();
     return metrics.getMetrics().at(-1)?.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
