@@ -1,0 +1,173 @@
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import { UnsecuredJWT } from 'jose';
+import { describe, expect, it, vi } from 'vitest';
+import type { ServicePrincipal } from '../../src/core/config';
+import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
+import type { VendingError } from '../../src/core/errors';
+import { EntraTokenMinter } from '../../src/core/mint';
+import type { SecretSource, SecretValue } from '../../src/core/secrets';
+import { NO_TELEMETRY } from '../../src/core/telemetry';
+import type { Telemetry } from '../../src/core/telemetry';
+import { rejection } from '../support/rejection';
+
+// The minter's own decisions (cache, refresh, retry with the latest secret, expiry, deadline),
+// with a scripted credential in place of Entra ID.
+const SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
+const secretSp: ServicePrincipal = { name: 'etl-sp', clientId: 'c1', credential: { kind: 'secret', name: 'etl-sp-secret' }, federationScope: SCOPE };
+const federatedSp: ServicePrincipal = { name: 'fed-sp', clientId: 'c2', credential: { kind: 'federated' }, federationScope: SCOPE };
+
+type Answer = (material: SecretValue | undefined, options: GetTokenOptions | undefined) => Promise<AccessToken | null>;
+const invalidClient = () => Object.assign(new Error('invalid_client: AADSTS7000215: Invalid client secret provided.'), { name: 'AuthenticationRequiredError' });
+
+function world(opts: { refreshAheadMs?: number; deadlineMs?: number } = {}) {
+  const state = {
+    now: 1_000_000,
+    vault: { value: 's1', version: 'v1' } as { value: string; version: string } | Error,
+    latest: undefined as { value: string; version: string } | undefined,
+    reads: [] as string[],
+    built: [] as Array<string | undefined>,
+    outcomes: [] as boolean[],
+    telemetry: [] as string[],
+    answer: (() => Promise.resolve({ token: 'opaque', expiresOnTimestamp: state.now + 3_600_000 })) as Answer,
+  };
+  const secrets: SecretSource = {
+    get: (name, options): Promise<SecretValue> => {
+      state.reads.push(`${name}${options?.latest ? ' latest' : ''}`);
+      const v = options?.latest && state.latest ? state.latest : state.vault;
+      return v instanceof Error ? Promise.reject(v) : Promise.resolve({ ...v, contentType: undefined });
+    },
+  };
+  const createCredential = (_sp: ServicePrincipal, material: SecretValue | undefined): TokenCredential => {
+    state.built.push(material?.version);
+    return { getToken: (_scopes, options) => state.answer(material, options) };
+  };
+  const telemetry: Telemetry = {
+    ...NO_TELEMETRY,
+    stage: (stage, run) => (state.telemetry.push(`stage ${stage}`), run()),
+    dependency: (dependency, operation, run) => (state.telemetry.push(`${dependency} ${operation}`), run()),
+    cache: (cache, hit) => void state.telemetry.push(`${cache} ${hit ? 'hit' : 'miss'}`),
+  };
+  const minter = new EntraTokenMinter({ secrets, createCredential, clock: { now: () => state.now }, onOutcome: (ok) => state.outcomes.push(ok), telemetry, ...opts });
+  return { state, minter };
+}
+
+const jwt = (exp: number | undefined) => new UnsecuredJWT(exp === undefined ? {} : { exp }).encode();
+
+describe('EntraTokenMinter (scripted credential)', () => {
+  it('tells the earlier of the credential\'s expiry and the token\'s own exp; an opaque token or one without exp keeps the credential\'s', async () => {
+    for (const [token, expected] of [
+      [jwt(2_000), 2_000_000], // exp before the credential's expiry
+      [jwt(9_000), 4_600_000], // exp after it
+      [jwt(undefined), 4_600_000],
+      ['opaque', 4_600_000],
+    ] as const) {
+      const { state, minter } = world();
+      state.answer = () => Promise.resolve({ token, expiresOnTimestamp: 4_600_000 });
+      expect((await minter.getToken(secretSp, SCOPE, 0)).expiresOnMs).toBe(expected);
+    }
+  });
+
+  it('serves the cached token while exactly the asked validity is left, and mints from the next millisecond on', async () => {
+    const { state, minter } = world({ refreshAheadMs: 0 });
+    let n = 0;
+    state.answer = () => Promise.resolve({ token: `t${++n}`, expiresOnTimestamp: state.now + 600_000 });
+    expect((await minter.getToken(secretSp, SCOPE, 600)).token).toBe('t1');
+    expect((await minter.getToken(secretSp, SCOPE, 600)).token).toBe('t1');
+    state.now += 1;
+    expect((await minter.getToken(secretSp, SCOPE, 600)).token).toBe('t2');
+    // Tokens are kept per scope.
+    expect((await minter.getToken(secretSp, 'other/.default', 600)).token).toBe('t3');
+    expect((await minter.getToken(secretSp, SCOPE, 600)).token).toBe('t2');
+  });
+
+  it('reports cache hits and misses, one entra token span per request and the secret stage', async () => {
+    const { state, minter } = world();
+    await minter.getToken(secretSp, SCOPE, 300);
+    await minter.getToken(secretSp, SCOPE, 300);
+    expect(state.telemetry).toEqual(['sp_token miss', 'stage secret', 'entra token', 'sp_token hit']);
+  });
+
+  it('a token still too short-lived from a new credential is a 502 naming the validity asked for', async () => {
+    const { state, minter } = world();
+    state.answer = () => Promise.resolve({ token: 'short', expiresOnTimestamp: state.now + 60_000 });
+    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    expect(err).toBeInstanceOf(UpstreamRejectedError);
+    expect(err.detail).toBe('Entra ID issued a token for "etl-sp" that is valid for less than the 300 s asked for.');
+    expect(state.built).toEqual(['v1', 'v1']); // the second attempt started from a new credential
+  });
+
+  it('a credential that returns no token is a 503, and counts as a failed outcome', async () => {
+    const { state, minter } = world();
+    state.answer = () => Promise.resolve(null);
+    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect(state.outcomes).toEqual([false]);
+  });
+
+  it('refreshes in the background only within the refresh-ahead window (15 min by default), one refresh at a time', async () => {
+    const { state, minter } = world();
+    let n = 0;
+    let release = (): void => undefined;
+    state.answer = () => (++n === 1 ? Promise.resolve({ token: 't1', expiresOnTimestamp: state.now + 3_600_000 }) : new Promise((r) => (release = () => r({ token: `t${n}`, expiresOnTimestamp: state.now + 3_600_000 }))));
+    await minter.getToken(secretSp, SCOPE, 300);
+    // A refresh starts with a new credential, whose secret is read at once (synchronously).
+    expect(state.reads).toHaveLength(1);
+    state.now += 45 * 60_000 - 1; // 15 min and 1 ms left: outside the window
+    expect((await minter.getToken(secretSp, SCOPE, 300)).token).toBe('t1');
+    expect(state.reads).toHaveLength(1);
+    state.now += 1; // exactly 15 min left: the refresh starts, the cached token is served meanwhile
+    expect((await minter.getToken(secretSp, SCOPE, 300)).token).toBe('t1');
+    expect(state.reads).toHaveLength(2);
+    await vi.waitFor(() => expect(n).toBe(2));
+    expect((await minter.getToken(secretSp, SCOPE, 300)).token).toBe('t1');
+    expect(state.reads).toHaveLength(2); // the refresh in flight is shared: none started
+    release();
+    await vi.waitFor(async () => expect((await minter.getToken(secretSp, SCOPE, 300)).token).toBe('t2'));
+  });
+
+  it('federated SPs read no secret, and an invalid_client is not retried with a secret they do not have', async () => {
+    const { state, minter } = world();
+    state.answer = () => Promise.reject(invalidClient());
+    const err = await rejection<VendingError>(minter.getToken(federatedSp, SCOPE, 300));
+    expect(err).toBeInstanceOf(UpstreamRejectedError);
+    expect(err.detail).toContain('(invalid_client, AADSTS7000215)');
+    expect(state.reads).toEqual([]);
+    expect(state.built).toEqual([undefined]);
+  });
+
+  it('invalid_client with the same latest version keeps the credential; a new version that is refused too is a 502', async () => {
+    const { state, minter } = world();
+    state.answer = () => Promise.reject(invalidClient());
+    await rejection(minter.getToken(secretSp, SCOPE, 300));
+    expect(state.reads).toEqual(['etl-sp-secret', 'etl-sp-secret latest']);
+    expect(state.built).toEqual(['v1']); // v1 is still the latest: no new credential
+    state.latest = { value: 's2', version: 'v2' };
+    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    expect(err).toBeInstanceOf(UpstreamRejectedError);
+    expect(state.built).toEqual(['v1', 'v2']);
+    expect(state.outcomes).toEqual([false, false]);
+  });
+
+  it('a Key Vault failure is not kept: the next request reads the secret again', async () => {
+    const { state, minter } = world();
+    state.vault = new Error('vault down');
+    await expect(minter.getToken(secretSp, SCOPE, 300)).rejects.toThrow();
+    state.vault = { value: 's1', version: 'v1' };
+    await expect(minter.getToken(secretSp, SCOPE, 300)).resolves.toHaveProperty('token', 'opaque');
+    expect(state.reads).toEqual(['etl-sp-secret', 'etl-sp-secret']);
+  });
+
+  it('hands the credential an abort signal that fires at the deadline, and answers 503 then', async () => {
+    const { state, minter } = world({ deadlineMs: 50 });
+    let aborted: Promise<void> | undefined;
+    state.answer = (_material, options) => {
+      const signal = options?.abortSignal;
+      aborted = new Promise((resolve) => signal?.addEventListener('abort', () => resolve()));
+      return new Promise(() => undefined); // never answers
+    };
+    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect(err.detail).toBe('Entra ID did not answer in time for service principal "etl-sp"; no token was issued.');
+    await aborted;
+  });
+});
