@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError, UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
 import { sanitizeOnBehalfOfError } from '../../src/core/azure';
-import { readEntraFailure, sanitizeEntraError } from '../../src/core/mint';
+import { entraErrorCode, readEntraFailure, sanitizeEntraError } from '../../src/core/mint';
 
 const SECRET = 'client-secret-value-xyz';
 
@@ -13,6 +13,14 @@ describe('readEntraFailure', () => {
     expect(readEntraFailure(new Error('server_error: busy'))).toEqual({ code: undefined, aadsts: undefined });
     expect(readEntraFailure(null)).toEqual({ code: undefined, aadsts: undefined });
   });
+
+  it('reads only strings from errorResponse, falling back to the message; a message on a non-Error is not read', () => {
+    const err = Object.assign(new Error('invalid_grant: AADSTS70000: expired'), { errorResponse: { error: 42, errorDescription: { text: 'AADSTS99999' } } });
+    expect(readEntraFailure(err)).toEqual({ code: 'invalid_grant', aadsts: 'AADSTS70000' });
+    expect(readEntraFailure({ message: 'invalid_client: AADSTS7000215' })).toEqual({ code: undefined, aadsts: undefined });
+    expect(readEntraFailure(new Error('invalid_client: AADSTS123456789 AADSTS123'))).toEqual({ code: 'invalid_client', aadsts: 'AADSTS12345678' });
+    expect(entraErrorCode(new Error('unauthorized_client: x'))).toBe('unauthorized_client');
+  });
 });
 
 describe('sanitizeEntraError', () => {
@@ -21,6 +29,8 @@ describe('sanitizeEntraError', () => {
     ['unauthorized_client', 'the operators should check the client id and that the SP exists in the tenant.'],
     ['invalid_scope', 'the operators should check the SP registration and the requested scope.'],
     ['invalid_resource', 'the operators should check the SP registration and the requested scope.'],
+    ['invalid_request', 'the operators should check the SP registration and the requested scope.'],
+    ['invalid_grant', 'the operators should check the SP registration and the requested scope.'],
   ])('turns %s into 502 upstream_rejected with the hint, the code and AADSTS only', (code, hint) => {
     const err = sanitizeEntraError(new Error(`${code}: AADSTS7000215: secret ${SECRET} Trace ID: abc`), 'etl-sp');
     expect(err).toBeInstanceOf(UpstreamRejectedError);
