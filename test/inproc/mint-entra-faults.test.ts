@@ -11,6 +11,8 @@ import { rejection } from '../support/rejection';
 import { startOwnAuthority } from '../support/own-authority';
 import type { OwnAuthority } from '../support/own-authority';
 
+/** The VendingError a promise rejects with (fails the test if it resolves). */
+const refused = async (p: Promise<unknown>): Promise<VendingError> => (await rejection(p)) as VendingError;
 // The SPs' Entra ID tokens through the real credentials, against an Entra ID authority of this
 // file's own (the sandbox's, started here so it can be made to throttle, fail or stall).
 const DATABRICKS = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d';
@@ -85,7 +87,7 @@ describe('EntraTokenMinter with the real credentials (the sandbox Entra ID)', ()
   it('a secret Entra ID refuses while Key Vault has nothing newer: 502 invalid_client, one read of the latest version', async () => {
     const { sp, state, get } = world();
     own.authority.setClientSecrets(sp.clientId, [`other-${randomUUID()}`]);
-    const err = await rejection<VendingError>(get());
+    const err = await refused(get());
     expect(err).toBeInstanceOf(UpstreamRejectedError);
     expect(err.detail).toBe(`Entra ID refused service principal "${sp.name}" (invalid_client, AADSTS7000215): the operators should check that the SP's credential in Key Vault is current and not expired.`);
     expect(err.detail).not.toContain(state.vault.value);
@@ -98,14 +100,14 @@ describe('EntraTokenMinter with the real credentials (the sandbox Entra ID)', ()
     // retry-after-ms 0 makes the SDK's own retries immediate; Retry-After is what Entra ID asks of us.
     own.authority.faults.set({ path: TOKEN_PATH, status: 429, headers: { 'retry-after': '7', 'retry-after-ms': '0' }, json: { error: 'temporarily_unavailable' } });
     const start = requests();
-    const err = await rejection<VendingError>(get());
+    const err = await refused(get());
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.retryAfterSeconds).toBe(7);
     expect(err.detail).toBe(`Entra ID answered HTTP 429 for service principal "${sp.name}"; no token was issued.`);
     expect(requests()).toBe(start + 3); // the first try and two quick SDK retries, no more
     own.authority.faults.clear();
     state.now = 2_500;
-    const waiting = await rejection<VendingError>(get());
+    const waiting = await refused(get());
     expect(waiting).toBeInstanceOf(UpstreamUnavailableError);
     expect(waiting.retryAfterSeconds).toBe(5);
     expect(waiting.detail).toBe('Entra ID asked the service to wait before the next token request; no token was issued.');
@@ -120,7 +122,7 @@ describe('EntraTokenMinter with the real credentials (the sandbox Entra ID)', ()
   it('a server error without Retry-After: 503 with Retry-After 1 s, and the next request goes out at once', async () => {
     const { sp, get } = world();
     own.authority.faults.set({ path: TOKEN_PATH, status: 503, headers: { 'retry-after-ms': '0' }, json: { error: 'temporarily_unavailable' } });
-    const err = await rejection<VendingError>(get());
+    const err = await refused(get());
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.retryAfterSeconds).toBe(1);
     expect(err.detail).toBe(`Entra ID answered HTTP 503 for service principal "${sp.name}"; no token was issued.`);
@@ -132,7 +134,7 @@ describe('EntraTokenMinter with the real credentials (the sandbox Entra ID)', ()
     const { sp, state, get } = world({ deadlineMs: 200 });
     own.authority.faults.set({ path: TOKEN_PATH, delayMs: 5_000 });
     const started = Date.now();
-    const err = await rejection<VendingError>(get());
+    const err = await refused(get());
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.retryAfterSeconds).toBe(1);

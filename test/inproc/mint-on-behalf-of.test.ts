@@ -11,6 +11,8 @@ import { rejection } from '../support/rejection';
 import { startOwnAuthority } from '../support/own-authority';
 import type { OwnAuthority } from '../support/own-authority';
 
+/** The VendingError a promise rejects with (fails the test if it resolves). */
+const refused = async (p: Promise<unknown>): Promise<VendingError> => (await rejection(p)) as VendingError;
 // mode user: the on-behalf-of exchange against the sandbox's Entra ID authority (an instance of
 // this file's own, so it can be made to throttle, fail or stall).
 const DATABRICKS = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d';
@@ -36,7 +38,7 @@ function minter(deadlineMs?: number): OnBehalfOfMinter {
   return createOnBehalfOfMinter({ tenantId: own.tenantId, authorityHost: own.authority.authorityHost, apiClientId: API_CLIENT, appCredential, clock, deadlineMs });
 }
 const caller = (objectId: string, tenantId = own.tenantId): CallerIdentity => ({ tenantId, objectId, appId: randomUUID(), roles: [], kind: 'user', name: undefined });
-const userToken = (audience = API_CLIENT) => own.authority.issueCallerToken({ kind: 'user', audience });
+const userToken = (audience: string = API_CLIENT) => own.authority.issueCallerToken({ kind: 'user', audience });
 /** Token endpoint requests this authority received (answered or refused by an injected fault). */
 const requests = () => own.authority.faults.requests(/oauth2\/v2\.0\/token$/);
 
@@ -93,7 +95,7 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
 
   it('a token not issued to the vending API is refused: 502 naming the OAuth code and AADSTS number, nothing of the token', async () => {
     const user = await userToken('api://someone-else');
-    const err = await rejection<VendingError>(minter().getUserToken(caller(randomUUID()), user, SCOPE, 300));
+    const err = await refused(minter().getUserToken(caller(randomUUID()), user, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamRejectedError);
     expect(err.detail).toMatch(/^Entra ID refused the on-behalf-of exchange \(invalid_grant, AADSTS50013\): /);
     expect(err.detail).not.toContain(user);
@@ -105,7 +107,7 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     // retry-after-ms 0 makes the SDK's own retries immediate; Retry-After is what Entra ID asks of us.
     own.authority.faults.set({ path: /oauth2\/v2\.0\/token$/, status: 429, headers: { 'retry-after': '7', 'retry-after-ms': '0' }, json: { error: 'temporarily_unavailable' } });
     const start = requests();
-    const err = await rejection<VendingError>(m.getUserToken(caller(randomUUID()), user, SCOPE, 300));
+    const err = await refused(m.getUserToken(caller(randomUUID()), user, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.retryAfterSeconds).toBe(7);
     expect(err.detail).toBe('Entra ID could not be reached for an on-behalf-of token; no token was issued.');
@@ -113,7 +115,7 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     own.authority.faults.clear();
     // Any user, 2.5 s later: still refused without asking, with the time that is left.
     now = 2_500;
-    const waiting = await rejection<VendingError>(m.getUserToken(caller(randomUUID()), user, SCOPE, 300));
+    const waiting = await refused(m.getUserToken(caller(randomUUID()), user, SCOPE, 300));
     expect(waiting).toBeInstanceOf(UpstreamUnavailableError);
     expect(waiting.retryAfterSeconds).toBe(5);
     expect(waiting.detail).toBe('Entra ID asked the service to wait before the next on-behalf-of request; no token was issued.');
@@ -127,7 +129,7 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     const m = minter();
     const user = await userToken();
     own.authority.faults.set({ path: /oauth2\/v2\.0\/token$/, status: 503, headers: { 'retry-after-ms': '0' }, json: { error: 'temporarily_unavailable' } });
-    const err = await rejection<VendingError>(m.getUserToken(caller(randomUUID()), user, SCOPE, 300));
+    const err = await refused(m.getUserToken(caller(randomUUID()), user, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.retryAfterSeconds).toBe(1);
     own.authority.faults.clear();
@@ -138,7 +140,7 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     const user = await userToken();
     own.authority.faults.set({ path: /oauth2\/v2\.0\/token$/, delayMs: 5_000 });
     const started = Date.now();
-    const err = await rejection<VendingError>(minter(200).getUserToken(caller(randomUUID()), user, SCOPE, 300));
+    const err = await refused(minter(200).getUserToken(caller(randomUUID()), user, SCOPE, 300));
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.detail).toBe('Entra ID did not answer the on-behalf-of request within 0.2 s; no token was issued.');

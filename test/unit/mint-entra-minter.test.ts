@@ -10,6 +10,8 @@ import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
 import { rejection } from '../support/rejection';
 
+/** The VendingError a promise rejects with (fails the test if it resolves). */
+const refused = async (p: Promise<unknown>): Promise<VendingError> => (await rejection(p)) as VendingError;
 // The minter's own decisions (cache, refresh, retry with the latest secret, expiry, deadline),
 // with a scripted credential in place of Entra ID.
 const SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
@@ -90,7 +92,7 @@ describe('EntraTokenMinter (scripted credential)', () => {
   it('a token still too short-lived from a new credential is a 502 naming the validity asked for', async () => {
     const { state, minter } = world();
     state.answer = () => Promise.resolve({ token: 'short', expiresOnTimestamp: state.now + 60_000 });
-    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    const err = await refused(minter.getToken(secretSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamRejectedError);
     expect(err.detail).toBe('Entra ID issued a token for "etl-sp" that is valid for less than the 300 s asked for.');
     expect(state.built).toEqual(['v1', 'v1']); // the second attempt started from a new credential
@@ -99,7 +101,7 @@ describe('EntraTokenMinter (scripted credential)', () => {
   it('a credential that returns no token is a 503, and counts as a failed outcome', async () => {
     const { state, minter } = world();
     state.answer = () => Promise.resolve(null);
-    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    const err = await refused(minter.getToken(secretSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(state.outcomes).toEqual([false]);
   });
@@ -128,7 +130,7 @@ describe('EntraTokenMinter (scripted credential)', () => {
   it('federated SPs read no secret, and an invalid_client is not retried with a secret they do not have', async () => {
     const { state, minter } = world();
     state.answer = () => Promise.reject(invalidClient());
-    const err = await rejection<VendingError>(minter.getToken(federatedSp, SCOPE, 300));
+    const err = await refused(minter.getToken(federatedSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamRejectedError);
     expect(err.detail).toContain('(invalid_client, AADSTS7000215)');
     expect(state.reads).toEqual([]);
@@ -142,7 +144,7 @@ describe('EntraTokenMinter (scripted credential)', () => {
     expect(state.reads).toEqual(['etl-sp-secret', 'etl-sp-secret latest']);
     expect(state.built).toEqual(['v1']); // v1 is still the latest: no new credential
     state.latest = { value: 's2', version: 'v2' };
-    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    const err = await refused(minter.getToken(secretSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamRejectedError);
     expect(state.built).toEqual(['v1', 'v2']);
     expect(state.outcomes).toEqual([false, false]);
@@ -165,7 +167,7 @@ describe('EntraTokenMinter (scripted credential)', () => {
       aborted = new Promise((resolve) => signal?.addEventListener('abort', () => resolve()));
       return new Promise(() => undefined); // never answers
     };
-    const err = await rejection<VendingError>(minter.getToken(secretSp, SCOPE, 300));
+    const err = await refused(minter.getToken(secretSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.detail).toBe('Entra ID did not answer in time for service principal "etl-sp"; no token was issued.');
     await aborted;
