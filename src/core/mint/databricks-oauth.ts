@@ -17,8 +17,6 @@ export interface DatabricksTokenExchanger {
   exchange(ws: Workspace, subjectToken: string, scopes: readonly string[]): Promise<ExchangedToken>;
 }
 
-const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 /** Our own budget for one exchange: enforced by a timer, whatever fetch does with its signal. */
 export const EXCHANGE_DEADLINE_MS = 10_000;
 
@@ -44,9 +42,9 @@ export function createDatabricksTokenExchanger(options: { clock?: () => number; 
       if (waitMs > 0) throw new UpstreamUnavailableError(`Databricks workspace "${ws.name}" asked the service to wait before the next token exchange; no token was issued.`, undefined, Math.ceil(waitMs / 1000));
       notBefore.delete(key);
       const body = new URLSearchParams({
-        grant_type: TOKEN_EXCHANGE,
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
         subject_token: subjectToken,
-        subject_token_type: JWT_TOKEN_TYPE,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
         client_id: ws.servicePrincipal.clientId,
         scope: scopes.join(' '),
       });

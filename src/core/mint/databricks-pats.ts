@@ -74,7 +74,7 @@ async function call<T>(ws: Workspace, spToken: string, method: 'GET' | 'POST', p
     res = await fetch(`${ws.host}${path}`, {
       method,
       headers: { Authorization: `Bearer ${spToken}`, 'X-Databricks-Azure-Workspace-Resource-Id': ws.resourceId, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: JSON.stringify(body), // undefined (no body) for a GET
       redirect: 'error',
       signal: AbortSignal.timeout(15_000),
     });

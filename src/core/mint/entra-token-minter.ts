@@ -42,7 +42,7 @@ interface CredentialEntry {
   readonly observer: TokenEndpointObserver;
 }
 
-/** The credential did not settle within our deadline; it may still finish in the background. */
+/** The credential did not settle within our deadline; it may still finish in the background. Logs show its name only. */
 class EntraDeadlineError extends Error {
   override readonly name = 'EntraDeadlineError';
 }
@@ -63,7 +63,8 @@ function expiryClaimMs(token: string): number {
 /**
  * One kept credential per SP, one cached token per (SP, scope), one upstream call in flight per
  * (SP, scope). When Entra ID answers `invalid_client` (secret rotated or expired), the latest
- * secret version is read once and, if it is a new version, the mint is retried with it.
+ * secret version is read once and, if it is a new version, the mint is retried with it (a
+ * federated SP has no secret, hence never a new version: it is not retried).
  */
 export class EntraTokenMinter implements TokenMinter {
   readonly #tokens = new Map<string, MintedToken>();
@@ -127,7 +128,7 @@ export class EntraTokenMinter implements TokenMinter {
     try {
       return await this.#request(entry, scope);
     } catch (err) {
-      if (entraErrorCode(err) !== 'invalid_client' || sp.credential.kind === 'federated') throw this.#fail(err, sp, key, entry);
+      if (entraErrorCode(err) !== 'invalid_client') throw this.#fail(err, sp, key, entry);
       const previous = entry.version;
       entry = await this.#credential(sp, 'latest');
       if (entry.version === previous) throw this.#fail(err, sp, key, entry);
@@ -142,7 +143,7 @@ export class EntraTokenMinter implements TokenMinter {
   async #request(entry: CredentialEntry, scope: string): Promise<MintedToken> {
     const ms = this.options.deadlineMs ?? 10_000;
     const pending = this.#telemetry.dependency('entra', 'token', () => entry.credential.getToken(scope, { abortSignal: AbortSignal.timeout(ms) }));
-    const token = await raceDeadline(pending, ms, () => new EntraDeadlineError(`no answer within ${ms} ms`));
+    const token = await raceDeadline(pending, ms, () => new EntraDeadlineError());
     if (!token) throw new Error('the credential returned no token');
     this.options.onOutcome?.(true);
     return { token: token.token, expiresOnMs: Math.min(token.expiresOnTimestamp, expiryClaimMs(token.token)) };
@@ -159,8 +160,9 @@ export class EntraTokenMinter implements TokenMinter {
     const throttled = entry.observer.throttled();
     if (!throttled && !(err instanceof EntraDeadlineError)) return sanitizeEntraError(err, sp.name);
     this.#forget(sp, entry);
+    // Without a Retry-After this is "now": the next request may go out at once.
     const waitMs = throttled?.retryAfterMs ?? 0;
-    if (waitMs > 0) this.#notBefore.set(key, this.#clock.now() + waitMs);
+    this.#notBefore.set(key, this.#clock.now() + waitMs);
     const what = throttled ? `Entra ID answered HTTP ${throttled.status}` : 'Entra ID did not answer in time';
     return new UpstreamUnavailableError(`${what} for service principal "${sp.name}"; no token was issued.`, err, Math.max(1, Math.ceil(waitMs / 1000)));
   }

@@ -70,7 +70,6 @@ export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMi
         const token = await withDeadline(options.deadlineMs ?? OBO_DEADLINE_MS, (signal) => credential.getToken(scope, { abortSignal: signal }), (retryAfterMs) => {
           notBefore = clock.now() + retryAfterMs;
         }, observer);
-        if (!token) throw new UpstreamUnavailableError('Entra ID returned no on-behalf-of token; no token was issued.');
         return { token: token.token, expiresOnMs: token.expiresOnTimestamp };
       });
     },
