@@ -47,6 +47,12 @@ afterAll(async () => {
 });
 
 describe('createCredentialFactory: each kind signs in to Entra ID', () => {
+  it('a secret or certificate SP without material is a bug the log names', () => {
+    for (const credential of [{ kind: 'secret', name: 'n' }, { kind: 'certificate', name: 'n' }] as const) {
+      expect(() => factory()(sp(randomUUID(), credential), undefined)).toThrow(new TypeError('credential material is required for secret and certificate service principals'));
+    }
+  });
+
   it('a certificate SP signs its client assertion with the key and sends the certificate chain (x5c)', async () => {
     const clientId = randomUUID();
     own.authority.registerClient(clientId, { certificates: [pem.cert] });

@@ -22,8 +22,10 @@ const IDENTITY_CLIENT = randomUUID();
 const IDENTITY_OBJECT = randomUUID();
 
 let own: OwnAuthority;
+/** The minter's clock: fixed while a test runs (tokens from the authority live an hour of real time). */
+let base = Date.now();
 let now = 0;
-const clock = { now: () => Date.now() + now };
+const clock = { now: () => base + now };
 const assertionScopes: string[] = [];
 /** The app's managed identity: a real token of the authority for api://AzureADTokenExchange. */
 const appCredential: TokenCredential = {
@@ -51,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => own?.stop());
 afterEach(() => {
   own.authority.faults.clear();
+  base = Date.now();
   now = 0;
 });
 
@@ -87,18 +90,34 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     ];
     for (const other of others) expect(other.token).not.toBe(first.token);
     expect(requests()).toBe(start + 4);
+    // The parts of the key stay apart: tenant "ab" with object "c" is not tenant "a" with object "bc".
+    const ab = await m.getUserToken(caller('c', 'ab'), user, SCOPE, 300);
+    expect((await m.getUserToken(caller('bc', 'a'), user, SCOPE, 300)).token).not.toBe(ab.token);
+    expect(requests()).toBe(start + 6);
     // Asked for more validity than the cached token has left: a new exchange.
     now = 3_500_000;
     expect((await m.getUserToken(alice, user, SCOPE, 300)).token).not.toBe(first.token);
-    expect(requests()).toBe(start + 5);
+    expect(requests()).toBe(start + 7);
   });
 
   it('a token not issued to the vending API is refused: 502 naming the OAuth code and AADSTS number, nothing of the token', async () => {
     const user = await userToken('api://someone-else');
     const err = await refused(minter().getUserToken(caller(randomUUID()), user, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamRejectedError);
-    expect(err.detail).toMatch(/^Entra ID refused the on-behalf-of exchange \(invalid_grant, AADSTS50013\): /);
+    expect(err.detail).toBe(
+      'Entra ID refused the on-behalf-of exchange (invalid_grant, AADSTS50013): the operators should check that the vending API\'s ' +
+      "app registration has a federated credential trusting the app's managed identity and the delegated permission " +
+      'AzureDatabricks user_impersonation with admin consent.',
+    );
     expect(err.detail).not.toContain(user);
+  });
+
+  it('an app identity that returns no token: 503, nothing is sent to the token endpoint', async () => {
+    const silent = createOnBehalfOfMinter({ tenantId: own.tenantId, authorityHost: own.authority.authorityHost, apiClientId: API_CLIENT, appCredential: { getToken: () => Promise.resolve(null) }, clock });
+    const start = requests();
+    const err = await refused(silent.getUserToken(caller(randomUUID()), await userToken(), SCOPE, 300));
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect(requests()).toBe(start);
   });
 
   it("a 429 tells Entra ID's own Retry-After, and no request goes out before it has passed; a short SDK retry only", async () => {
@@ -120,7 +139,7 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     expect(waiting.retryAfterSeconds).toBe(5);
     expect(waiting.detail).toBe('Entra ID asked the service to wait before the next on-behalf-of request; no token was issued.');
     expect(requests()).toBe(start + 3);
-    now = 7_100;
+    now = 7_000; // exactly when Entra ID said: allowed again
     await expect(m.getUserToken(caller(randomUUID()), user, SCOPE, 300)).resolves.toHaveProperty('token');
     expect(requests()).toBe(start + 4);
   });

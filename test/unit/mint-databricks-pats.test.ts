@@ -152,6 +152,8 @@ describe('revokePat', () => {
     const err = (await revokePat(ws(), 'sp', tokenId, MARK).catch((e: unknown) => e)) as UnknownTokenError;
     expect(err).toBeInstanceOf(UnknownTokenError);
     expect(err.status).toBe(404);
+    // The same answer whether the PAT is someone else's or does not exist: nothing to tell them apart.
+    expect(err.detail).toBe('No token with this id was issued to this caller for this workspace, or it no longer exists.');
     expect(seen.map((s) => s.url)).toEqual(['/api/2.0/token/list']);
   });
 

@@ -6,6 +6,8 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/
 import type { VendingError } from '../../src/core/errors';
 import { EntraTokenMinter } from '../../src/core/mint';
 import type { SecretSource, SecretValue } from '../../src/core/secrets';
+import { describeError } from '../../src/core/errors/describe-error';
+import type { TokenEndpointObserver } from '../../src/core/mint/token-endpoint-observer';
 import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
 import { rejection } from '../support/rejection';
@@ -18,7 +20,14 @@ const SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
 const secretSp: ServicePrincipal = { name: 'etl-sp', clientId: 'c1', credential: { kind: 'secret', name: 'etl-sp-secret' }, federationScope: SCOPE };
 const federatedSp: ServicePrincipal = { name: 'fed-sp', clientId: 'c2', credential: { kind: 'federated' }, federationScope: SCOPE };
 
-type Answer = (material: SecretValue | undefined, options: GetTokenOptions | undefined) => Promise<AccessToken | null>;
+type Answer = (material: SecretValue | undefined, options: GetTokenOptions | undefined, observer: TokenEndpointObserver | undefined) => Promise<AccessToken | null>;
+type Policy = TokenEndpointObserver['policy'];
+/** Entra ID throttles this credential: its observer sees the status and Retry-After, and the credential fails. */
+async function throttle(observer: TokenEndpointObserver | undefined, status: number, retryAfter?: string): Promise<never> {
+  const response = { status, headers: { get: (name: string) => (name === 'retry-after' ? retryAfter : undefined) } };
+  await observer?.policy.sendRequest({} as Parameters<Policy['sendRequest']>[0], () => Promise.resolve(response as unknown as Awaited<ReturnType<Policy['sendRequest']>>));
+  throw Object.assign(new Error('AADSTS throttled'), { name: 'AuthenticationError' });
+}
 const invalidClient = () => Object.assign(new Error('invalid_client: AADSTS7000215: Invalid client secret provided.'), { name: 'AuthenticationRequiredError' });
 
 function world(opts: { refreshAheadMs?: number; deadlineMs?: number } = {}) {
@@ -30,6 +39,7 @@ function world(opts: { refreshAheadMs?: number; deadlineMs?: number } = {}) {
     built: [] as Array<string | undefined>,
     outcomes: [] as boolean[],
     telemetry: [] as string[],
+    requests: 0,
     answer: (() => Promise.resolve({ token: 'opaque', expiresOnTimestamp: state.now + 3_600_000 })) as Answer,
   };
   const secrets: SecretSource = {
@@ -39,9 +49,9 @@ function world(opts: { refreshAheadMs?: number; deadlineMs?: number } = {}) {
       return v instanceof Error ? Promise.reject(v) : Promise.resolve({ ...v, contentType: undefined });
     },
   };
-  const createCredential = (_sp: ServicePrincipal, material: SecretValue | undefined): TokenCredential => {
+  const createCredential = (_sp: ServicePrincipal, material: SecretValue | undefined, observer?: TokenEndpointObserver): TokenCredential => {
     state.built.push(material?.version);
-    return { getToken: (_scopes, options) => state.answer(material, options) };
+    return { getToken: (_scopes, options) => (state.requests++, state.answer(material, options, observer)) };
   };
   const telemetry: Telemetry = {
     ...NO_TELEMETRY,
@@ -104,6 +114,8 @@ describe('EntraTokenMinter (scripted credential)', () => {
     const err = await refused(minter.getToken(secretSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(state.outcomes).toEqual([false]);
+    // What the operators' log says about it (the cause of the 503).
+    expect(describeError(err).cause?.message).toBe('the credential returned no token');
   });
 
   it('refreshes in the background only within the refresh-ahead window (15 min by default), one refresh at a time', async () => {
@@ -142,7 +154,8 @@ describe('EntraTokenMinter (scripted credential)', () => {
     state.answer = () => Promise.reject(invalidClient());
     await rejection(minter.getToken(secretSp, SCOPE, 300));
     expect(state.reads).toEqual(['etl-sp-secret', 'etl-sp-secret latest']);
-    expect(state.built).toEqual(['v1']); // v1 is still the latest: no new credential
+    expect(state.built).toEqual(['v1']); // v1 is still the latest: no new credential, and no second request
+    expect(state.requests).toBe(1);
     state.latest = { value: 's2', version: 'v2' };
     const err = await refused(minter.getToken(secretSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamRejectedError);
@@ -171,5 +184,45 @@ describe('EntraTokenMinter (scripted credential)', () => {
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.detail).toBe('Entra ID did not answer in time for service principal "etl-sp"; no token was issued.');
     await aborted;
+    expect(state.reads).toEqual(['etl-sp-secret']); // only invalid_client leads to a read of the latest secret
+    // No Retry-After from Entra ID: the next request goes out at once (and builds a new credential).
+    state.answer = () => Promise.resolve({ token: 'after', expiresOnTimestamp: state.now + 3_600_000 });
+    await expect(minter.getToken(secretSp, SCOPE, 300)).resolves.toHaveProperty('token', 'after');
+    expect(state.built).toEqual(['v1', 'v1']);
+  });
+
+  it("a 429 holds requests back until exactly Entra ID's Retry-After has passed", async () => {
+    const { state, minter } = world();
+    state.answer = (_m, _o, observer) => throttle(observer, 429, '4');
+    const err = await refused(minter.getToken(secretSp, SCOPE, 300));
+    expect(err.retryAfterSeconds).toBe(4);
+    expect(state.reads).toEqual(['etl-sp-secret']);
+    state.answer = () => Promise.resolve({ token: 'later', expiresOnTimestamp: state.now + 3_600_000 });
+    state.now += 3_999;
+    expect((await refused(minter.getToken(secretSp, SCOPE, 300))).retryAfterSeconds).toBe(1);
+    expect(state.requests).toBe(1);
+    state.now += 1;
+    await expect(minter.getToken(secretSp, SCOPE, 300)).resolves.toHaveProperty('token', 'later');
+  });
+
+  it('a throttled credential is dropped only if it is still the one in use, not one a rotation put in its place', async () => {
+    const { state, minter } = world();
+    let releaseA: () => void = () => undefined;
+    // Scope A's request hangs on the v1 credential; scope B's is refused, and v2 replaces v1.
+    state.answer = (material, _o, observer) => {
+      if (material?.version === 'v2') return Promise.resolve({ token: 'v2-token', expiresOnTimestamp: state.now + 3_600_000 });
+      if (state.requests === 1) return new Promise<never>((_, reject) => (releaseA = () => void throttle(observer, 429).catch(reject)));
+      return Promise.reject(invalidClient());
+    };
+    const a = minter.getToken(secretSp, 'a/.default', 300);
+    await vi.waitFor(() => expect(state.requests).toBe(1));
+    state.latest = { value: 's2', version: 'v2' };
+    await expect(minter.getToken(secretSp, 'b/.default', 300)).resolves.toHaveProperty('token', 'v2-token');
+    expect(state.built).toEqual(['v1', 'v2']);
+    releaseA();
+    expect(await refused(a)).toBeInstanceOf(UpstreamUnavailableError);
+    // The v2 credential is kept: a third scope needs no new one.
+    await expect(minter.getToken(secretSp, 'c/.default', 300)).resolves.toHaveProperty('token', 'v2-token');
+    expect(state.built).toEqual(['v1', 'v2']);
   });
 });

@@ -7,7 +7,7 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/
 import { createDatabricksTokenExchanger, sanitizeExchangeFailure } from '../../src/core/mint';
 
 /** A loopback workspace token endpoint: records each exchange, answers as scripted (or never). */
-interface Seen { method: string; url: string; contentType: string | undefined; form: URLSearchParams }
+interface Seen { method: string; url: string; contentType: string | undefined; accept: string | undefined; form: URLSearchParams }
 interface Answer { status: number; body: unknown; headers?: Record<string, string>; hang?: boolean }
 let server: Server;
 let host: string;
@@ -20,7 +20,7 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], form: new URLSearchParams(body) });
+      seen.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], accept: req.headers.accept, form: new URLSearchParams(body) });
       const a = answer();
       if (a.hang) return void hanging.push(res);
       res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).end(JSON.stringify(a.body));
@@ -52,6 +52,7 @@ describe('createDatabricksTokenExchanger', () => {
     expect(req.method).toBe('POST');
     expect(req.url).toBe('/oidc/v1/token');
     expect(req.contentType).toBe('application/x-www-form-urlencoded');
+    expect(req.accept).toBe('application/json');
     expect(Object.fromEntries(req.form)).toEqual({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: 'sp-entra-token',
@@ -85,6 +86,7 @@ describe('createDatabricksTokenExchanger', () => {
     t += 2_500;
     const second = (await exchanger.exchange(ws('throttled'), 's', ['sql']).catch((e: unknown) => e)) as UpstreamUnavailableError;
     expect(second.retryAfterSeconds).toBe(5);
+    expect(second.detail).toBe('Databricks workspace "throttled" asked the service to wait before the next token exchange; no token was issued.');
     expect(seen).toHaveLength(1);
     // Another workspace is not held back.
     answer = () => ({ status: 200, body: { access_token: 'x', expires_in: 60 } });
@@ -92,6 +94,19 @@ describe('createDatabricksTokenExchanger', () => {
     t += 4_500;
     await expect(exchanger.exchange(ws('throttled'), 's', ['sql'])).resolves.toMatchObject({ token: 'x' });
     expect(seen).toHaveLength(3);
+  });
+
+  it.each([[500, true], [503, true], [499, false], [400, false]])('HTTP %i with Retry-After 3: holds the next exchange back: %s', async (status, held) => {
+    let t = 9_000_000;
+    const exchanger = createDatabricksTokenExchanger({ clock: () => t });
+    answer = () => ({ status, body: { error: 'invalid_request' }, headers: { 'retry-after': '3' } });
+    await exchanger.exchange(ws(), 's', ['sql']).catch(() => undefined);
+    t += 2_999;
+    answer = () => ({ status: 200, body: { access_token: 'x', expires_in: 60 } });
+    const next = exchanger.exchange(ws(), 's', ['sql']);
+    if (held) await expect(next).rejects.toMatchObject({ retryAfterSeconds: 1 });
+    else await expect(next).resolves.toMatchObject({ token: 'x' });
+    expect(seen).toHaveLength(held ? 1 : 2);
   });
 
   it('a 5xx without Retry-After is 503 with Retry-After 1 and holds nothing back', async () => {

@@ -42,6 +42,19 @@ describe('KeyedTokenCache', () => {
     expect((await cache.get('f', 0, () => Promise.resolve(token('retry', 60_000)))).token).toBe('retry');
   });
 
+  it('when full, an expired token makes room before the oldest live one does', async () => {
+    now = 7_000_000;
+    const cache = new KeyedTokenCache(clock, 2);
+    await cache.get('live', 0, () => Promise.resolve(token('live', 60_000)));
+    await cache.get('short', 0, () => Promise.resolve(token('short', 10)));
+    now += 11;
+    await cache.get('new', 0, () => Promise.resolve(token('new', 60_000)));
+    expect(cache.size).toBe(2);
+    let reminted = false;
+    await cache.get('live', 0, () => ((reminted = true), Promise.resolve(token('live2', 60_000))));
+    expect(reminted).toBe(false);
+  });
+
   it('stays within its size: expired tokens go first, then the oldest', async () => {
     now = 5_000_000;
     const cache = new KeyedTokenCache(clock, 2);

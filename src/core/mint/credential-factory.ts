@@ -51,7 +51,8 @@ function requirePem(sp: ServicePrincipal, material: SecretValue | undefined): st
   return pem;
 }
 
-async function exchangeAssertion(appCredential: TokenCredential): Promise<string> {
+/** The app identity's `api://AzureADTokenExchange` token: the client assertion of federated SPs and of on-behalf-of. */
+export async function exchangeAssertion(appCredential: TokenCredential): Promise<string> {
   const token = await appCredential.getToken('api://AzureADTokenExchange/.default');
   if (!token) throw new Error('the app identity returned no token for api://AzureADTokenExchange');
   return token.token;

@@ -6,6 +6,7 @@ import type { VendingError } from '../errors';
 import type { CallerIdentity, Clock } from '../policy';
 import { systemClock } from '../policy';
 import type { MintedToken } from './entra-token-minter';
+import { exchangeAssertion } from './credential-factory';
 import { readEntraFailure } from './sanitize-entra-error';
 import { KeyedTokenCache } from './token-cache';
 import { TokenEndpointObserver } from './token-endpoint-observer';
@@ -41,11 +42,7 @@ export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMi
   const clock = options.clock ?? systemClock;
   const cache = new KeyedTokenCache<MintedToken>(clock);
   let notBefore = 0;
-  const getAssertion = async (): Promise<string> => {
-    const token = await options.appCredential.getToken('api://AzureADTokenExchange/.default');
-    if (!token) throw new Error('the app identity returned no token for api://AzureADTokenExchange');
-    return token.token;
-  };
+  const getAssertion = (): Promise<string> => exchangeAssertion(options.appCredential);
   return {
     getUserToken(caller, userAssertion, scope, minValiditySeconds) {
       const key = [caller.tenantId, caller.objectId, scope].join('\u0000');
