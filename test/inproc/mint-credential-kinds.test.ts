@@ -8,7 +8,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServicePrincipal } from '../../src/core/config';
-import { createCredentialFactory } from '../../src/core/mint';
+import { createCredentialFactory } from '../../src/core/azure';
 import { startOwnAuthority } from '../support/own-authority';
 import type { OwnAuthority } from '../support/own-authority';
 

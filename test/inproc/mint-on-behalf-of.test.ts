@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
 import type { VendingError } from '../../src/core/errors';
-import { createOnBehalfOfMinter } from '../../src/core/mint';
+import { createOnBehalfOfMinter } from '../../src/core/azure';
 import type { OnBehalfOfMinter } from '../../src/core/mint';
 import type { CallerIdentity } from '../../src/core/policy';
 import { rejection } from '../support/rejection';
