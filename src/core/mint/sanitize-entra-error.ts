@@ -2,7 +2,9 @@ import { UpstreamRejectedError, UpstreamUnavailableError, isVendingError } from 
 import type { VendingError } from '../errors';
 
 /** OAuth errors that mean "Entra ID answered and said no", as opposed to "could not ask". */
-const REJECTIONS: readonly string[] = ['invalid_client', 'unauthorized_client', 'invalid_request', 'invalid_scope', 'invalid_grant', 'invalid_resource'];
+function isRejection(code: string | undefined): code is string {
+  return code !== undefined && ['invalid_client', 'unauthorized_client', 'invalid_request', 'invalid_scope', 'invalid_grant', 'invalid_resource'].includes(code);
+}
 
 interface EntraFailure {
   readonly code: string | undefined;
@@ -21,7 +23,7 @@ export function readEntraFailure(err: unknown): EntraFailure {
   const description = typeof response?.errorDescription === 'string' ? response.errorDescription : message;
   // A message starting with one of the refusal codes and a colon.
   const leading = /^([a-z_]+):/.exec(message)?.[1];
-  const code = typeof response?.error === 'string' ? response.error : leading !== undefined && REJECTIONS.includes(leading) ? leading : undefined;
+  const code = typeof response?.error === 'string' ? response.error : isRejection(leading) ? leading : undefined;
   return { code, aadsts: /AADSTS\d{4,8}/.exec(description)?.[0] };
 }
 
@@ -36,7 +38,7 @@ export function entraErrorCode(err: unknown): string | undefined {
 export function sanitizeEntraError(err: unknown, spName: string): VendingError {
   if (isVendingError(err)) return err;
   const { code, aadsts } = readEntraFailure(err);
-  if (code && REJECTIONS.includes(code)) {
+  if (isRejection(code)) {
     return new UpstreamRejectedError({
       detail: `Entra ID refused service principal "${spName}" (${code}${aadsts ? `, ${aadsts}` : ''}): ${hint(code)}`,
       cause: err,
