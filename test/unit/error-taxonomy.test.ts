@@ -8,18 +8,20 @@ import {
 
 describe('one error class per problem code (DESIGN §2)', () => {
   it.each([
-    [new InvalidRequestError({ detail: 'd' }), 'InvalidRequestError', 'invalid_request', 400, 'Invalid request'],
-    [new InvalidTokenError('d'), 'InvalidTokenError', 'invalid_token', 401, 'Invalid caller token'],
-    [new NotGrantedError({ detail: 'd' }), 'NotGrantedError', 'not_granted', 403, 'Not granted'],
-    [new UnknownTokenError({ detail: 'd' }), 'UnknownTokenError', 'unknown_token', 404, 'Unknown token'],
-    [new MethodNotAllowedError(['GET']), 'MethodNotAllowedError', 'method_not_allowed', 405, 'Method not allowed'],
-    [new BodyTooLargeError({ detail: 'd' }), 'BodyTooLargeError', 'body_too_large', 413, 'Body too large'],
-    [new UnsupportedMediaTypeError({ detail: 'd' }), 'UnsupportedMediaTypeError', 'unsupported_media_type', 415, 'Unsupported media type'],
-    [new RateLimitedError({ detail: 'd', retryAfterSeconds: 7 }), 'RateLimitedError', 'rate_limited', 429, 'Rate limited'],
-    [new UpstreamRejectedError({ detail: 'd' }), 'UpstreamRejectedError', 'upstream_rejected', 502, 'Upstream rejected the service principal'],
-    [new UpstreamUnavailableError('d'), 'UpstreamUnavailableError', 'upstream_unavailable', 503, 'Upstream unavailable'],
-    [new AuditUnavailableError(), 'AuditUnavailableError', 'audit_unavailable', 503, 'Audit unavailable'],
-  ])('%s', (err: VendingError, name, code, status, title) => {
+    ['InvalidRequestError', () => new InvalidRequestError({ detail: 'd' }), 'invalid_request', 400, 'Invalid request'],
+    ['InvalidTokenError', () => new InvalidTokenError('d'), 'invalid_token', 401, 'Invalid caller token'],
+    ['NotGrantedError', () => new NotGrantedError({ detail: 'd' }), 'not_granted', 403, 'Not granted'],
+    ['UnknownTokenError', () => new UnknownTokenError({ detail: 'd' }), 'unknown_token', 404, 'Unknown token'],
+    ['MethodNotAllowedError', () => new MethodNotAllowedError(['GET']), 'method_not_allowed', 405, 'Method not allowed'],
+    ['BodyTooLargeError', () => new BodyTooLargeError({ detail: 'd' }), 'body_too_large', 413, 'Body too large'],
+    ['UnsupportedMediaTypeError', () => new UnsupportedMediaTypeError({ detail: 'd' }), 'unsupported_media_type', 415, 'Unsupported media type'],
+    ['RateLimitedError', () => new RateLimitedError({ detail: 'd', retryAfterSeconds: 7 }), 'rate_limited', 429, 'Rate limited'],
+    ['UpstreamRejectedError', () => new UpstreamRejectedError({ detail: 'd' }), 'upstream_rejected', 502, 'Upstream rejected the service principal'],
+    ['UpstreamUnavailableError', () => new UpstreamUnavailableError('d'), 'upstream_unavailable', 503, 'Upstream unavailable'],
+    ['AuditUnavailableError', () => new AuditUnavailableError(), 'audit_unavailable', 503, 'Audit unavailable'],
+  ])('%s', (name, make: () => VendingError, code, status, title) => {
+    // Built inside the test: an error made while the file loads would be made before a mutant is on.
+    const err = make();
     expect({ name: err.name, code: err.code, status: err.status, title: err.title }).toEqual({ name, code, status, title });
     expect(err).toBeInstanceOf(Error);
     expect(isVendingError(err)).toBe(true);

@@ -12,9 +12,10 @@ import { toProblemResponse } from '../../src/core/http';
 
 describe('the grant routes\' problems', () => {
   it.each([
-    [new NotFoundError({ detail: 'No grant g1.' }), 'NotFoundError', 'not_found', 404, 'Not found'],
-    [new ConflictError({ detail: 'Already revoked.' }), 'ConflictError', 'conflict', 409, 'Conflict'],
-  ])('%s', (err, name, code, status, title) => {
+    ['NotFoundError', () => new NotFoundError({ detail: 'No grant g1.' }), 'not_found', 404, 'Not found'],
+    ['ConflictError', () => new ConflictError({ detail: 'Already revoked.' }), 'conflict', 409, 'Conflict'],
+  ])('%s', (name, make, code, status, title) => {
+    const err = make(); // built while the test runs, not while the file loads
     expect({ name: err.name, code: err.code, status: err.status, title: err.title, retry: err.retryAfterSeconds }).toEqual({ name, code, status, title, retry: undefined });
     expect(isVendingError(err)).toBe(true);
     expect(toProblemResponse(err, 'r').body).toMatchObject({ code, status, title, detail: err.detail });
