@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config';
 import type { VendingConfig } from '../../src/core/config';
-import { configIssues } from '../support/config-issues';
+import { configDocument, configEnv, configIssues } from '../support/config-issues';
 
 // The rules of VENDING_CONFIG an operator relies on (README "Configuration"): each bound, each
 // cross-field rule and its message, and the defaults the service runs with.
@@ -11,7 +11,6 @@ const OTHER_TENANT = '99999999-8888-7777-6666-555555555555';
 const SP = '22222222-3333-4444-5555-666666666666';
 const APP = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const RESOURCE = '/subscriptions/33333333-4444-5555-6666-777777777777/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws';
-const HMAC = Buffer.alloc(32, 7).toString('base64');
 const HOST = 'https://adb-1234567890123456.7.azuredatabricks.net';
 
 type Doc = Record<string, unknown>;
@@ -20,22 +19,9 @@ function grant(over: Doc = {}): Doc {
   return { workspace: 'analytics-prod', callers: { roles: ['Vend.AnalyticsProd'] }, modes: ['aad'], maxLifetimeSeconds: 3600, ...over };
 }
 
-function doc(over: Doc = {}): Doc {
-  return {
-    cloud: 'AzurePublic',
-    tenantId: TENANT,
-    callers: { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT] },
-    keyVaultUrl: 'https://kv-vending.vault.azure.net/',
-    servicePrincipals: { 'etl-sp': { clientId: SP, secret: 'etl-sp-secret' } },
-    workspaces: { 'analytics-prod': { host: HOST, resourceId: RESOURCE, servicePrincipal: 'etl-sp' } },
-    grants: [grant()],
-    ...over,
-  };
-}
+const doc = configDocument;
 
-function env(document: unknown, extra: Record<string, string> = {}): Record<string, string> {
-  return { VENDING_CONFIG: JSON.stringify(document), AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net', AUDIT_HMAC_KEY: HMAC, ...extra };
-}
+const env = configEnv;
 
 function load(document: Doc, extra: Record<string, string> = {}): VendingConfig {
   return loadConfig(env(document, extra));

@@ -1,28 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config';
-import { configIssues } from '../support/config-issues';
+import { configDocument, configEnv, configIssues } from '../support/config-issues';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const SP = '22222222-3333-4444-5555-666666666666';
 const RESOURCE = '/subscriptions/33333333-4444-5555-6666-777777777777/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws';
 const HMAC = Buffer.alloc(32, 7).toString('base64');
 
-function doc(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    cloud: 'AzurePublic',
-    tenantId: TENANT,
-    callers: { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT] },
-    keyVaultUrl: 'https://kv-vending.vault.azure.net/',
-    servicePrincipals: { 'etl-sp': { clientId: SP, secret: 'etl-sp-secret' } },
-    workspaces: { 'analytics-prod': { host: 'https://adb-1234567890123456.7.azuredatabricks.net', resourceId: RESOURCE, servicePrincipal: 'etl-sp' } },
-    grants: [{ workspace: 'analytics-prod', callers: { roles: ['Vend.AnalyticsProd'] }, modes: ['aad'], maxLifetimeSeconds: 3600 }],
-    ...overrides,
-  };
-}
+const doc = configDocument;
 
-function env(document: unknown, extra: Record<string, string> = {}): Record<string, string> {
-  return { VENDING_CONFIG: JSON.stringify(document), AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net', AUDIT_HMAC_KEY: HMAC, ...extra };
-}
+const env = configEnv;
 
 const issuesOf = configIssues;
 
