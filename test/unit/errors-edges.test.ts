@@ -97,6 +97,10 @@ describe('describeError', () => {
     const frameless = new Error('no frames');
     frameless.stack = 'Error: no frames\n  which spans lines';
     expect(describeError(frameless)).toEqual({ name: 'Error', message: 'no frames', stack: 'Error: no frames\n  which spans lines' });
+    // An error without a stack (cleared by whoever threw it) keeps its message and no empty stack.
+    const stackless = new Error('no stack');
+    stackless.stack = '';
+    expect(describeError(stackless)).toEqual({ name: 'Error', message: 'no stack' });
     const indented = withStack(new Error('x'), '   g (/app/node_modules/a/b.js:1:1)');
     expect(describeError(indented)).toEqual({ name: 'Error' });
   });

@@ -15,8 +15,6 @@ export interface ErrorSummary {
   readonly cause?: ErrorSummary;
 }
 
-const PLAIN_ERRORS = new Set(['Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'ConfigError']);
-
 export function describeError(err: unknown, depth = 0): ErrorSummary {
   if (!(err instanceof Error)) return { name: typeof err };
   const anyErr = err as Error & { code?: unknown; statusCode?: unknown; errorResponse?: { error?: unknown } };
@@ -27,7 +25,7 @@ export function describeError(err: unknown, depth = 0): ErrorSummary {
   if (isVendingError(err)) {
     // Our own details are written for callers, so they are safe for logs too.
     summary.message = err.detail;
-  } else if (PLAIN_ERRORS.has(err.name) && PLAIN_ERRORS.has(err.constructor.name) && isOwnError(err)) {
+  } else if (isPlainName(err.name) && isPlainName(err.constructor.name) && isOwnError(err)) {
     summary.message = err.message;
     if (err.stack) summary.stack = err.stack;
   }
@@ -39,4 +37,9 @@ export function describeError(err: unknown, depth = 0): ErrorSummary {
 function isOwnError(err: Error): boolean {
   const firstFrame = err.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
   return firstFrame === undefined || !firstFrame.includes('node_modules');
+}
+
+/** Built-in errors and ConfigError, whose messages are ours or the runtime's, never an SDK's. */
+function isPlainName(name: string): boolean {
+  return ['Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'ConfigError'].includes(name);
 }
