@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { tokenRequestSchema } from '../../src/core/vend/request-schema';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { tokenRequestSchema as TokenRequestSchema } from '../../src/core/vend/request-schema';
+import { loadAnew } from '../support/load-anew';
+
+// The schema is built when its module loads: each test loads it anew (see loadAnew).
+let tokenRequestSchema: typeof TokenRequestSchema;
+beforeEach(async () => {
+  ({ tokenRequestSchema } = await loadAnew(() => import('../../src/core/vend/request-schema.js')));
+});
 
 const ok = (body: unknown): boolean => tokenRequestSchema.safeParse(body).success;
 
@@ -38,6 +45,9 @@ describe('POST /api/token body: every bound at its edge (DESIGN §2)', () => {
     ['purpose with a bidi override (Cf)', { workspace: 'w', purpose: '\u202eabc' }, false],
     ['purpose with a line separator (Zl)', { workspace: 'w', purpose: 'a\u2028b' }, false],
     ['purpose with a paragraph separator (Zp)', { workspace: 'w', purpose: 'a\u2029b' }, false],
+    ['purpose with a lone surrogate (Cs)', { workspace: 'w', purpose: 'a\ud800b' }, false],
+    ['purpose with a private-use character (Co)', { workspace: 'w', purpose: 'a\ue000b' }, false],
+    ['purpose with an unassigned code point (Cn)', { workspace: 'w', purpose: 'a\u0378b' }, false],
     ['purpose not a string', { workspace: 'w', purpose: 5 }, false],
     ['scopes one', { workspace: 'w', scopes: ['sql'] }, true],
     ['scopes with modifiers', { workspace: 'w', scopes: ['sql:read:restricted-query', 'clusters:read', 'all-apis'] }, true],
