@@ -99,6 +99,14 @@ describe('createVendDeps', () => {
     expect(caches.filter(([name]) => name === 'caller_token').at(-1)).toEqual(['caller_token', true]);
   });
 
+  it('traces the SP\'s token and the audit write of a vend through the given telemetry', async () => {
+    const { telemetry, dependencies } = recordingTelemetry();
+    const { call } = build({ prefetch: false, telemetry });
+    const vend = await call('token', 'POST', { workspace: 'analytics-sandbox' });
+    expect(vend.status, vend.text).toBe(200);
+    expect(dependencies).toEqual(expect.arrayContaining(['entra token', 'table insert batch']));
+  });
+
   it('fetches the caller\'s signing keys at start unless told not to', async () => {
     const eager = recordingTelemetry();
     const lazy = recordingTelemetry();

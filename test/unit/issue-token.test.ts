@@ -165,6 +165,38 @@ describe('issueToken (aad)', () => {
   });
 });
 
+describe('issueToken (oauth)', () => {
+  // Two config grants admit the caller on prod for mode oauth: the row names both, the answer and
+  // the row carry the scopes the workspace granted, and the same caller and scope set share a token.
+  const oauthConfig = loadConfig({
+    VENDING_CONFIG: JSON.stringify({
+      cloud: 'AzurePublic', tenantId: TENANT, callers: { audiences: ['api://dbx-token-vending'], allowedTenants: [TENANT] }, keyVaultUrl: 'https://kv.vault.azure.net',
+      servicePrincipals: { 'etl-sp': { clientId: '22222222-3333-4444-5555-666666666666', secret: 'etl-sp-secret' } },
+      workspaces: { prod: { host: 'https://adb-1.2.azuredatabricks.net', resourceId: RESOURCE, servicePrincipal: 'etl-sp' } },
+      grants: [
+        { workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['oauth'], maxLifetimeSeconds: 1800, scopes: ['sql', 'jobs'] },
+        { workspace: 'prod', callers: { roles: ['Vend.Prod'] }, modes: ['oauth'], maxLifetimeSeconds: 900, scopes: ['clusters'] },
+      ],
+    }),
+    AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net',
+    AUDIT_HMAC_KEY: HMAC.toString('base64'),
+  });
+  const OAUTH = jwt({ jti: 'jti-oauth', exp: 1_764_003_600 });
+
+  it('answers with the granted scopes and records every grant that admitted the caller', async () => {
+    const exchanges: { subject: string; scopes: readonly string[] }[] = [];
+    const w = world({
+      config: oauthConfig, grants: compileGrants(oauthConfig.grants, TENANT),
+      oauth: { exchange: (_ws, subject, scopes) => (exchanges.push({ subject, scopes }), Promise.resolve({ token: OAUTH, expiresOnMs: 1_764_003_600_000, scopes: ['jobs', 'sql'] })) },
+    });
+    const res = await w.vend({ workspace: 'prod', mode: 'oauth', scopes: ['sql', 'jobs'] });
+    expect(res.status).toBe(200);
+    expect(bodyOf(res)).toMatchObject({ access_token: OAUTH, mode: 'oauth', scopes: ['jobs', 'sql'] });
+    expect(exchanges).toEqual([{ subject: MAIN, scopes: ['jobs', 'sql'] }]);
+    expect(w.rows).toEqual([expect.objectContaining({ outcome: 'issued', mode: 'oauth', token_id: 'jti-oauth', scopes: 'jobs sql', grant_id: 'config:0,config:1' })]);
+  });
+});
+
 describe('issueToken (pat)', () => {
   it('creates a PAT for the grant maximum by default, marked with the caller and request', async () => {
     const w = world();

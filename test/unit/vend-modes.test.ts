@@ -145,6 +145,17 @@ describe('mode oauth', () => {
     expect(calls.exchange).toHaveLength(4);
   });
 
+  it('keeps the parts of its cache key apart: ids that run together, or scope lists that do, are different keys', async () => {
+    const { deps, calls } = fakes();
+    const runTogether = entitlement({ scopes: ['sql', 'jobs', 'jobssql'], defaultScopes: ['sql'] });
+    const ab = await MODES.oauth.vend(input(deps, { mode: 'oauth' }, { entitlement: runTogether, caller: { ...app, tenantId: 'tenant-a', objectId: 'b' } }));
+    const a = await MODES.oauth.vend(input(deps, { mode: 'oauth' }, { entitlement: runTogether, caller: { ...app, tenantId: 'tenant-', objectId: 'ab' } }));
+    const two = await MODES.oauth.vend(input(deps, { mode: 'oauth', scopes: ['jobs', 'sql'] }, { entitlement: runTogether }));
+    const one = await MODES.oauth.vend(input(deps, { mode: 'oauth', scopes: ['jobssql'] }, { entitlement: runTogether }));
+    expect(new Set([ab.token, a.token, two.token, one.token]).size).toBe(4);
+    expect(calls.exchange.map((c) => c[2])).toEqual([['sql'], ['sql'], ['jobs', 'sql'], ['jobssql']]);
+  });
+
   it('a token the workspace issues for less than the asked validity is 502, not handed out', async () => {
     const short = { exchange: () => Promise.resolve({ token: jwt({ jti: 'j' }), expiresOnMs: NOW + 299_999, scopes: ['sql'] }) };
     const err = await MODES.oauth.vend(input(fakes({ oauth: short }).deps, { mode: 'oauth' }, { entitlement: scoped })).catch((e: unknown) => e);
@@ -181,7 +192,7 @@ describe('mode user', () => {
     expect(vended.token).toBe(jwt({ uti: 'obo-uti' }));
   });
 
-  it.each([[null], ['Basic abc'], ['Bearer two parts'], ['Bearer']])('passes no assertion for authorization %j (Entra ID refuses it)', async (authorization) => {
+  it.each([[null], [''], ['Basic abc'], ['Bearer two parts'], ['Bearer'], ['xBearer abc']])('passes no assertion for authorization %j (Entra ID refuses it)', async (authorization) => {
     const { deps, calls } = fakes();
     await MODES.user.vend(input(deps, { mode: 'user' }, { caller: user, ctx: { requestId: 'r', authorization, sourceIp: undefined, userAgent: undefined } }));
     expect(calls.obo[0]?.[1]).toBe('');

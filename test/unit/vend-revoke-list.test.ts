@@ -84,6 +84,17 @@ describe('revokeToken', () => {
     expect(w.calls).toEqual([]);
   });
 
+  it('takes a token id of 1 to 128 letters, digits, _ and -, anchored at both ends, before anything upstream', async () => {
+    const w = world();
+    for (const tokenId of ['', '!abc', 'abc!', 'a'.repeat(129), 'ab.c']) {
+      expect(await refusal(revokeToken(w.deps, w.ctx, { workspace: 'prod', tokenId }, { startedAt: NOW })), tokenId).toMatchObject({ code: 'invalid_request', detail: 'token_id is not a Databricks token id.' });
+    }
+    expect(w.calls).toEqual([]);
+    for (const tokenId of ['a', 'Z-9_z', 'a'.repeat(128)]) {
+      expect((await revokeToken(w.deps, w.ctx, { workspace: 'prod', tokenId }, { startedAt: NOW })).status, tokenId).toBe(204);
+    }
+  });
+
   it('needs a pat grant on that workspace: 403 before any token is minted', async () => {
     const w = world();
     for (const workspace of ['zeta', 'analytics', 'nowhere']) {

@@ -132,7 +132,10 @@ describe('runDecision reports each request once, with identifiers only', () => {
   it('a workspace name the config does not know, or a mode that is not one, never becomes a label', () => {
     const how = { status: 403, code: 'not_granted', outcome: 'denied' as const, durationMs: 1 };
     expect(requestFacts(deps(undefined), ctx, { workspace: 'evil\u202e', mode: 'root' }, 'token', how)).toMatchObject({ workspace: '(unknown)', mode: undefined });
-    expect(requestFacts(deps(undefined), ctx, { workspace: 'prod', mode: 'oauth' }, 'token', how)).toMatchObject({ workspace: 'prod', mode: 'oauth' });
+    for (const mode of ['aad', 'pat', 'oauth', 'user']) {
+      expect(requestFacts(deps(undefined), ctx, { workspace: 'prod', mode }, 'token', how)).toMatchObject({ workspace: 'prod', mode });
+    }
+    expect(requestFacts(deps(undefined), ctx, { workspace: 'prod', mode: '' }, 'token', how)).toMatchObject({ mode: undefined });
     const none = requestFacts(deps(undefined), ctx, {}, 'token', how);
     expect(none).toMatchObject({ workspace: undefined, mode: undefined, callerTenantId: undefined, requestId: 'req-1', route: 'token', status: 403 });
   });

@@ -137,15 +137,17 @@ function createAuditKey(config: VendingConfig, secrets: SecretSource, clock: Clo
   return new VaultAuditKey({ secrets, secretName: setting.secretName, unresolvedReference: setting.unresolvedReference, parse: parseAuditKey, clock, onChange }).start();
 }
 
-function logAuditKeyChange(problem: string | undefined): void {
+/** The default onAuditKeyChange: a warning while the app cannot vend, a line when it can again. */
+export function logAuditKeyChange(problem: string | undefined): void {
   if (problem) console.warn(`dbx-token-vending cannot vend yet: ${problem}`);
   else console.info('dbx-token-vending: audit key read from Key Vault; vending is on');
 }
 
-function packageVersion(): string {
+/** This package's version: its package.json is three levels above this module in the sources, four in the build. */
+export function packageVersion(from: string = __dirname): string {
   for (const up of ['../../..', '../../../..']) {
     try {
-      const pkg = JSON.parse(readFileSync(join(__dirname, up, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(join(from, up, 'package.json'), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'dbx-token-vending' && pkg.version) return pkg.version;
     } catch {
       // try the next level: the layout differs between the source tree and the build output

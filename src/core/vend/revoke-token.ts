@@ -7,8 +7,6 @@ import { authenticate, checkWorkspaceName, findWorkspace } from './authenticate'
 import type { Decision } from './audit-trail';
 import type { RequestContext, VendDeps } from './vend-deps';
 
-const TOKEN_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
 /**
  * DELETE /api/token/{workspace}/{token_id}: revokes a PAT this service created for this caller.
  * Removing access needs no record first (nothing is handed out); the row says what happened.
@@ -17,7 +15,7 @@ export async function revokeToken(deps: VendDeps, ctx: RequestContext, params: {
   decision.caller = await authenticate(deps, ctx);
   Object.assign(decision, { mode: 'pat', managementToken: false });
   decision.workspace = checkWorkspaceName(params.workspace);
-  if (!TOKEN_ID.test(params.tokenId)) throw new InvalidRequestError({ detail: 'token_id is not a Databricks token id.' });
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(params.tokenId)) throw new InvalidRequestError({ detail: 'token_id is not a Databricks token id.' });
   const ws = findWorkspace(deps, params.workspace);
   decision.servicePrincipal = ws.servicePrincipal.name;
   authorize(deps.grants, decision.caller, { workspace: ws.name, mode: 'pat', managementToken: false });

@@ -19,7 +19,8 @@ export const userMode: ModeStrategy = {
   },
   async vend({ deps, ctx, ws, request, caller }) {
     if (!deps.onBehalfOf) throw new UpstreamRejectedError({ detail: 'mode "user" is not configured: the operators should set onBehalfOf.clientId (the vending API app registration).' });
-    const assertion = /^Bearer +(\S+)$/i.exec(ctx.authorization?.trim() ?? '')?.[1] ?? '';
+    const header = ctx.authorization ? /^Bearer +(\S+)$/i.exec(ctx.authorization.trim()) : null;
+    const assertion = header?.[1] ?? '';
     const minted = await deps.onBehalfOf.getUserToken(caller, assertion, deps.config.databricksScope, request.min_validity_seconds);
     if (minted.expiresOnMs - deps.clock.now() < request.min_validity_seconds * 1000) {
       throw new UpstreamRejectedError({ detail: `Entra ID issued an on-behalf-of token valid for less than the ${request.min_validity_seconds} s asked for.` });
