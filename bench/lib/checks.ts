@@ -1,14 +1,15 @@
 import { PER_CALLER_PER_MINUTE } from './caller-pool';
 import type { BenchResults, Check } from './report';
 import type { ServerRun } from './side-by-side';
+import { summarize } from './stats';
 
 const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
 
 /** Issue 8's targets, then the bench's own sanity checks; any one missed makes it exit non-zero. */
 export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | 'totalSeconds'>): Check[] {
-  const runs = new Map(r.sideBySide.runs.map((run) => [run.server, run] as const));
-  const insert = runs.get('bare + insert') as ServerRun;
-  const vend = runs.get('warm vend') as ServerRun;
+  const median = (server: ServerRun['server'], of: (run: ServerRun) => number): number => summarize(r.sideBySide.runs.filter((run) => run.server === server).map(of)).median;
+  const rate = (run: ServerRun): number => run.reqPerSec;
+  const p99 = (run: ServerRun): number => run.latencyMs.p99;
   const injectedSum = r.cold.injectedMs.keyVaultMs + r.cold.injectedMs.entraMs;
   const c = r.cold.concurrent;
   const issued = r.audit.rowsByOutcome.issued ?? 0;
@@ -20,8 +21,10 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
   const grantsOk = r.apiGrants.with.reqPerSec >= r.apiGrants.without.reqPerSec * (1 - grantsTolerance) && r.apiGrants.runs.every((run) => run.failed === 0);
   const clean = r.sideBySide.runs.every((run) => run.non2xx + run.errors + run.timeouts === 0 && run.withToken === run.ok2xx);
   return [
-    check('warm vend ≥ 1.5 × the bare server with one insert per request', r.ratios.vendOverInsert >= 1.5, `${vend.reqPerSec} vs ${insert.reqPerSec} req/s: ${r.ratios.vendOverInsert} ×`),
-    check("warm p99 ≤ the insert server's p99 + 5 ms", r.ratios.p99OverInsertMs <= 5, `${vend.latencyMs.p99} vs ${insert.latencyMs.p99} ms`),
+    check('warm vend ≥ 1.5 × the bare server with one insert per request (median of the rounds)', r.ratios.vendOverInsert >= 1.5,
+      `${r.ratios.vendOverInsert} × (rounds ${r.ratios.vendOverInsertByRound.join(', ')}); median ${median('warm vend', rate)} vs ${median('bare + insert', rate)} req/s`),
+    check("warm p99 ≤ the insert server's p99 + 5 ms (median of the rounds' differences)", r.ratios.p99OverInsertMs <= 5,
+      `${r.ratios.p99OverInsertMs} ms; median p99 ${median('warm vend', p99)} vs ${median('bare + insert', p99)} ms`),
     check('0 upstream calls while warm', r.sideBySide.warmUpstreamCalls.keyVaultSecretReads + r.sideBySide.warmUpstreamCalls.entraTokenRequests === 0,
       `${r.sideBySide.warmUpstreamCalls.keyVaultSecretReads} Key Vault, ${r.sideBySide.warmUpstreamCalls.entraTokenRequests} Entra ID`),
     check(`${c.requests} concurrent cold vends: 1 Key Vault read and 1 Entra ID call for the SP`, c.upstream.keyVaultSecretReads === 1 && c.upstream.spTokenRequests === 1 && c.ok2xx === c.requests,
@@ -31,7 +34,7 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
     check('module load → first answer ≤ 300 ms (bundle)', r.startup.bundle.firstAnswerMs.median <= 300, `median ${r.startup.bundle.firstAnswerMs.median} ms`),
     check('deployment package ≤ 5 MB', r.startup.packageBytes <= 5 * 1024 * 1024, `${r.startup.packageBytes} bytes`),
     check(`RSS ≤ 150 MB with ${r.scale.workspaces} workspaces and ${r.scale.grants} grants`, r.scale.afterLoad.rssMiB <= 150, `${r.scale.afterLoad.rssMiB} MiB after load`),
-    check('every reply of every load run 200 with a token', clean, r.sideBySide.runs.map((run) => `${run.server}: ${run.non2xx + run.errors} failed`).join('; ')),
+    check('every reply of every load run 200 with a token', clean, r.sideBySide.runs.map((run) => `${run.server}${run.round ? ` ${run.round}` : ''}: ${run.non2xx + run.errors} failed`).join('; ')),
     check('audit: one issued row per 2xx reply', issued === r.audit.responses2xx, `${issued} rows, ${r.audit.responses2xx} 2xx`),
     check('audit: no rows but issued, and denied ones only from the refusal flood (under 1 per 10 refusals)', others.every(([o, n]) => o === 'denied' && n < floodAnswers / 10),
       others.length === 0 ? 'none' : `${others.map(([o, n]) => `${o} ${n}`).join(', ')} for ${floodAnswers} refusals`),

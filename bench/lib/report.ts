@@ -23,7 +23,8 @@ export interface BenchResults {
   };
   readonly totalSeconds: number;
   readonly sideBySide: SideBySide;
-  readonly ratios: { readonly vendOverBare: number; readonly vendOverInsert: number; readonly p99OverInsertMs: number };
+  /** Medians over the rounds (vend ÷ insert server per round in `vendOverInsertByRound`). */
+  readonly ratios: { readonly vendOverBare: number; readonly vendOverInsert: number; readonly vendOverInsertByRound: readonly number[]; readonly p99OverInsertMs: number };
   readonly flood: RefusalFlood;
   readonly apiGrants: ApiGrantsFigures;
   readonly cold: ColdUpstream;
@@ -50,17 +51,20 @@ function sideBySideLines(r: BenchResults): string[] {
   const s = r.sideBySide;
   const line = (run: ServerRun): string => {
     const l = run.latencyMs;
-    return row([run.server, run.reqPerSec.toLocaleString('en'), l.p50, l.p99, run.cpuMsPerRequest, run.requests.toLocaleString('en'), run.non2xx + run.errors, run.durationSeconds]);
+    return row([
+      run.server, run.round || '—', run.reqPerSec.toLocaleString('en'), l.p50, l.p99, run.cpuMsPerRequest, run.storeCpuMsPerRequest, run.clientCpuMsPerRequest,
+      run.requests.toLocaleString('en'), run.non2xx + run.errors, run.durationSeconds,
+    ]);
   };
   return [
-    `Same client (autocannon), ${s.connections} connections, same callers' tokens and body, one after another:`,
+    `Same client (autocannon), ${s.connections} connections, same callers' tokens and body; the bare server once, then the insert server and the warm vend in turn, ${r.ratios.vendOverInsertByRound.length} rounds:`,
     '',
-    row(['server', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'requests', 'failed', 's']),
-    rule(8),
+    row(['server', 'round', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'store CPU ms/req', 'client CPU ms/req', 'requests', 'failed', 's']),
+    rule(11),
     ...s.runs.map(line),
     '',
-    `Warm vend ÷ bare server: ${r.ratios.vendOverBare}; warm vend ÷ bare server + insert: **${r.ratios.vendOverInsert}**; ` +
-      `warm p99 − insert server p99: **${r.ratios.p99OverInsertMs} ms**. Upstream calls during the warm run: ` +
+    `Medians over the rounds: warm vend ÷ bare server: ${r.ratios.vendOverBare}; warm vend ÷ bare server + insert: **${r.ratios.vendOverInsert}** ` +
+      `(rounds: ${r.ratios.vendOverInsertByRound.join(', ')}); warm p99 − insert server p99: **${r.ratios.p99OverInsertMs} ms**. Upstream calls during the warm runs: ` +
       `${s.warmUpstreamCalls.keyVaultSecretReads} Key Vault reads, ${s.warmUpstreamCalls.entraTokenRequests} Entra ID token requests.`,
   ];
 }

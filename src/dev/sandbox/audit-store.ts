@@ -35,6 +35,8 @@ export interface AuditStore {
   setSlow(delayMs: number): void;
   /** Batch transactions forwarded to azurite so far. */
   batchesForwarded(): number;
+  /** The azurite process behind the proxies (the bench samples the store's CPU time). */
+  readonly storePid: number;
   /** The grants table, in the same azurite behind a proxy of its own: its outage is staged apart. */
   readonly grants: { readonly connectionString: string; readonly endpoint: string | undefined; readonly tableName: string; setDown(down: boolean): void };
   stop(): Promise<void>;
@@ -76,6 +78,7 @@ export async function startAuditStore(workDir: string, quiet: boolean, ca?: Loca
       failWrites: (fail) => faults.setFailing(fail),
       setSlow: (ms) => faults.setDelay(ms),
       batchesForwarded: () => faults.batches(),
+      storePid: azurite.pid,
       grants,
       stop,
     };

@@ -17,6 +17,8 @@ const KILL_GRACE_MS = 2_000;
 /** A running azurite Table service on 127.0.0.1, in memory. */
 export interface AzuriteTable {
   readonly port: number;
+  /** The azurite process (the bench samples its CPU time). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function startAzuriteTable(workDir: string, quiet: boolean, tls?: A
   else child.stdout?.resume();
   return {
     port,
+    pid: child.pid ?? 0,
     async stop() {
       await stopChild(child);
       process.off('exit', killOnExit);

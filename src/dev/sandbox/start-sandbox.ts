@@ -97,7 +97,7 @@ async function startServers(dir: string, options: SandboxOptions, cleanup: Clean
     ...at, authorityHost: authority.authorityHost, caPem: ca.caPem, caFile: ca.caFile,
     audit: {
       connectionString: audit.connectionString, endpoint: audit.endpoint, tableName: audit.tableName,
-      setDown: (down) => audit.setDown(down), setSlow: (ms) => audit.setSlow(ms),
+      setDown: (down) => audit.setDown(down), setSlow: (ms) => audit.setSlow(ms), storePid: audit.storePid,
     },
     grants: audit.grants,
     apps, config, auditHmacKey, authority, vault, workspace,

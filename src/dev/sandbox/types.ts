@@ -40,6 +40,8 @@ export interface Sandbox {
   readonly audit: SandboxAudit & {
     /** Holds every batch write this long before it reaches the store (0: off); the rows still land. */
     setSlow(delayMs: number): void;
+    /** The azurite process (the bench samples the store's CPU time per request). */
+    readonly storePid: number;
   };
   /** The grants table (same azurite, its own proxy and outage switch). */
   readonly grants: SandboxAudit;
