@@ -54,11 +54,13 @@ export interface AuditSink {
  */
 export function fingerprintToken(token: string, key: Buffer): string {
   // Warm, every caller of an SP is handed the same cached token: its fingerprint is computed once.
-  if (lastFingerprint && lastFingerprint.token === token && lastFingerprint.key.equals(key)) return lastFingerprint.value;
+  // The key is compared by identity: a key source hands out the one Buffer it holds until the key
+  // changes, and a memo is never taken for another source's key with the same bytes.
+  if (lastFingerprint && lastFingerprint.token === token && lastFingerprint.key === key) return lastFingerprint.value;
   const value = createHmac('sha256', key).update(token, 'utf8').digest('hex').slice(0, 16);
-  lastFingerprint = { token, key: Buffer.from(key), value };
+  lastFingerprint = { token, key, value };
   return value;
 }
 
-/** The last token fingerprinted (already held by the token cache it came from) and its fingerprint. */
+/** The last token fingerprinted (already held by the token cache it came from), its key and its fingerprint. */
 let lastFingerprint: { readonly token: string; readonly key: Buffer; readonly value: string } | undefined;
