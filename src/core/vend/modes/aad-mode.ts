@@ -4,7 +4,6 @@ import { tokenIdOf } from './token-id';
 
 /** `aad`: the SP's Entra ID token for AzureDatabricks — every workspace the SP is in, every API. */
 export const aadMode: ModeStrategy = {
-  mode: 'aad',
   check(request) {
     if (request.lifetime_seconds !== undefined) throw new InvalidRequestError({ detail: 'lifetime_seconds applies to mode "pat" only.' });
     if (request.scopes !== undefined) throw new InvalidRequestError({ detail: 'scopes apply to modes "oauth" and "pat" only: an aad token cannot be narrowed.' });

@@ -1,5 +1,5 @@
 import type { Workspace } from '../../config';
-import type { CallerIdentity, Entitlement, Mode } from '../../policy';
+import type { CallerIdentity, Entitlement } from '../../policy';
 import type { TokenRequest } from '../request-schema';
 import type { RequestContext, VendDeps } from '../vend-deps';
 
@@ -35,7 +35,6 @@ export interface Vended {
  * registered in `./index.ts`.
  */
 export interface ModeStrategy {
-  readonly mode: Mode;
   /** Refuses request fields (or callers) this mode cannot serve: 400, after the grant check. */
   check(request: TokenRequest, caller: CallerIdentity): void;
   /** Mints the token; may refuse (403) what the entitlement does not cover. */

@@ -9,7 +9,6 @@ import { tokenIdOf } from './token-id';
  * and scope set, so each token traces to exactly one caller in the audit trail.
  */
 export const oauthMode: ModeStrategy = {
-  mode: 'oauth',
   check(request) {
     if (request.lifetime_seconds !== undefined) throw new InvalidRequestError({ detail: 'lifetime_seconds applies to mode "pat" only; an oauth token lives as long as the workspace grants.' });
     if (request.management_token) throw new InvalidRequestError({ detail: 'management_token applies to mode "aad" only.' });

@@ -7,7 +7,6 @@ import type { ModeStrategy } from './mode-strategy';
 
 /** `pat`: a Databricks personal access token created by the SP — one workspace, revocable. */
 export const patMode: ModeStrategy = {
-  mode: 'pat',
   check(request) {
     if (request.management_token) throw new InvalidRequestError({ detail: 'management_token applies to mode "aad" only.' });
   },

@@ -8,7 +8,6 @@ import { tokenIdOf } from './token-id';
  * Entra ID only, never to a log, an error or the audit.
  */
 export const userMode: ModeStrategy = {
-  mode: 'user',
   check(request, caller) {
     if (caller.kind !== 'user') {
       throw new InvalidRequestError({ detail: 'mode "user" is for delegated (user) callers only: an app-only token has no user to act for. Use "oauth", "pat" or "aad".' });
