@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import CheapFirstSequencer from './test/support/cheap-first-sequencer';
+import { reusedThreadPool } from './test/support/reused-thread-pool';
 
 // The fast in-process test set that `npm run mutate` runs against each mutant: unit tests and
 // integration tests that call handlers and adapters directly against the real local components,
@@ -8,8 +9,11 @@ import CheapFirstSequencer from './test/support/cheap-first-sequencer';
 //
 // Speed: Stryker runs this set once per mutant (only the tests that cover it). Re-importing every
 // test file's module graph per run (vitest's default isolation) was most of a run's cost, so the
-// test files share one module graph (`isolate: false`). That is sound because `ignoreStatic` is on
-// in stryker.config.mjs: every mutant that is run is switched on at run time, never at import.
+// test files share one module graph (`isolate: false`), and the shared project's worker thread
+// keeps it from one mutant's run to the next (reused-thread-pool.ts): a new thread and a fresh
+// import per run cost ~1 s of a run's ~1.25 s. That is sound because `ignoreStatic` is on in
+// stryker.config.mjs: every mutant that is run is switched on at run time, never at import; a value
+// built at import is tested by loading its module anew inside the test (test/support/load-anew.ts).
 // MSAL keeps the managed identity source and its tokens process-wide, so the files that sign in
 // as a managed identity need a fresh module graph: the production credential test and the
 // telemetry export test run isolated, in their own project; the refused one (a wrong identity
@@ -25,13 +29,15 @@ const ISOLATED = ['test/inproc/managed-identity.test.ts', 'test/telemetry-ingest
 // source mutant never reaches it, and a fresh clone has no build).
 const LEFT_OUT = ['test/inproc/managed-identity-refused.test.ts', 'test/unit/telemetry-switch.test.ts'];
 const PROJECT = { testTimeout: 6_000, hookTimeout: 60_000 };
+const POOL = reusedThreadPool();
 
 export default defineConfig({
   test: {
     // Cheapest first: a killed mutant stops at its first failing test (see the sequencer).
     sequence: { sequencer: CheapFirstSequencer },
     // One sandbox for the run, started by the root and injected into both projects.
-    globalSetup: ['test/support/sandbox-global-setup.ts'],
+    // The second ends the threads the shared project kept between runs (reused-thread-pool.ts).
+    globalSetup: ['test/support/sandbox-global-setup.ts', 'test/support/reused-thread-pool.ts'],
     reporters: ['default'],
     projects: [
       {
@@ -39,6 +45,11 @@ export default defineConfig({
           ...PROJECT, name: 'shared', isolate: false, exclude: [...ISOLATED, ...LEFT_OUT],
           include: ['test/unit/**/*.test.ts', 'test/inproc/**/*.test.ts', 'test/client.test.ts'],
         },
+        // The worker thread is kept between runs (test/support/reused-thread-pool.ts); set once
+        // the configuration is resolved, as Stryker starts vitest with `pool: 'threads'`, which
+        // would override a pool named in the project's own options. MUTATION_FRESH_WORKERS=1 goes
+        // back to a new worker per run (to rule out state carried from one mutant's run to the next).
+        plugins: process.env.MUTATION_FRESH_WORKERS ? [] : [{ name: 'reused-thread-pool', configureVitest: ({ project }) => Object.assign(project.config, { pool: POOL.name, poolRunner: POOL }) }],
       },
       { test: { ...PROJECT, name: 'isolated', isolate: true, include: ISOLATED } },
     ],
