@@ -54,13 +54,14 @@ export interface AuditSink {
  */
 export function fingerprintToken(token: string, key: Buffer): string {
   // Warm, every caller of an SP is handed the same cached token: its fingerprint is computed once.
-  // The key is compared by identity: a key source hands out the one Buffer it holds until the key
-  // changes, and a memo is never taken for another source's key with the same bytes.
-  if (lastFingerprint && lastFingerprint.token === token && lastFingerprint.key === key) return lastFingerprint.value;
+  // The key must be the same Buffer (a key source hands out the one it holds until the key changes;
+  // a memo is never taken for another source's key with the same bytes) with the same bytes.
+  const last = lastFingerprint;
+  if (last && last.token === token && last.key === key && last.bytes.equals(key)) return last.value;
   const value = createHmac('sha256', key).update(token, 'utf8').digest('hex').slice(0, 16);
-  lastFingerprint = { token, key, value };
+  lastFingerprint = { token, key, bytes: Buffer.from(key), value };
   return value;
 }
 
-/** The last token fingerprinted (already held by the token cache it came from), its key and its fingerprint. */
-let lastFingerprint: { readonly token: string; readonly key: Buffer; readonly value: string } | undefined;
+/** The last token fingerprinted (already held by the token cache it came from), its key (and a copy of its bytes), its fingerprint. */
+let lastFingerprint: { readonly token: string; readonly key: Buffer; readonly bytes: Buffer; readonly value: string } | undefined;
