@@ -43,11 +43,14 @@ export default defineConfig({
       {
         test: {
           ...PROJECT, name: 'shared', isolate: false, exclude: [...ISOLATED, ...LEFT_OUT],
+          setupFiles: ['test/support/mutation-run-setup.ts'],
           include: ['test/unit/**/*.test.ts', 'test/inproc/**/*.test.ts', 'test/client.test.ts'],
         },
         // The worker thread is kept between runs (test/support/reused-thread-pool.ts); set once
         // the configuration is resolved, as Stryker starts vitest with `pool: 'threads'`, which
-        // would override a pool named in the project's own options. MUTATION_FRESH_WORKERS=1 goes
+        // would override a pool named in the project's own options. A run that loads modules while
+        // its mutant is on (loadAnew, the entry tests) ends its thread; mutation-run-setup.ts makes
+        // a new run start with no mutant on, as a new worker does. MUTATION_FRESH_WORKERS=1 goes
         // back to a new worker per run (to rule out state carried from one mutant's run to the next).
         plugins: process.env.MUTATION_FRESH_WORKERS ? [] : [{ name: 'reused-thread-pool', configureVitest: ({ project }) => Object.assign(project.config, { pool: POOL.name, poolRunner: POOL }) }],
       },

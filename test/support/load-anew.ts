@@ -1,4 +1,5 @@
 import { vi } from 'vitest';
+import { markModulesLoaded } from './reused-thread-pool';
 
 /**
  * Loads a module anew, so its module-level code (a zod schema, a constant table) runs again inside
@@ -10,8 +11,11 @@ import { vi } from 'vitest';
  * test that reads the value imported at the top. Loaded here, the mutant is on while it is built,
  * and the test that checks the bound fails as it should. Modules loaded this way are new copies:
  * compare classes from the same load (`instanceof` against a top-level import would not match).
+ * What it loads stays in the module graph with this run's mutant in it: a mutation run's worker
+ * is then not reused for the next mutant (reused-thread-pool.ts).
  */
 export async function loadAnew<T>(load: () => Promise<T>): Promise<T> {
+  markModulesLoaded();
   vi.resetModules();
   return load();
 }

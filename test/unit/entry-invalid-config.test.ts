@@ -1,6 +1,7 @@
 import { app } from '@azure/functions';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigError } from '../../src/core/config';
+import { loadAnew } from '../support/load-anew';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const HMAC = Buffer.alloc(32, 7).toString('base64');
@@ -14,10 +15,9 @@ afterEach(() => {
 async function loadEntry(): Promise<{ error: unknown; routes: number }> {
   const http = vi.spyOn(app, 'http').mockImplementation(() => undefined);
   vi.spyOn(app, 'setup').mockImplementation(() => undefined);
-  vi.resetModules();
   let error: unknown;
   try {
-    await import('../../src/index.js');
+    await loadAnew(() => import('../../src/index.js'));
   } catch (err) {
     error = err;
   }

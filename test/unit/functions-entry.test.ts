@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
 import { describe, expect, it, vi } from 'vitest';
+import { loadAnew } from '../support/load-anew';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 
@@ -18,7 +19,7 @@ describe('src/index.ts (what the Functions host loads)', () => {
     }));
     vi.stubEnv('AUDIT_TABLE_ENDPOINT', 'https://st.table.core.windows.net');
     vi.stubEnv('AUDIT_HMAC_KEY', Buffer.alloc(32, 1).toString('base64'));
-    await import('../../src/index.js');
+    await loadAnew(() => import('../../src/index.js'));
     // HTTP streaming on: the body reaches the handler as a stream, bounded while read.
     expect(setup.mock.calls).toEqual([[{ enableHttpStream: true }]]);
     const routes = http.mock.calls.map(([name, options]) => ({ name, route: options.route, authLevel: options.authLevel, methods: options.methods }));
@@ -36,7 +37,7 @@ describe('src/index.ts (what the Functions host loads)', () => {
 
 describe('clientAddress', () => {
   it('takes the entry the front end appended, without its port', async () => {
-    const { clientAddress } = await import('../../src/functions/adapter.js');
+    const { clientAddress } = await loadAnew(() => import('../../src/functions/adapter.js'));
     expect(clientAddress('203.0.113.9:51234')).toBe('203.0.113.9');
     expect(clientAddress('6.6.6.6, 203.0.113.9:443')).toBe('203.0.113.9');
     expect(clientAddress('[2001:db8::1]:443')).toBe('2001:db8::1');
