@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/core/config';
-import type { Env } from '../../src/core/config';
+import type { Env, VendingConfig } from '../../src/core/config';
+import { loadAnew } from './load-anew';
 
 /** The issues loadConfig refuses these settings with; fails the test if it accepts them. */
 export function configIssues(env: Env): readonly string[] {
@@ -38,4 +39,31 @@ export function configDocument(over: Record<string, unknown> = {}): Record<strin
 /** The app settings around a document: the audit table endpoint and an HMAC key, plus `extra`. */
 export function configEnv(document: unknown, extra: Record<string, string> = {}): Record<string, string> {
   return { VENDING_CONFIG: JSON.stringify(document), AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net', AUDIT_HMAC_KEY: Buffer.alloc(32, 7).toString('base64'), ...extra };
+}
+
+/** loadConfig, and the issues it refuses settings with, from one fresh copy of the config module. */
+export interface FreshConfig {
+  readonly load: (env: Env) => VendingConfig;
+  readonly issues: (env: Env) => readonly string[];
+}
+
+/**
+ * The config module loaded anew (see loadAnew): its schema is built at import, so a test that
+ * checks a bound, a rule or a default must read it from a copy built inside the test. Call from a
+ * test or a `beforeEach`. Its ConfigError is the copy's own, so the refusal is checked against it.
+ */
+export async function freshConfig(): Promise<FreshConfig> {
+  const fresh = await loadAnew(() => import('../../src/core/config/index.js'));
+  return {
+    load: (env) => fresh.loadConfig(env),
+    issues: (env) => {
+      try {
+        fresh.loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(fresh.ConfigError);
+        return (err as InstanceType<typeof fresh.ConfigError>).issues;
+      }
+      throw new Error('expected a ConfigError');
+    },
+  };
 }

@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/core/config';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { VendingConfig } from '../../src/core/config';
-import { configDocument, configEnv, configIssues } from '../support/config-issues';
+import { configDocument, configEnv, freshConfig } from '../support/config-issues';
+import type { FreshConfig } from '../support/config-issues';
 
 // The rules of VENDING_CONFIG an operator relies on (README "Configuration"): each bound, each
-// cross-field rule and its message, and the defaults the service runs with.
+// cross-field rule and its message, and the defaults the service runs with. The schema is built
+// when its module loads: each test loads the config module anew (freshConfig, see loadAnew).
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const OTHER_TENANT = '99999999-8888-7777-6666-555555555555';
@@ -23,12 +24,17 @@ const doc = configDocument;
 
 const env = configEnv;
 
+let fresh: FreshConfig;
+beforeEach(async () => {
+  fresh = await freshConfig();
+});
+
 function load(document: Doc, extra: Record<string, string> = {}): VendingConfig {
-  return loadConfig(env(document, extra));
+  return fresh.load(env(document, extra));
 }
 
 function issuesOf(document: unknown, extra: Record<string, string> = {}): readonly string[] {
-  return configIssues(env(document, extra));
+  return fresh.issues(env(document, extra));
 }
 
 describe('service principals', () => {
