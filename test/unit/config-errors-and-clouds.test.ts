@@ -1,11 +1,26 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { APP_SETTINGS, CLOUDS, ConfigError, DEPLOYED_SETTINGS, LOCAL_ONLY_SETTINGS, broadTokenWarnings, isMicrosoftAuthority, loadConfig } from '../../src/core/config';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type * as Config from '../../src/core/config';
+import { loadAnew } from '../support/load-anew';
 
 // What an operator reads at start-up (ConfigError, broad-token warnings), which authorities get
-// Microsoft's instance discovery, which settings a deployment carries, and the file source.
+// Microsoft's instance discovery, which settings a deployment carries, and the file source. The
+// cloud table, the authority pattern and the settings lists are built when the module loads: each
+// test loads it anew (see loadAnew).
+
+let APP_SETTINGS: typeof Config.APP_SETTINGS;
+let CLOUDS: typeof Config.CLOUDS;
+let ConfigError: typeof Config.ConfigError;
+let DEPLOYED_SETTINGS: typeof Config.DEPLOYED_SETTINGS;
+let LOCAL_ONLY_SETTINGS: typeof Config.LOCAL_ONLY_SETTINGS;
+let broadTokenWarnings: typeof Config.broadTokenWarnings;
+let isMicrosoftAuthority: typeof Config.isMicrosoftAuthority;
+let loadConfig: typeof Config.loadConfig;
+beforeEach(async () => {
+  ({ APP_SETTINGS, CLOUDS, ConfigError, DEPLOYED_SETTINGS, LOCAL_ONLY_SETTINGS, broadTokenWarnings, isMicrosoftAuthority, loadConfig } = await loadAnew(() => import('../../src/core/config/index.js')));
+});
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const SP = '22222222-3333-4444-5555-666666666666';
@@ -87,7 +102,7 @@ describe('VENDING_CONFIG_FILE', () => {
         try {
           loadConfig(e);
         } catch (err) {
-          return (err as ConfigError).issues;
+          return (err as InstanceType<typeof ConfigError>).issues;
         }
         return [];
       };

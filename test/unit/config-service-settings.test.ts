@@ -1,10 +1,19 @@
-import { describe, expect, it } from 'vitest';
-import { isUnresolvedKeyVaultReference, parseAuditKey, readServiceSettings } from '../../src/core/config/service-settings';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type * as Settings from '../../src/core/config/service-settings';
 import type { ServiceSettings } from '../../src/core/config/service-settings';
 import type { Env } from '../../src/core/config/read-document';
+import { loadAnew } from '../support/load-anew';
 
 // The app settings beside the config document (README "Configuration"): each one's default, its
-// bounds and the exact issue an operator reads when it is wrong.
+// bounds and the exact issue an operator reads when it is wrong. The patterns they are checked
+// with are built when the module loads: each test loads it anew (see loadAnew).
+
+let isUnresolvedKeyVaultReference: typeof Settings.isUnresolvedKeyVaultReference;
+let parseAuditKey: typeof Settings.parseAuditKey;
+let readServiceSettings: typeof Settings.readServiceSettings;
+beforeEach(async () => {
+  ({ isUnresolvedKeyVaultReference, parseAuditKey, readServiceSettings } = await loadAnew(() => import('../../src/core/config/service-settings.js')));
+});
 
 const HMAC = Buffer.alloc(32, 7).toString('base64');
 const BASE: Env = { AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net', AUDIT_HMAC_KEY: HMAC };

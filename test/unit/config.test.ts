@@ -1,6 +1,15 @@
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/core/config';
-import { configDocument, configEnv, configIssues } from '../support/config-issues';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Env, VendingConfig } from '../../src/core/config';
+import { configDocument, configEnv, freshConfig } from '../support/config-issues';
+import type { FreshConfig } from '../support/config-issues';
+
+// The cloud table and the schema are built when the config module loads: each test loads it anew
+// (freshConfig, see loadAnew).
+let fresh: FreshConfig;
+beforeEach(async () => {
+  fresh = await freshConfig();
+});
+const loadConfig = (env: Env): VendingConfig => fresh.load(env);
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const SP = '22222222-3333-4444-5555-666666666666';
@@ -11,7 +20,7 @@ const doc = configDocument;
 
 const env = configEnv;
 
-const issuesOf = configIssues;
+const issuesOf = (env: Env): readonly string[] => fresh.issues(env);
 
 describe('loadConfig', () => {
   it('lets a grant name other tenants only from callers.allowedTenants, as GUIDs', () => {
