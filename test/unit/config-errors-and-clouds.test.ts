@@ -45,7 +45,7 @@ describe('isMicrosoftAuthority', () => {
   it('is true for the public, government, China and microsoft.com authorities only', () => {
     for (const cloud of Object.values(CLOUDS)) expect(isMicrosoftAuthority(cloud.authorityHost)).toBe(true);
     expect(isMicrosoftAuthority('https://login.microsoft.com')).toBe(true);
-    for (const other of ['https://login.example.test', 'http://login.microsoftonline.com', 'https://login.microsoftonline.com/', 'https://login.microsoftonline.com.evil.test', 'https://xlogin.microsoftonline.com', 'https://login.microsoftonlinexcom']) {
+    for (const other of ['https://login.example.test', 'http://login.microsoftonline.com', 'https://login.microsoftonline.com/', 'https://login.microsoftonline.com.evil.test', 'https://xlogin.microsoftonline.com', 'https://login.microsoftonlinexcom', 'xhttps://login.microsoftonline.com']) {
       expect(isMicrosoftAuthority(other), other).toBe(false);
     }
   });
@@ -57,6 +57,12 @@ describe('deployed settings', () => {
       ['AUDIT_HMAC_SECRET_NAME', 'AUDIT_TABLE_ENDPOINT', 'AUDIT_TABLE_NAME', 'AZURE_AUTHORITY_HOST', 'AZURE_CLIENT_ID', 'AZURE_MANAGEMENT_SCOPE', 'DATABRICKS_RESOURCE_ID', 'GRANTS_TABLE_ENDPOINT', 'GRANTS_TABLE_NAME', 'VENDING_CONFIG'].sort(),
     );
     for (const name of Object.values(APP_SETTINGS)) expect(DEPLOYED_SETTINGS.includes(name) !== LOCAL_ONLY_SETTINGS.includes(name), name).toBe(true);
+  });
+
+  it('keep the emulator, local-trust and process-identity switches local, the audit key as a value among them', () => {
+    expect([...LOCAL_ONLY_SETTINGS].sort()).toEqual(
+      ['AUDIT_CONNECTION_STRING', 'AUDIT_HMAC_KEY', 'AZURE_CLIENT_SECRET', 'AZURE_TENANT_ID', 'GRANTS_CONNECTION_STRING', 'KEYVAULT_CHALLENGE_VERIFICATION', 'NODE_EXTRA_CA_CERTS', 'VENDING_ALLOW_LOOPBACK_WORKSPACES', 'VENDING_CONFIG_FILE', 'VENDING_REQUEST_BUDGET_MS'],
+    );
   });
 });
 

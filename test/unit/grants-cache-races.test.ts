@@ -75,6 +75,20 @@ describe('GrantCache and local changes', () => {
     expect(admitted()).toEqual(['g2']);
   });
 
+  it('a change made here yields to the table once a read has seen it: a later revocation elsewhere counts', async () => {
+    const { cache, store, admitted } = setup();
+    store.rows = [grant('g1')];
+    await cache.refresh();
+    cache.applyLocal(grant('g1'));
+    // The read that confirms the change (applyLocal starts it), then another instance revokes the grant.
+    await new Promise((r) => setImmediate(r));
+    await cache.refresh();
+    expect(admitted()).toEqual(['g1']);
+    store.rows = [grant('g1', 'revoked')];
+    await cache.refresh();
+    expect(admitted()).toEqual([]);
+  });
+
   it('start reads again every refreshMs; stop ends the reads; the timer never keeps the process alive', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { cache, store } = setup();

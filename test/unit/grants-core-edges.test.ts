@@ -77,6 +77,19 @@ describe('GrantCache bounds', () => {
     expect(cache.health()).toBe('failing');
   });
 
+  it('compiles the grants once per change, not per request: the same set until the staleness bound', async () => {
+    const { cache, store, clock } = setup();
+    store.rows = [apiGrant('g1', T0 + 3_600_000)];
+    await cache.refresh();
+    clock.t = T0 + 1_000;
+    const compiled = cache.current();
+    expect(cache.current()).toBe(compiled);
+    clock.t = T0 + 60_000;
+    expect(cache.current()).toBe(compiled);
+    clock.t = T0 + 60_001;
+    expect(cache.current()).not.toBe(compiled);
+  });
+
   it('each grant stops at its own expiry; the next one keeps admitting; a revoked row never admits', async () => {
     const { cache, store, clock } = setup();
     store.rows = [apiGrant('g1', T0 + 5_000), apiGrant('g2', T0 + 8_000), apiGrant('g3', T0 + 50_000, 'revoked')];

@@ -374,6 +374,8 @@ describe('grant requests: request, approve (never wider), decline', () => {
     expect(ids(await w.api.requests('owner', 'prod'))).toEqual(['id-1']);
     expect(ids(await w.api.requests('owner', 'prod', 'all'))).toEqual(['id-1', 'id-2']);
     expect(ids(await w.api.requests('owner', 'prod', 'declined'))).toEqual(['id-2']);
+    const pending = await w.api.requests('owner', 'prod', 'pending');
+    expect({ status: pending.status, ids: ids(pending) }).toEqual({ status: 200, ids: ['id-1'] });
     expect((await w.api.requests('stranger', 'prod')).status).toBe(403);
     const bad = await w.api.requests('owner', 'prod', 'done');
     expect({ status: bad.status, detail: bad.body.detail }).toEqual({ status: 400, detail: 'state: must be pending, approved, declined or all.' });

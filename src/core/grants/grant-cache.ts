@@ -65,8 +65,9 @@ export class GrantCache {
       .list('grant', apiGrantSchema)
       .then(
         (rows) => {
-          const newer = [...this.#local.values()].filter((l) => l.seq > startedAt).map((l) => l.grant);
+          // A change made here before this read began is in its rows; only later ones stay over them.
           for (const [id, l] of this.#local) if (l.seq <= startedAt) this.#local.delete(id);
+          const newer = [...this.#local.values()].map((l) => l.grant);
           this.#api = [...rows.map((r) => r.item).filter((g) => !newer.some((n) => n.id === g.id)), ...newer];
           this.#lastGoodAt = this.options.clock.now();
           this.#lastFailed = false;
