@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
-import { AuditUnavailableError, NotGrantedError } from '../../src/core/errors';
-import { jsonResponse } from '../../src/core/http';
+import { AuditUnavailableError, InvalidRequestError, NotGrantedError } from '../../src/core/errors';
+import { jsonResponse, toProblemResponse } from '../../src/core/http';
 import { GrantCache, runGrantAction, statusOf } from '../../src/core/grants';
 import type { ApiGrant, GrantStore } from '../../src/core/grants';
 import { withDeadline } from '../../src/core/grants/deadline';
@@ -194,6 +194,14 @@ describe('runGrantAction', () => {
     expect(rows[0]?.user_agent).toHaveLength(256);
     expect(logs.map((l) => [l.level, l.message, l.fields?.code])).toEqual([['info', 'grant_revoke: 403', 'not_granted']]);
     expect(facts[0]).toMatchObject({ status: 403, code: 'not_granted', outcome: 'denied', workspace: '(unknown)' });
+  });
+
+  it('a refusal answered rather than thrown is reported by its status: from 400 denied, with its problem code or internal_error', async () => {
+    const { d, facts, logger } = deps(() => Promise.resolve());
+    const res = await runGrantAction(d, ctx, logger, 'grant_create', () => Promise.resolve(toProblemResponse(new InvalidRequestError({ detail: 'no' }), 'rq-1')));
+    expect(res.status).toBe(400);
+    await runGrantAction(d, ctx, logger, 'grant_create', () => Promise.resolve(jsonResponse(409, {}, 'rq-1')));
+    expect(facts.map((f) => [f.status, f.outcome, f.code])).toEqual([[400, 'denied', 'invalid_request'], [409, 'denied', 'internal_error']]);
   });
 
   it('a bug is a 500 recorded as failed and logged as an error; a refusal whose record fails is still answered', async () => {
