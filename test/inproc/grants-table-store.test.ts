@@ -112,4 +112,16 @@ describe('TableGrantStore over azurite', () => {
     const store = new TableGrantStore({ kind: 'connection-string', connectionString: 'DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:9/acct;', tableName: 'grants' }, unusedCredential);
     await expect(store.get('grant', 'g1', apiGrantSchema)).rejects.toThrow(UpstreamUnavailableError);
   });
+
+  it('talks plain http to a loopback table endpoint (the local emulator), whatever the default protocol says', async () => {
+    const connectionString = inject('sandbox').hostEnv.AUDIT_CONNECTION_STRING ?? '';
+    const endpoint = /TableEndpoint=http:\/\/127\.0\.0\.1(:\d+\/[^;]+);/.exec(connectionString)?.[1];
+    expect(endpoint).toBeDefined();
+    for (const host of ['127.0.0.1', 'LOCALHOST']) {
+      const local = connectionString.replace('DefaultEndpointsProtocol=http;', 'DefaultEndpointsProtocol=https;').replace(/TableEndpoint=[^;]+;/, `TableEndpoint=http://${host}${endpoint ?? ''};`);
+      const store = new TableGrantStore({ kind: 'connection-string', connectionString: local, tableName: `grants${randomUUID().replace(/-/g, '').slice(0, 20)}` }, unusedCredential);
+      await store.insert('grant', grant('g1'));
+      expect((await store.get('grant', 'g1', apiGrantSchema))?.item.id, host).toBe('g1');
+    }
+  });
 });
