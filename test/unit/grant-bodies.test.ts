@@ -169,6 +169,7 @@ describe('stored grant and request rows', () => {
     expect(refusedAt(types.apiGrantSchema, row({ reason: 'r'.repeat(500) }))).toEqual([]);
     expect(refusedAt(types.apiGrantSchema, row({ reason: 'r'.repeat(501) }))).toEqual(['reason']);
     expect(refusedAt(types.apiGrantSchema, row({ state: 'pending' }))).toEqual(['state']);
+    expect(refusedAt(types.apiGrantSchema, row({ expiresAt: '2026-03-01T02:00:00+02:00' }))).toEqual([]);
     expect(refusedAt(types.apiGrantSchema, row({ expiresAt: '2026-03-01' }))).toEqual(['expiresAt']);
     expect(refusedAt(types.apiGrantSchema, row({ expiresAt: undefined }))).toEqual(['expiresAt']);
     expect(refusedAt(types.apiGrantSchema, row({ createdBy: { ...actor, kind: 'robot' } }))).toEqual(['createdBy.kind']);

@@ -86,8 +86,8 @@ export const grantFields = z.strictObject({
 });
 
 /** The checks across a grant's fields, for config grants and API grants alike. */
-export function checkGrant(g: { modes: readonly string[]; scopes?: readonly string[] | undefined; defaultScopes?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
-  if (g.modes.includes('oauth') && !g.scopes?.length) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'mode oauth needs the scopes a caller may ask for' });
+export function checkGrant(g: { modes?: readonly string[] | undefined; scopes?: readonly string[] | undefined; defaultScopes?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
+  if (g.modes?.includes('oauth') && !g.scopes?.length) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'mode oauth needs the scopes a caller may ask for' });
   for (const s of g.defaultScopes ?? []) {
     if (!g.scopes?.some((a) => scopeCovers(a, s))) ctx.addIssue({ code: 'custom', path: ['defaultScopes'], message: `default scope "${s}" is not within the grant's scopes` });
   }

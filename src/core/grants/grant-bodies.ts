@@ -16,7 +16,10 @@ export const createGrantBody = grantFields
   })
   .superRefine(checkGrant);
 
-/** POST /api/grant-requests: who it admits defaults to the caller itself; modes to aad; lifetime to an hour. */
+/**
+ * POST /api/grant-requests: who it admits defaults to the caller itself; modes to aad; lifetime to
+ * an hour. Modes left out are checked as none: aad needs no scopes either.
+ */
 export const requestGrantBody = grantFields.extend({
   callers: grantFields.shape.callers.optional(),
   modes: grantFields.shape.modes.optional(),
@@ -24,7 +27,7 @@ export const requestGrantBody = grantFields.extend({
   managementToken: z.boolean().optional(),
   expiresAt: isoTime.optional(),
   reason: text(500),
-}).superRefine((g, ctx) => checkGrant({ ...g, modes: g.modes ?? ['aad'] }, ctx));
+}).superRefine(checkGrant);
 
 /** POST /api/grant-requests/{id}/approve: every field may only narrow what was asked. */
 export const approveBody = z.strictObject({
