@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TableClient } from '@azure/data-tables';
+import { AzureNamedKeyCredential, TableClient, generateTableSas } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import { describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
@@ -123,5 +123,19 @@ describe('TableGrantStore over azurite', () => {
       await store.insert('grant', grant('g1'));
       expect((await store.get('grant', 'g1', apiGrantSchema))?.item.id, host).toBe('g1');
     }
+  });
+
+  it('works when it may write rows but not create tables (in Azure the template creates the table): the refused create is not an error', async () => {
+    const { client } = fresh();
+    await client.createTable();
+    const connectionString = inject('sandbox').hostEnv.AUDIT_CONNECTION_STRING ?? '';
+    const part = (name: string): string => new RegExp(`${name}=([^;]+)`).exec(connectionString)?.[1] ?? '';
+    // A table SAS: rows of this one table only, no table operations (creating it is a 403).
+    const sas = generateTableSas(client.tableName, new AzureNamedKeyCredential(part('AccountName'), part('AccountKey')), { permissions: { add: true, query: true, update: true } });
+    const rowsOnly = `TableEndpoint=${part('TableEndpoint')};SharedAccessSignature=${sas}`;
+    expect(await TableClient.fromConnectionString(rowsOnly, client.tableName, { allowInsecureConnection: true }).createTable().catch((e: unknown) => (e as { statusCode?: number }).statusCode)).toBe(403);
+    const store = new TableGrantStore({ kind: 'connection-string', connectionString: rowsOnly, tableName: client.tableName }, unusedCredential);
+    await store.insert('grant', grant('g1'));
+    expect((await store.get('grant', 'g1', apiGrantSchema))?.item.id).toBe('g1');
   });
 });
