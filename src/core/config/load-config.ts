@@ -78,7 +78,6 @@ export function loadConfig(env: Env): VendingConfig {
 
 function formatZodIssues(list: readonly z.core.$ZodIssue[]): string[] {
   return list.map((issue) => {
-    // Stryker disable next-line Regex: zod's message for a missing value is exactly this text (anchors or not, the same messages match).
     const message = issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, 'required ($1)');
     return `${issue.path.length ? issue.path.join('.') : '(document)'}: ${message}`;
   });
