@@ -39,12 +39,19 @@ export function spawnHost(settings: Record<string, string>, options: SpawnHostOp
       child.kill('SIGKILL');
       reject(Object.assign(err, { output }));
     };
+    let listening = false;
     const onData = (chunk: Buffer): void => {
       const text = chunk.toString('utf8');
+      // Until the host listens, only the text since the last line break can hold the start of the
+      // line looked for; after, nothing is looked for. (Scanning all output so far on every chunk
+      // cost this process O(n²) over a long load run, taken from the host on a small machine.)
+      const unfinished = listening ? '' : output.slice(output.lastIndexOf('\n') + 1);
       output += text;
       if (options.echo) for (const line of text.split('\n').filter(Boolean)) options.echo(line);
-      const url = /listening on (http:\/\/127\.0\.0\.1:\d+\/api)/.exec(output)?.[1];
+      if (listening) return;
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+\/api)/.exec(unfinished + text)?.[1];
       if (url) {
+        listening = true;
         clearTimeout(timer);
         resolve({ url, pid: child.pid ?? -1, output: () => output, stop: () => stop(child, exited) });
       }

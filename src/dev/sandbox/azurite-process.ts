@@ -48,13 +48,16 @@ function waitUntilStarted(child: ChildProcess): Promise<void> {
       clearTimeout(timer);
       reject(err);
     };
-    child.stdout?.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
       if (/successfully (started|listening)/i.test(output)) {
         clearTimeout(timer);
+        // Started: nothing more is looked for in what it prints.
+        child.stdout?.off('data', onData);
         resolve();
       }
-    });
+    };
+    child.stdout?.on('data', onData);
     child.once('exit', (code) => fail(new Error(`azurite-table exited during start (code ${code}): ${output.slice(-500)}`)));
   });
 }
