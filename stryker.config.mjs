@@ -24,12 +24,15 @@ export default {
   ignoreStatic: true,
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  // Three test runners on two cores: a runner waits on the local components (HTTPS, azurite) for
-  // part of each run. Pass --concurrency to change it.
-  concurrency: 3,
+  // Four test runners on two cores: a runner waits on the local components (HTTPS, azurite) for
+  // part of each run, and a timed-out mutant holds its runner for the timeout and a restart
+  // (a new sandbox). Pass --concurrency to change it.
+  concurrency: 4,
   // Added to 1.5 × the covering tests' time and the run overhead; a hung test fails first, at the
   // test set's own testTimeout (see vitest.mutation.config.mts).
-  timeoutMS: 5_000,
+  // Stryker adds the dry run's overhead (~12 s here: the sandbox's start and the first imports,
+  // which a reused worker does not pay again) to every mutant's timeout on top of this.
+  timeoutMS: 2_000,
   // Re-runs only mutants whose code or covering tests changed since the last run.
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',
