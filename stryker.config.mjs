@@ -28,10 +28,9 @@ export default {
   // part of each run, and a timed-out mutant holds its runner for the timeout and a restart
   // (a new sandbox). Pass --concurrency to change it.
   concurrency: 4,
-  // Added to 1.5 × the covering tests' time and the run overhead; a hung test fails first, at the
-  // test set's own testTimeout (see vitest.mutation.config.mts).
-  // Stryker adds the dry run's overhead (~12 s here: the sandbox's start and the first imports,
-  // which a reused worker does not pay again) to every mutant's timeout on top of this.
+  // Added to 1.5 × the covering tests' time and to the dry run's overhead (~12 s here: the
+  // sandbox's start and the first imports, which a reused worker does not pay again); a hung test
+  // fails first, at the test set's own testTimeout (see vitest.mutation.config.mts).
   timeoutMS: 2_000,
   // Re-runs only mutants whose code or covering tests changed since the last run.
   incremental: true,
