@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/core/config';
 import { compilePrincipals, principalMatches } from '../../src/core/policy';
 import type { CallerIdentity } from '../../src/core/policy';
+import { freshConfig } from '../support/config-issues';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const OTHER = '99999999-8888-7777-6666-555555555555';
@@ -23,22 +23,13 @@ function env(overrides: Record<string, unknown>, wsExtra: Record<string, unknown
   return { VENDING_CONFIG: JSON.stringify(doc), AUDIT_TABLE_ENDPOINT: 'https://st.table.core.windows.net', AUDIT_HMAC_KEY: Buffer.alloc(32, 7).toString('base64') };
 }
 
-function issuesOf(e: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(e);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
-
 function caller(overrides: Partial<CallerIdentity>): CallerIdentity {
   return { tenantId: TENANT, objectId: 'oid-x', appId: 'app-x', roles: [], kind: 'app', name: undefined, ...overrides };
 }
 
 describe('owners and admins in the config', () => {
-  it('reads owners per workspace, admins, and the API grant bounds with their defaults', () => {
+  it('reads owners per workspace, admins, and the API grant bounds with their defaults', async () => {
+    const { load: loadConfig } = await freshConfig();
     const config = loadConfig(env({ admins: { roles: ['Vending.Admin'] } }, { owners: { objectIds: [GROUP] } }));
     expect(config.workspaces.get('analytics-prod')?.owners).toEqual({ roles: [], appIds: [], objectIds: [GROUP] });
     expect(config.admins?.roles).toEqual(['Vending.Admin']);
@@ -46,7 +37,8 @@ describe('owners and admins in the config', () => {
     expect(loadConfig(env({})).admins).toBeUndefined();
   });
 
-  it('lists every problem: empty principals, unknown keys, foreign tenants, bounds out of order', () => {
+  it('lists every problem: empty principals, unknown keys, foreign tenants, bounds out of order', async () => {
+    const { issues: issuesOf } = await freshConfig();
     const issues = issuesOf(
       env(
         { admins: { roles: [], tenants: [OTHER] }, apiGrants: { defaultExpiryDays: 400, maxExpiryDays: 365, refreshSeconds: 30 } },
