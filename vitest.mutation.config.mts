@@ -18,13 +18,15 @@ import { reusedThreadPool } from './test/support/reused-thread-pool';
 // as a managed identity need a fresh module graph: the production credential test and the
 // telemetry export test run isolated, in their own project; the refused one (a wrong identity
 // header) is left out here, as a fresh worker for it in every mutant run it covers cost more than
-// the rest of the run. It stays in `npm test`.
+// the rest of the run. It stays in `npm test`. The entry tests load src/index.ts, which starts the
+// app's clients and background work (a kept thread would carry them into later runs): isolated too.
+// The sequencer runs the isolated project last, so a mutant an earlier test kills never pays for it.
 // testTimeout: a mutant that makes a test hang (a promise that never settles) fails that test here
 // at 6 s and the run goes on in the same runner. Stryker's own timeout is longer (5 s + the dry
 // run's overhead + 1.5 × the covering tests' time) and ends in a restart of the runner, which
 // starts the sandbox again. Almost every test of the set takes well under a second alone; the one
 // that reads a range of days from the emulator sets its own, longer timeout.
-const ISOLATED = ['test/inproc/managed-identity.test.ts', 'test/telemetry-ingestion.test.ts'];
+const ISOLATED = ['test/inproc/managed-identity.test.ts', 'test/telemetry-ingestion.test.ts', 'test/unit/functions-entry.test.ts', 'test/unit/entry-invalid-config.test.ts'];
 // Also left out: the telemetry switch test, which runs the compiled build in a child process (a
 // source mutant never reaches it, and a fresh clone has no build).
 const LEFT_OUT = ['test/inproc/managed-identity-refused.test.ts', 'test/unit/telemetry-switch.test.ts'];
@@ -48,10 +50,10 @@ export default defineConfig({
         },
         // The worker thread is kept between runs (test/support/reused-thread-pool.ts); set once
         // the configuration is resolved, as Stryker starts vitest with `pool: 'threads'`, which
-        // would override a pool named in the project's own options. A run that loads modules while
-        // its mutant is on (loadAnew, the entry tests) ends its thread; mutation-run-setup.ts makes
-        // a new run start with no mutant on, as a new worker does. MUTATION_FRESH_WORKERS=1 goes
-        // back to a new worker per run (to rule out state carried from one mutant's run to the next).
+        // would override a pool named in the project's own options. mutation-run-setup.ts makes a
+        // new run start as a new worker does: no mutant on, and no module left that a test loaded
+        // anew while its mutant was on. MUTATION_FRESH_WORKERS=1 goes back to a new worker per run
+        // (to rule out state carried from one mutant's run to the next).
         plugins: process.env.MUTATION_FRESH_WORKERS ? [] : [{ name: 'reused-thread-pool', configureVitest: ({ project }) => Object.assign(project.config, { pool: POOL.name, poolRunner: POOL }) }],
       },
       { test: { ...PROJECT, name: 'isolated', isolate: true, include: ISOLATED } },

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
-import { Worker, parentPort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest, WorkerResponse } from 'vitest/node';
 
 /**
@@ -13,7 +13,9 @@ import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest, Wor
  * waits, idle, for the next run of the same project, whose `start` is answered the same way. The
  * module graph stays loaded, as it already does between the files of one run (`isolate: false`);
  * a mutant is switched on at run time, so a loaded module still sees it (stryker.config.mjs,
- * `ignoreStatic`). The test files themselves are loaded anew by every run (vitest invalidates them).
+ * `ignoreStatic`). The test files themselves are loaded anew by every run (vitest invalidates them);
+ * modules a test loaded anew while its mutant was on are dropped when the next run starts
+ * (mutation-run-setup.ts). A thread that died (a mutant that crashed it) is not kept.
  *
  * What a new run changes reaches the thread: the configuration (Stryker sets the test name filter
  * per mutant) travels with each `run` request, which the worker merges over what `start` gave it;
@@ -28,21 +30,6 @@ interface Idle {
   readonly thread: Worker;
   /** The configuration the thread was started with, replaced by each later `start`. */
   config: unknown;
-  /** A module was loaded while a mutant was on (see `markModulesLoaded`): the thread is not kept. */
-  tainted: boolean;
-}
-
-/** Set in the threads of this pool, so `markModulesLoaded` knows it is in one. */
-const IN_POOL = 'DBX_REUSED_THREAD';
-const TAINT = '__dbx_reused_thread_tainted__';
-
-/**
- * Called by a test that loads modules while a mutant may be on (`loadAnew`, an entry test's import
- * of src/index.ts): what it loaded stays in the module graph, so a later run would see this
- * run's mutant in it. The thread is then ended after this run instead of being kept.
- */
-export function markModulesLoaded(): void {
-  if (process.env[IN_POOL] === '1') parentPort?.postMessage({ [TAINT]: true });
 }
 
 /**
@@ -67,13 +54,7 @@ class ReusedThreadWorker implements PoolWorker {
   readonly #events = new EventEmitter();
   #held: Idle | undefined;
   #reused = false;
-  readonly #forward = (message: unknown): void => {
-    if ((message as Record<string, unknown> | null)?.[TAINT] === true) {
-      if (this.#held) this.#held.tainted = true;
-      return;
-    }
-    this.#events.emit('message', message);
-  };
+  readonly #forward = (message: unknown): void => void this.#events.emit('message', message);
   readonly #error = (error: unknown): void => void this.#events.emit('error', error);
   readonly #exit = (code: unknown): void => void this.#events.emit('exit', code);
 
@@ -97,7 +78,7 @@ class ReusedThreadWorker implements PoolWorker {
     const kept = idle.get(this.#key);
     idle.delete(this.#key);
     this.#reused = kept !== undefined;
-    this.#held = kept ?? { thread: this.#newThread(), config: undefined, tainted: false };
+    this.#held = kept ?? { thread: this.#newThread(), config: undefined };
     this.#held.thread.on('message', this.#forward);
     this.#held.thread.on('error', this.#error);
     this.#held.thread.on('exit', this.#exit);
@@ -125,8 +106,8 @@ class ReusedThreadWorker implements PoolWorker {
     held.thread.off('message', this.#forward);
     held.thread.off('error', this.#error);
     held.thread.off('exit', this.#exit);
-    // Kept unless it died (a mutant that crashed it) or holds modules loaded while a mutant was on.
-    if (held.thread.threadId !== -1 && !held.tainted) {
+    // Kept unless it died (a mutant that crashed it).
+    if (held.thread.threadId !== -1) {
       idle.set(this.#key, held);
       return Promise.resolve();
     }
@@ -144,7 +125,7 @@ class ReusedThreadWorker implements PoolWorker {
 
   #newThread(): Worker {
     const thread = new Worker(resolve(this.#options.distPath, 'workers/threads.js'), {
-      env: { ...this.#options.env, [IN_POOL]: '1' }, execArgv: this.#options.execArgv, stdout: true, stderr: true,
+      env: this.#options.env, execArgv: this.#options.execArgv, stdout: true, stderr: true,
     });
     // An idle thread must not keep the process alive once vitest is done.
     thread.unref();
