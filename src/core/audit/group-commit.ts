@@ -116,15 +116,18 @@ export class GroupCommitter {
     }
   }
 
-  /** The oldest rows of one day (the oldest row's), within the transaction limits, with no RowKey twice. */
+  /**
+   * The oldest row, whatever its size, then the next rows of its day within the transaction
+   * limits, with no RowKey twice. Every cut takes a row, so the queue always drains.
+   */
   #cut(): [string, Pending[]] {
-    const day = this.#queue[0].day;
-    const batch: Pending[] = [];
-    const keys = new Set<string>();
-    let bytes = 0;
+    const first = this.#queue.shift() as Pending;
+    const batch = [first];
+    const keys = new Set([first.row.rowKey]);
+    let bytes = first.bytes;
     for (let i = 0; i < this.#queue.length && batch.length < MAX_BATCH_ENTITIES; ) {
       const p = this.#queue[i];
-      if (p.day !== day || keys.has(p.row.rowKey) || (batch.length > 0 && bytes + p.bytes > MAX_BATCH_BYTES)) {
+      if (p.day !== first.day || keys.has(p.row.rowKey) || bytes + p.bytes > MAX_BATCH_BYTES) {
         i++;
         continue;
       }
@@ -133,7 +136,7 @@ export class GroupCommitter {
       bytes += p.bytes;
       this.#queue.splice(i, 1);
     }
-    return [day, batch];
+    return [first.day, batch];
   }
 
   async #write(day: string, batch: Pending[]): Promise<void> {
