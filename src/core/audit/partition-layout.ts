@@ -29,10 +29,8 @@ export function partitionKey(day: string, kind: RowKind, bucket: number): string
 
 /** Every partition that can hold a row of `day`, legacy one included: the bounded set a day's query reads. */
 export function partitionsOfDay(day: string, kinds: readonly RowKind[] = ['issuance', 'refusal']): string[] {
-  const keys = [day];
-  if (kinds.includes('issuance')) for (let b = 0; b < ISSUANCE_BUCKETS; b++) keys.push(partitionKey(day, 'issuance', b));
-  if (kinds.includes('refusal')) for (let b = 0; b < REFUSAL_BUCKETS; b++) keys.push(partitionKey(day, 'refusal', b));
-  return keys;
+  const buckets = (kind: RowKind, count: number): string[] => (kinds.includes(kind) ? Array.from({ length: count }, (_, b) => partitionKey(day, kind, b)) : []);
+  return [day, ...buckets('issuance', ISSUANCE_BUCKETS), ...buckets('refusal', REFUSAL_BUCKETS)];
 }
 
 /** Sortable time + request id: `20261129T201022.123Z_<request id>`; lexical order is time order. */
