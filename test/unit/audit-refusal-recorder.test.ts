@@ -185,9 +185,50 @@ describe('RefusalRecorder memory bound', () => {
     rec.record(refusal('a', { source_ip: '192.0.2.1' }));
     rec.record(refusal('b', { source_ip: '192.0.2.2' }));
     now = T0 + 60_000;
-    // Both windows are over: the new key gets its own window and its row.
+    // Both windows are over: the new key gets its own window and its row, and so does the next
+    // (in the shared overflow window, the second new key's refusal would only be counted).
     rec.record(refusal('c', { source_ip: '192.0.2.3' }));
-    expect(q.rows.map((r) => r.request_id)).toEqual(['a', 'b', 'c']);
+    rec.record(refusal('d', { source_ip: '192.0.2.4' }));
+    expect(q.rows.map((r) => r.request_id)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('below the bound, a new key leaves the other keys\' finished windows to the sweep', () => {
+    const q = queue();
+    let now = T0;
+    const rec = new RefusalRecorder(q, { now: () => now, perKeyPerMinute: 1, maxKeys: 3 });
+    rec.record(refusal('a1', { source_ip: '192.0.2.1' }));
+    rec.record(refusal('a2', { source_ip: '192.0.2.1' }));
+    now = T0 + 60_000;
+    rec.record(refusal('b', { source_ip: '192.0.2.2' }));
+    expect(q.rows.map((r) => r.request_id ?? r.outcome)).toEqual(['a1', 'b']);
+    rec.sweep();
+    expect(q.rows.map((r) => r.request_id ?? r.outcome)).toEqual(['a1', 'b', 'refusals_summary']);
+  });
+
+  it('a sweep closes the windows that are over and keeps the rest, in the order they opened', () => {
+    const q = queue();
+    let now = T0;
+    const rec = new RefusalRecorder(q, { now: () => now, perKeyPerMinute: 1 });
+    const twice = (ip: string): void => {
+      rec.record(refusal(`${ip}-1`, { source_ip: ip }));
+      rec.record(refusal(`${ip}-2`, { source_ip: ip }));
+    };
+    twice('192.0.2.1');
+    now = T0 + 20_000;
+    twice('192.0.2.2');
+    now = T0 + 40_000;
+    twice('192.0.2.3');
+    now = T0 + 61_000;
+    // 192.0.2.1 starts a new window: the old one is summarized, the new one goes to the end.
+    twice('192.0.2.1');
+    rec.sweep();
+    expect(summaries(q.rows).map((r) => r.source_ip)).toEqual(['192.0.2.1']);
+    now = T0 + 80_000;
+    rec.sweep();
+    expect(summaries(q.rows).map((r) => r.source_ip)).toEqual(['192.0.2.1', '192.0.2.2']);
+    now = T0 + 121_000;
+    rec.sweep();
+    expect(summaries(q.rows).map((r) => r.source_ip)).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.1']);
   });
 
   it('shares one overflow window past maxKeys, its summary carrying no identity', () => {

@@ -68,11 +68,16 @@ export class RefusalRecorder {
     if (window.codes.has(record.code) || window.codes.size < MAX_CODES) window.codes.set(record.code, (window.codes.get(record.code) ?? 0) + 1);
   }
 
-  /** Writes the summary of every window that is over (all windows with `all`); called on a timer. */
+  /**
+   * Writes the summary of every window that is over (all windows with `all`); called on a timer.
+   * Windows are kept in the order they opened (a window that starts anew is moved to the end), so
+   * the scan stops at the first one still open: its cost is the windows it closes, not all kept.
+   * Should the clock step back, a window opened before the step waits for a later sweep.
+   */
   sweep(all = false): void {
     const now = this.#now();
     for (const [key, w] of this.#windows) {
-      if (!all && now - w.start < WINDOW_MS) continue;
+      if (!all && now - w.start < WINDOW_MS) break;
       this.#windows.delete(key);
       this.#summarize(key, w, now);
     }
