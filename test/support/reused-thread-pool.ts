@@ -15,7 +15,8 @@ import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest, Wor
  * a mutant is switched on at run time, so a loaded module still sees it (stryker.config.mjs,
  * `ignoreStatic`). The test files themselves are loaded anew by every run (vitest invalidates them);
  * modules a test loaded anew while its mutant was on are dropped when the next run starts
- * (mutation-run-setup.ts). A thread that died (a mutant that crashed it) is not kept.
+ * (mutation-run-setup.ts). A thread that died (a mutant that crashed it) is not kept, nor one that
+ * has served RUNS_PER_THREAD runs.
  *
  * What a new run changes reaches the thread: the configuration (Stryker sets the test name filter
  * per mutant) travels with each `run` request, which the worker merges over what `start` gave it;
@@ -30,7 +31,17 @@ interface Idle {
   readonly thread: Worker;
   /** The configuration the thread was started with, replaced by each later `start`. */
   config: unknown;
+  /** Runs the thread has served. */
+  runs: number;
 }
+
+/**
+ * A thread is replaced after this many runs. What every run leaves behind (the test files' module
+ * copies, objects the SDKs keep) grows a thread's heap for as long as it lives: in a full run
+ * without a bound, runners reached 2 GB and their runs slowed down four-fold late in the run. A
+ * new thread costs about a second, once per this many runs.
+ */
+const RUNS_PER_THREAD = Number(process.env.MUTATION_RUNS_PER_THREAD ?? 150);
 
 /**
  * Threads between runs, one per project and environment (one runner at a time each). Kept on
@@ -78,7 +89,7 @@ class ReusedThreadWorker implements PoolWorker {
     const kept = idle.get(this.#key);
     idle.delete(this.#key);
     this.#reused = kept !== undefined;
-    this.#held = kept ?? { thread: this.#newThread(), config: undefined };
+    this.#held = kept ?? { thread: this.#newThread(), config: undefined, runs: 0 };
     this.#held.thread.on('message', this.#forward);
     this.#held.thread.on('error', this.#error);
     this.#held.thread.on('exit', this.#exit);
@@ -106,8 +117,9 @@ class ReusedThreadWorker implements PoolWorker {
     held.thread.off('message', this.#forward);
     held.thread.off('error', this.#error);
     held.thread.off('exit', this.#exit);
-    // Kept unless it died (a mutant that crashed it).
-    if (held.thread.threadId !== -1) {
+    held.runs += 1;
+    // Kept unless it died (a mutant that crashed it) or has served its runs.
+    if (held.thread.threadId !== -1 && held.runs < RUNS_PER_THREAD) {
       idle.set(this.#key, held);
       return Promise.resolve();
     }
