@@ -4,6 +4,7 @@ import { isMicrosoftAuthority } from '../config';
 import { UpstreamRejectedError } from '../errors';
 import type { ServicePrincipal } from '../config';
 import type { SecretValue } from '../secrets';
+import type { AuthorityMetadataCache } from './authority-metadata-cache';
 import type { TokenEndpointObserver } from './token-endpoint-observer';
 
 export interface CredentialContext {
@@ -11,6 +12,8 @@ export interface CredentialContext {
   readonly authorityHost: string;
   /** The app's own identity; for federated SPs its `api://AzureADTokenExchange` token is the client assertion. */
   readonly appCredential: TokenCredential;
+  /** Shared by every credential the app builds: one authority discovery per authority, not per SP. */
+  readonly authorityMetadata?: AuthorityMetadataCache;
 }
 
 /** Builds the credential of one SP from its Key Vault material (undefined for federated SPs). */
@@ -23,7 +26,13 @@ export function createCredentialFactory(ctx: CredentialContext): CredentialFacto
     retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
   };
   return (sp, material, observer) => {
-    const options = { ...base, additionalPolicies: observer ? [{ policy: observer.policy, position: 'perRetry' as const }] : [] };
+    const options = {
+      ...base,
+      additionalPolicies: [
+        ...(ctx.authorityMetadata ? [{ policy: ctx.authorityMetadata.policy, position: 'perCall' as const }] : []),
+        ...(observer ? [{ policy: observer.policy, position: 'perRetry' as const }] : []),
+      ],
+    };
     switch (sp.credential.kind) {
       case 'secret':
         return new ClientSecretCredential(ctx.tenantId, sp.clientId, requireMaterial(material), options);

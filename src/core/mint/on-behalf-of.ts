@@ -6,6 +6,7 @@ import type { VendingError } from '../errors';
 import type { CallerIdentity, Clock } from '../policy';
 import { systemClock } from '../policy';
 import type { MintedToken } from './entra-token-minter';
+import type { AuthorityMetadataCache } from './authority-metadata-cache';
 import { exchangeAssertion } from './credential-factory';
 import { readEntraFailure } from './sanitize-entra-error';
 import { KeyedTokenCache } from './token-cache';
@@ -25,6 +26,8 @@ export interface OnBehalfOfOptions {
   readonly appCredential: TokenCredential;
   readonly clock?: Clock;
   readonly deadlineMs?: number;
+  /** Shared with the app's other credentials: a credential is built per user, its authority discovered once. */
+  readonly authorityMetadata?: AuthorityMetadataCache;
 }
 
 const OBO_DEADLINE_MS = 15_000;
@@ -59,7 +62,10 @@ export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMi
           userAssertionToken: userAssertion,
           authorityHost: options.authorityHost,
           disableInstanceDiscovery: !isMicrosoftAuthority(options.authorityHost),
-          additionalPolicies: [{ policy: observer.policy, position: 'perRetry' as const }],
+          additionalPolicies: [
+            ...(options.authorityMetadata ? [{ policy: options.authorityMetadata.policy, position: 'perCall' as const }] : []),
+            { policy: observer.policy, position: 'perRetry' as const },
+          ],
           // As for the SPs' credentials: a short retry, so the deadline (not the SDK's backoff) bounds the wait.
           retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
         };

@@ -8,6 +8,7 @@ import { SigningKeyStore, VerifiedTokenCache, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
 import { EntraTokenMinter, KeyedTokenCache, createDatabricksTokenExchanger, createPat, listPats, revokePat } from '../mint';
+import { AuthorityMetadataCache } from '../mint/authority-metadata-cache';
 import { createCredentialFactory } from '../mint/credential-factory';
 import { createOnBehalfOfMinter } from '../mint/on-behalf-of';
 import { RateLimiter, compileAuditors, compileGrants, systemClock } from '../policy';
@@ -45,12 +46,16 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
   const clock = options.clock ?? systemClock;
   const deadlines = deadlinesFor(config.service.requestBudgetMs);
   const health = new HealthTracker();
+  // The app's credential discovers the authority at start (its Key Vault token); every SP's
+  // credential and each on-behalf-of credential reuses that answer instead of asking again.
+  const authorityMetadata = new AuthorityMetadataCache(clock);
   const appCredential =
     options.appCredential ??
     new DefaultAzureCredential({
       managedIdentityClientId: config.service.azureClientId,
       authorityHost: config.authorityHost,
       disableInstanceDiscovery: !isMicrosoftAuthority(config.authorityHost),
+      additionalPolicies: [{ policy: authorityMetadata.policy, position: 'perCall' }],
     });
   const version = packageVersion();
   const telemetry = options.telemetry ?? startTelemetry(config.service.telemetry, { appCredential, version });
@@ -99,7 +104,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     limiter: new RateLimiter(config.perCallerPerMinute, clock),
     minter: new EntraTokenMinter({
       secrets,
-      createCredential: createCredentialFactory({ tenantId: config.tenantId, authorityHost: config.authorityHost, appCredential }),
+      createCredential: createCredentialFactory({ tenantId: config.tenantId, authorityHost: config.authorityHost, appCredential, authorityMetadata }),
       clock,
       onOutcome: health.report('entra'),
       deadlineMs: deadlines.entraMs,
@@ -113,7 +118,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     oauth: tracedExchanger(createDatabricksTokenExchanger({ clock: () => clock.now() }), telemetry),
     oauthTokens: new KeyedTokenCache(clock),
     ...(config.onBehalfOfClientId
-      ? { onBehalfOf: tracedOnBehalfOf(createOnBehalfOfMinter({ tenantId: config.tenantId, authorityHost: config.authorityHost, apiClientId: config.onBehalfOfClientId, appCredential, clock }), telemetry) }
+      ? { onBehalfOf: tracedOnBehalfOf(createOnBehalfOfMinter({ tenantId: config.tenantId, authorityHost: config.authorityHost, apiClientId: config.onBehalfOfClientId, appCredential, clock, authorityMetadata }), telemetry) }
       : {}),
     version,
     auditors: compileAuditors(config.auditors, config.tenantId),
