@@ -8,6 +8,7 @@ import { createOnBehalfOfMinter } from '../../src/core/azure';
 import type { OnBehalfOfMinter } from '../../src/core/mint';
 import type { CallerIdentity } from '../../src/core/policy';
 import { rejection } from '../support/rejection';
+import { AuthorityMetadataCache } from '../../src/core/mint/authority-metadata-cache';
 import { startOwnAuthority } from '../support/own-authority';
 import type { OwnAuthority } from '../support/own-authority';
 
@@ -72,6 +73,20 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     // The expiry the credential reports: now + expires_in (an hour here).
     expect(got.expiresOnMs).toBeGreaterThanOrEqual(before + 3_500_000);
     expect(got.expiresOnMs).toBeLessThanOrEqual(Date.now() + 3_601_000); // MSAL keeps whole seconds
+  });
+
+  it('builds a credential per user, and with the app\'s shared discovery cache discovers the authority once for all of them', async () => {
+    const discoveries = () => own.authority.faults.requests(/\/v2\.0\/\.well-known\/openid-configuration$/);
+    const user = await userToken();
+    let start = discoveries();
+    await minter().getUserToken(caller(randomUUID()), user, SCOPE, 300);
+    await minter().getUserToken(caller(randomUUID()), user, SCOPE, 300);
+    expect(discoveries()).toBe(start + 2);
+    const authorityMetadata = new AuthorityMetadataCache();
+    const shared = createOnBehalfOfMinter({ tenantId: own.tenantId, authorityHost: own.authority.authorityHost, apiClientId: API_CLIENT, appCredential, clock, authorityMetadata });
+    start = discoveries();
+    for (let i = 0; i < 3; i++) await shared.getUserToken(caller(randomUUID()), user, SCOPE, 300);
+    expect(discoveries()).toBe(start + 1);
   });
 
   it("caches each user's token under that user's tenant, object id and scope only", async () => {

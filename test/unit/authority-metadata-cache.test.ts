@@ -1,7 +1,15 @@
-import { describe, expect, it } from 'vitest';
-import { AuthorityMetadataCache, METADATA_TTL_MS } from '../../src/core/mint/authority-metadata-cache';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { AuthorityMetadataCache as Cache } from '../../src/core/mint/authority-metadata-cache';
+import { loadAnew } from '../support/load-anew';
 
-type Policy = AuthorityMetadataCache['policy'];
+// Loaded anew for each test: the path it answers for and its lifetime are module constants.
+let AuthorityMetadataCache: typeof Cache;
+let METADATA_TTL_MS: number;
+beforeEach(async () => {
+  ({ AuthorityMetadataCache, METADATA_TTL_MS } = await loadAnew(() => import('../../src/core/mint/authority-metadata-cache.js')));
+});
+
+type Policy = Cache['policy'];
 type Request = Parameters<Policy['sendRequest']>[0];
 type Response = Awaited<ReturnType<Policy['sendRequest']>>;
 

@@ -45,13 +45,9 @@ export class AuthorityMetadataCache {
       const kept = this.#entries.get(request.url);
       const reusable = kept && now - kept.atMs < METADATA_TTL_MS ? await kept.answer : undefined;
       if (reusable) return { ...reusable, request };
+      // A failed or unusable answer is kept as none: the next request finds it and asks again.
       const answer = next(request);
-      const entry: Entry = { atMs: now, answer: answer.then(keepable, () => undefined) };
-      this.#entries.set(request.url, entry);
-      // A failed or unusable answer is forgotten, so the next request asks again.
-      void entry.answer.then((r) => {
-        if (!r && this.#entries.get(request.url) === entry) this.#entries.delete(request.url);
-      });
+      this.#entries.set(request.url, { atMs: now, answer: answer.then(keepable, () => undefined) });
       return answer;
     },
   };
