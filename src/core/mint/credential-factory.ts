@@ -19,20 +19,27 @@ export interface CredentialContext {
 /** Builds the credential of one SP from its Key Vault material (undefined for federated SPs). */
 export type CredentialFactory = (sp: ServicePrincipal, material: SecretValue | undefined, observer?: TokenEndpointObserver) => TokenCredential;
 
-export function createCredentialFactory(ctx: CredentialContext): CredentialFactory {
-  const base = {
-    authorityHost: ctx.authorityHost,
-    disableInstanceDiscovery: !isMicrosoftAuthority(ctx.authorityHost),
+/**
+ * What every credential the app builds for Entra ID shares (the SPs' and each on-behalf-of one):
+ * the authority, instance discovery only for Microsoft's own hosts, a short retry (our deadline,
+ * not the SDK's backoff, bounds the wait), the shared authority discovery and the credential's
+ * token endpoint observer.
+ */
+export function entraCredentialOptions(authorityHost: string, authorityMetadata: AuthorityMetadataCache | undefined, observer: TokenEndpointObserver | undefined) {
+  return {
+    authorityHost,
+    disableInstanceDiscovery: !isMicrosoftAuthority(authorityHost),
     retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
+    additionalPolicies: [
+      ...(authorityMetadata ? [{ policy: authorityMetadata.policy, position: 'perCall' as const }] : []),
+      ...(observer ? [{ policy: observer.policy, position: 'perRetry' as const }] : []),
+    ],
   };
+}
+
+export function createCredentialFactory(ctx: CredentialContext): CredentialFactory {
   return (sp, material, observer) => {
-    const options = {
-      ...base,
-      additionalPolicies: [
-        ...(ctx.authorityMetadata ? [{ policy: ctx.authorityMetadata.policy, position: 'perCall' as const }] : []),
-        ...(observer ? [{ policy: observer.policy, position: 'perRetry' as const }] : []),
-      ],
-    };
+    const options = entraCredentialOptions(ctx.authorityHost, ctx.authorityMetadata, observer);
     switch (sp.credential.kind) {
       case 'secret':
         return new ClientSecretCredential(ctx.tenantId, sp.clientId, requireMaterial(material), options);

@@ -1,13 +1,12 @@
 import { OnBehalfOfCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
-import { isMicrosoftAuthority } from '../config';
 import { UpstreamRejectedError, UpstreamUnavailableError, isVendingError } from '../errors';
 import type { VendingError } from '../errors';
 import type { CallerIdentity, Clock } from '../policy';
 import { systemClock } from '../policy';
 import type { MintedToken } from './entra-token-minter';
 import type { AuthorityMetadataCache } from './authority-metadata-cache';
-import { exchangeAssertion } from './credential-factory';
+import { entraCredentialOptions, exchangeAssertion } from './credential-factory';
 import { readEntraFailure } from './sanitize-entra-error';
 import { KeyedTokenCache } from './token-cache';
 import { TokenEndpointObserver } from './token-endpoint-observer';
@@ -60,14 +59,7 @@ export function createOnBehalfOfMinter(options: OnBehalfOfOptions): OnBehalfOfMi
           clientId: options.apiClientId,
           getAssertion,
           userAssertionToken: userAssertion,
-          authorityHost: options.authorityHost,
-          disableInstanceDiscovery: !isMicrosoftAuthority(options.authorityHost),
-          additionalPolicies: [
-            ...(options.authorityMetadata ? [{ policy: options.authorityMetadata.policy, position: 'perCall' as const }] : []),
-            { policy: observer.policy, position: 'perRetry' as const },
-          ],
-          // As for the SPs' credentials: a short retry, so the deadline (not the SDK's backoff) bounds the wait.
-          retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
+          ...entraCredentialOptions(options.authorityHost, options.authorityMetadata, observer),
         };
         const credential = new OnBehalfOfCredential(credentialOptions);
         const token = await withDeadline(options.deadlineMs ?? OBO_DEADLINE_MS, (signal) => credential.getToken(scope, { abortSignal: signal }), (retryAfterMs) => {
