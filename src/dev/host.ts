@@ -4,7 +4,7 @@ import { flushTelemetry } from '../core/telemetry';
 import { createVendDeps } from '../core/azure';
 import { makeRoutes } from '../functions/routes';
 import { stopOnSignals } from './exit-with-parent';
-import { createLineWriter } from './line-writer';
+import { createHostLog, createLineWriter } from './line-writer';
 import { startLocalHost } from './local-host';
 
 /**
@@ -13,18 +13,15 @@ import { startLocalHost } from './local-host';
  */
 async function main(): Promise<void> {
   const lines = createLineWriter(process.stdout);
-  // Information lines (one per decision on the hot path) are batched; warnings and errors are
-  // written at once, before the answer leaves, as an operator (or a test) reading the log expects.
-  const log = (level: string, fn: string, message: string, now = level !== 'Information'): void =>
-    lines.write(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`, { now });
+  const log = createHostLog(lines);
   let deps;
   try {
     // An invalid configuration stops here (78); a missing audit key does not: the host starts,
     // answers 503 and says what it lacks until the key can be read (DESIGN §8).
     const config = loadConfig(process.env);
-    for (const warning of broadTokenWarnings(config)) log('Warning', 'startup', `config warning: ${warning}`);
+    for (const warning of broadTokenWarnings(config)) log('warning', 'startup', `config warning: ${warning}`);
     deps = createVendDeps(config, {
-      onAuditKeyChange: (problem) => log(problem ? 'Warning' : 'Information', 'startup', problem ? `cannot vend yet: ${problem}` : 'audit key read from Key Vault; vending is on', true),
+      onAuditKeyChange: (problem) => log(problem ? 'warning' : 'information', 'startup', problem ? `cannot vend yet: ${problem}` : 'audit key read from Key Vault; vending is on', true),
     });
   } catch (err) {
     if (err instanceof ConfigError) {

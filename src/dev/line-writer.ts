@@ -38,3 +38,16 @@ export function createLineWriter(stream: { write(chunk: string): unknown }): Lin
     flush,
   };
 }
+
+/**
+ * The local host's log: one line per call, `<ISO time> <level> <function>: <message>`. Levels as
+ * `@azure/functions` names them (`context.info` logs `information`): trace, debug and information
+ * lines (one per decision on the hot path) are gathered; warnings, errors and anything else are
+ * written at once, before the answer leaves, as an operator (or a test) reading the log expects.
+ */
+export function createHostLog(lines: LineWriter): (level: string, fn: string, message: string, now?: boolean) => void {
+  return (level, fn, message, now = !GATHERED_LEVELS.has(level.toLowerCase())) =>
+    lines.write(`${new Date().toISOString()} ${level.padEnd(11)} ${fn}: ${message}`, { now });
+}
+
+const GATHERED_LEVELS: ReadonlySet<string> = new Set(['trace', 'debug', 'information']);
