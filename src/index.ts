@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { broadTokenWarnings, loadConfig } from './core/config';
 import { flushTelemetry } from './core/telemetry';
 import { createVendDeps } from './core/azure';
+import { rehearseVend } from './functions/rehearse';
 import { ALL_METHODS, makeRoutes } from './functions/routes';
 
 // Entry point the Functions host loads (package.json `main`). The configuration is validated
@@ -18,6 +19,9 @@ const deps = createVendDeps(config);
 for (const route of makeRoutes(deps)) {
   app.http(route.name, { route: route.route, methods: ALL_METHODS, authLevel: route.authLevel, handler: route.handler });
 }
+// Cold start: one synthetic vend on stand-ins, in the background, so the first caller's request
+// runs compiled code (see prepareRehearsal); nothing outside the process is touched.
+void rehearseVend(deps);
 // Graceful shutdown (scale-in, a new deployment): what the telemetry exporters still hold is sent,
 // within a bounded time; a failed export is dropped, never a reason to hang the shutdown.
 app.hook.appTerminate(() => flushTelemetry(deps.telemetry));

@@ -2,6 +2,7 @@ import { ConfigError, broadTokenWarnings, loadConfig } from '../core/config';
 import { describeError } from '../core/errors';
 import { flushTelemetry } from '../core/telemetry';
 import { createVendDeps } from '../core/azure';
+import { rehearseVend } from '../functions/rehearse';
 import { makeRoutes } from '../functions/routes';
 import { stopOnSignals } from './exit-with-parent';
 import { createHostLog, createLineWriter } from './line-writer';
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
     port,
     log,
   });
+  // As in Azure (src/index.ts): the first caller meets compiled code. Readiness does not wait.
+  void rehearseVend(deps);
   // Watching for signals and for the parent's end before saying so: whoever starts this process
   // may act on "listening" at once (even kill its parent, as a test does), and a watcher installed
   // after the parent is gone would take the new parent for the original and never stop.
