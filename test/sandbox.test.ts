@@ -2,6 +2,7 @@
 // the product's Entra ID, Key Vault, Table and Databricks code can run against it unchanged.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { TableClient } from '@azure/data-tables';
 import { AuthenticationRequiredError, ClientAssertionCredential, ClientSecretCredential } from '@azure/identity';
@@ -173,6 +174,25 @@ describe('local Key Vault', () => {
     await expect(client.getSecret('no-such-secret')).rejects.toMatchObject({ statusCode: 404, code: 'SecretNotFound' });
   });
 
+  it('records when each request arrived and when its answer left, injected delay included (the bench\'s cold trace)', async () => {
+    sandbox.vault.faults.resetRequests();
+    sandbox.vault.faults.set({ delayMs: 30 });
+    try {
+      const started = performance.now();
+      expect((await fetch(`${sandbox.vaultUrl}/secrets/etl-sp-secret?api-version=7.6`)).status).toBe(401);
+      const [entry, ...rest] = sandbox.vault.faults.timeline();
+      expect(rest).toEqual([]);
+      expect(entry?.path).toBe('/secrets/etl-sp-secret');
+      expect(entry!.at).toBeGreaterThanOrEqual(started);
+      expect(entry!.answeredAt - entry!.at).toBeGreaterThanOrEqual(29);
+      expect(entry!.answeredAt).toBeLessThanOrEqual(performance.now());
+    } finally {
+      sandbox.vault.faults.clear();
+      sandbox.vault.faults.resetRequests();
+    }
+    expect(sandbox.vault.faults.timeline()).toEqual([]);
+  });
+
   it('challenges a request without a token', async () => {
     const response = await fetch(`${sandbox.vaultUrl}/secrets/etl-sp-secret?api-version=7.6`);
     expect(response.status).toBe(401);
@@ -205,6 +225,24 @@ describe('audit table (azurite behind the proxy)', () => {
     await expect(table.createEntity({ partitionKey: '20250101', rowKey: 'r2' })).rejects.toThrow();
     sandbox.audit.setDown(false);
     expect(await table.getEntity('20250101', 'r1')).toMatchObject({ outcome: 'issued' });
+  });
+
+  it('times each batch transaction from its arrival at the relay to the store\'s answer', async () => {
+    const table = TableClient.fromConnectionString(sandbox.audit.connectionString, sandbox.audit.tableName, { allowInsecureConnection: true });
+    sandbox.audit.resetBatchTimeline();
+    sandbox.audit.setSlow(25);
+    try {
+      await table.createEntity({ partitionKey: '20250102', rowKey: 'single' });
+      expect(sandbox.audit.batchTimeline()).toEqual([]);
+      await table.submitTransaction([['create', { partitionKey: '20250102', rowKey: 'b1' }], ['create', { partitionKey: '20250102', rowKey: 'b2' }]]);
+    } finally {
+      sandbox.audit.setSlow(0);
+    }
+    const [batch, ...rest] = sandbox.audit.batchTimeline();
+    expect(rest).toEqual([]);
+    expect(batch!.answeredAt - batch!.at).toBeGreaterThanOrEqual(24);
+    sandbox.audit.resetBatchTimeline();
+    expect(sandbox.audit.batchTimeline()).toEqual([]);
   });
 });
 

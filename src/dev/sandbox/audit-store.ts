@@ -2,6 +2,7 @@ import { createServer, request } from 'node:http';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Agent, createServer as createTlsServer, request as tlsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { TableClient } from '@azure/data-tables';
 import { startAzuriteTable } from './azurite-process.js';
 import type { LocalCa } from './ca.js';
@@ -35,6 +36,9 @@ export interface AuditStore {
   setSlow(delayMs: number): void;
   /** Batch transactions forwarded to azurite so far. */
   batchesForwarded(): number;
+  /** Every batch transaction since the last reset: arrival and when its answer was written (performance.now(); NaN while open). */
+  batchTimeline(): Array<{ readonly at: number; readonly answeredAt: number }>;
+  resetBatchTimeline(): void;
   /** The azurite process behind the proxies (the bench samples the store's CPU time). */
   readonly storePid: number;
   /** The grants table, in the same azurite behind a proxy of its own: its outage is staged apart. */
@@ -78,6 +82,8 @@ export async function startAuditStore(workDir: string, quiet: boolean, ca?: Loca
       failWrites: (fail) => faults.setFailing(fail),
       setSlow: (ms) => faults.setDelay(ms),
       batchesForwarded: () => faults.batches(),
+      batchTimeline: () => faults.timeline(),
+      resetBatchTimeline: () => faults.resetTimeline(),
       storePid: azurite.pid,
       grants,
       stop,
@@ -112,6 +118,8 @@ interface FaultLayer {
   setFailing(fail: boolean): void;
   setDelay(ms: number): void;
   batches(): number;
+  timeline(): Array<{ readonly at: number; readonly answeredAt: number }>;
+  resetTimeline(): void;
   close(): Promise<void>;
 }
 
@@ -124,6 +132,7 @@ async function startFaultLayer(upstreamPort: number, ca?: LocalCa): Promise<Faul
   let failing = false;
   let delayMs = 0;
   let batches = 0;
+  let timeline: { at: number; answeredAt: number }[] = [];
   /** `body` given: sent instead of the request's own (already read) body. */
   const forward = (req: IncomingMessage, res: ServerResponse, body?: Buffer): void => {
     const headers = body ? { ...req.headers, 'content-length': String(body.length) } : req.headers;
@@ -151,6 +160,9 @@ async function startFaultLayer(upstreamPort: number, ca?: LocalCa): Promise<Faul
     }
     if (!isBatch) return forward(req, res);
     batches += 1;
+    const entry = { at: performance.now(), answeredAt: Number.NaN };
+    timeline.push(entry);
+    res.once('finish', () => (entry.answeredAt = performance.now()));
     if (!ca) {
       req.pause();
       return later(req, res);
@@ -174,6 +186,10 @@ async function startFaultLayer(upstreamPort: number, ca?: LocalCa): Promise<Faul
       delayMs = ms;
     },
     batches: () => batches,
+    timeline: () => timeline.map((e) => ({ ...e })),
+    resetTimeline: () => {
+      timeline = [];
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -64,9 +64,10 @@ function writeResponse(res: ServerResponse, out: ServiceResponse): void {
 
 async function respond(opts: ServiceOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let out: ServiceResponse;
+  let request: ServiceRequest | undefined;
   try {
     const body = await readBodyWithin(req, BODY_LIMIT_BYTES);
-    const request = body ? toServiceRequest(req, body) : undefined;
+    request = body ? toServiceRequest(req, body) : undefined;
     const injected = request ? await opts.faults?.apply(request) : undefined;
     out = !request ? json(413, { error: 'body_too_large' }) : (injected ?? (await opts.handler(request)));
   } catch (err) {
@@ -77,6 +78,7 @@ async function respond(opts: ServiceOptions, req: IncomingMessage, res: ServerRe
   // Only method, path and status: headers and bodies can carry tokens and secrets.
   if (!opts.quiet) console.log(`[sandbox:${opts.name}] ${req.method} ${req.url?.split('?')[0]} -> ${out.status}`);
   writeResponse(res, out);
+  if (request) opts.faults?.answered(request);
 }
 
 function listen(server: Server): Promise<number> {

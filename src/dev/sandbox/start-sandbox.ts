@@ -98,6 +98,7 @@ async function startServers(dir: string, options: SandboxOptions, cleanup: Clean
     audit: {
       connectionString: audit.connectionString, endpoint: audit.endpoint, tableName: audit.tableName,
       setDown: (down) => audit.setDown(down), setSlow: (ms) => audit.setSlow(ms), storePid: audit.storePid,
+      batchTimeline: () => audit.batchTimeline(), resetBatchTimeline: () => audit.resetBatchTimeline(),
     },
     grants: audit.grants,
     apps, config, auditHmacKey, authority, vault, workspace,

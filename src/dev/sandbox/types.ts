@@ -42,6 +42,9 @@ export interface Sandbox {
     setSlow(delayMs: number): void;
     /** The azurite process (the bench samples the store's CPU time per request). */
     readonly storePid: number;
+    /** Batch transactions since the last reset: arrival at the relay and when the store's answer was written back (performance.now()). */
+    batchTimeline(): Array<{ readonly at: number; readonly answeredAt: number }>;
+    resetBatchTimeline(): void;
   };
   /** The grants table (same azurite, its own proxy and outage switch). */
   readonly grants: SandboxAudit;
