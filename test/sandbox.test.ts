@@ -183,9 +183,9 @@ describe('local Key Vault', () => {
       const [entry, ...rest] = sandbox.vault.faults.timeline();
       expect(rest).toEqual([]);
       expect(entry?.path).toBe('/secrets/etl-sp-secret');
-      expect(entry!.at).toBeGreaterThanOrEqual(started);
-      expect(entry!.answeredAt - entry!.at).toBeGreaterThanOrEqual(29);
-      expect(entry!.answeredAt).toBeLessThanOrEqual(performance.now());
+      expect(entry.at).toBeGreaterThanOrEqual(started);
+      expect(entry.answeredAt - entry.at).toBeGreaterThanOrEqual(29);
+      expect(entry.answeredAt).toBeLessThanOrEqual(performance.now());
     } finally {
       sandbox.vault.faults.clear();
       sandbox.vault.faults.resetRequests();
@@ -240,7 +240,7 @@ describe('audit table (azurite behind the proxy)', () => {
     }
     const [batch, ...rest] = sandbox.audit.batchTimeline();
     expect(rest).toEqual([]);
-    expect(batch!.answeredAt - batch!.at).toBeGreaterThanOrEqual(24);
+    expect(batch.answeredAt - batch.at).toBeGreaterThanOrEqual(24);
     sandbox.audit.resetBatchTimeline();
     expect(sandbox.audit.batchTimeline()).toEqual([]);
   });
