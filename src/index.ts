@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { broadTokenWarnings, loadConfig } from './core/config';
 import { flushTelemetry } from './core/telemetry';
-import { createVendDeps } from './core/azure';
+import { createVendDeps, rehearsalTransports } from './core/azure';
 import { rehearseVend } from './functions/rehearse';
 import { ALL_METHODS, makeRoutes } from './functions/routes';
 
@@ -21,7 +21,7 @@ for (const route of makeRoutes(deps)) {
 }
 // Cold start: one synthetic vend on stand-ins, in the background, so the first caller's request
 // runs compiled code (see prepareRehearsal); nothing outside the process is touched.
-void rehearseVend(deps);
+void rehearseVend(deps, rehearsalTransports(deps.config, deps.clock));
 // Graceful shutdown (scale-in, a new deployment): what the telemetry exporters still hold is sent,
 // within a bounded time; a failed export is dropped, never a reason to hang the shutdown.
 app.hook.appTerminate(() => flushTelemetry(deps.telemetry));

@@ -8,6 +8,7 @@ export { TableAuditSink, auditTableClient } from './audit/table-audit-sink';
 export { tableAuditReader } from './audit/table-audit-reader';
 export { KeyVaultSecretSource } from './secrets/key-vault-secret-source';
 export { createCredentialFactory } from './mint/credential-factory';
+export { rehearsalTransports } from './vend/rehearsal-transports';
 export { createOnBehalfOfMinter, sanitizeOnBehalfOfError } from './mint/on-behalf-of';
 export { TableGrantStore } from './grants/table-grant-store';
 export { startTelemetry, ingestionCredential } from './telemetry/start-telemetry';

@@ -1,7 +1,7 @@
 import { ConfigError, broadTokenWarnings, loadConfig } from '../core/config';
 import { describeError } from '../core/errors';
 import { flushTelemetry } from '../core/telemetry';
-import { createVendDeps } from '../core/azure';
+import { createVendDeps, rehearsalTransports } from '../core/azure';
 import { rehearseVend } from '../functions/rehearse';
 import { makeRoutes } from '../functions/routes';
 import { stopOnSignals } from './exit-with-parent';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     log,
   });
   // As in Azure (src/index.ts): the first caller meets compiled code. Readiness does not wait.
-  void rehearseVend(deps);
+  void rehearseVend(deps, rehearsalTransports(deps.config, deps.clock));
   // Watching for signals and for the parent's end before saying so: whoever starts this process
   // may act on "listening" at once (even kill its parent, as a test does), and a watcher installed
   // after the parent is gone would take the new parent for the original and never stop.

@@ -1,5 +1,6 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { prepareRehearsal } from '../core/vend/rehearsal';
+import type { RehearsalTransports } from '../core/vend/rehearsal';
 import type { VendDeps } from '../core/vend';
 import { makeRoutes } from './routes';
 
@@ -9,9 +10,9 @@ import { makeRoutes } from './routes';
  * lines go nowhere. Run at start without being awaited; it never rejects, and its answer is
  * returned only for tests (200 when the whole path ran).
  */
-export async function rehearseVend(deps: VendDeps): Promise<number | undefined> {
+export async function rehearseVend(deps: VendDeps, transports?: RehearsalTransports): Promise<number | undefined> {
   try {
-    const rehearsal = await prepareRehearsal(deps);
+    const rehearsal = await prepareRehearsal(deps, transports);
     const token = makeRoutes(rehearsal.deps).find((r) => r.name === 'token');
     if (!token) return undefined;
     const request = new HttpRequest({

@@ -1,12 +1,13 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KeyedTokenCache } from '../../src/core/mint';
 import { compileGrants, RateLimiter } from '../../src/core/policy';
 import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
 import { HealthTracker } from '../../src/core/vend';
 import type { VendDeps } from '../../src/core/vend';
+import { rehearsalTransports } from '../../src/core/azure';
 import { REHEARSAL_WORKSPACE, prepareRehearsal } from '../../src/core/vend/rehearsal';
 import { rehearseVend } from '../../src/functions/rehearse';
 import { makeRoutes } from '../../src/functions/routes';
@@ -82,6 +83,35 @@ describe('the cold-start rehearsal', () => {
     // Its workspace exists only in its own configuration.
     expect(deps.config.workspaces.has(REHEARSAL_WORKSPACE)).toBe(false);
     expect(rehearsal.deps.config.workspaces.has('prod')).toBe(false);
+  });
+
+  it('with the SDK transports, the SP credential (MSAL) and the audit batch run through the Azure SDK, answered in process', async () => {
+    const { deps, calls } = serviceDeps();
+    const transports = rehearsalTransports(deps.config, deps.clock);
+    expect(await rehearseVend(deps, transports)).toBe(200);
+    expect(calls).toEqual([]);
+    expect(transports.requests).toEqual(expect.arrayContaining([`POST /${TENANT}/oauth2/v2.0/token`, 'POST /Tables', 'POST /$batch']));
+    expect(transports.requests.filter((r) => r === 'POST /$batch')).toHaveLength(1);
+    // The service's own credential factory built the credential: a second rehearsal on the same transports asks for its own token.
+    expect(await rehearseVend(deps, transports)).toBe(200);
+    expect(transports.requests.filter((r) => r.endsWith('/oauth2/v2.0/token'))).toHaveLength(2);
+  });
+
+  it('a rehearsal whose audit batch fails answers no token, as the service would', async () => {
+    const { deps } = serviceDeps();
+    const failing = { batchWriter: { insertBatch: () => Promise.reject(new Error('store down')) } };
+    const warn = vi.spyOn(console, 'warn');
+    const error = vi.spyOn(console, 'error');
+    try {
+      expect(await rehearseVend(deps, failing)).toBe(503);
+      await new Promise((r) => setTimeout(r, 20));
+      // Not even its own failure is logged: the service's log speaks of the service only.
+      expect(warn).not.toHaveBeenCalled();
+      expect(error).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
+    }
   });
 
   it('trusts only its own signing key: a token it did not sign is refused', async () => {

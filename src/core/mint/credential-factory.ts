@@ -1,5 +1,5 @@
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
-import type { TokenCredential } from '@azure/identity';
+import type { ClientSecretCredentialOptions, TokenCredential } from '@azure/identity';
 import { isMicrosoftAuthority } from '../config';
 import { UpstreamRejectedError } from '../errors';
 import type { ServicePrincipal } from '../config';
@@ -14,6 +14,8 @@ export interface CredentialContext {
   readonly appCredential: TokenCredential;
   /** Shared by every credential the app builds: one authority discovery per authority, not per SP. */
   readonly authorityMetadata?: AuthorityMetadataCache;
+  /** The transport (default: the SDK's own HTTP client); the cold-start rehearsal's answers in process. */
+  readonly httpClient?: ClientSecretCredentialOptions['httpClient'];
 }
 
 /** Builds the credential of one SP from its Key Vault material (undefined for federated SPs). */
@@ -25,9 +27,10 @@ export type CredentialFactory = (sp: ServicePrincipal, material: SecretValue | u
  * not the SDK's backoff, bounds the wait), the shared authority discovery and the credential's
  * token endpoint observer.
  */
-export function entraCredentialOptions(authorityHost: string, authorityMetadata: AuthorityMetadataCache | undefined, observer: TokenEndpointObserver | undefined) {
+export function entraCredentialOptions(authorityHost: string, authorityMetadata: AuthorityMetadataCache | undefined, observer: TokenEndpointObserver | undefined, httpClient?: CredentialContext['httpClient']) {
   return {
     authorityHost,
+    ...(httpClient ? { httpClient } : {}),
     disableInstanceDiscovery: !isMicrosoftAuthority(authorityHost),
     retryOptions: { maxRetries: 2, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 },
     additionalPolicies: [
@@ -39,7 +42,7 @@ export function entraCredentialOptions(authorityHost: string, authorityMetadata:
 
 export function createCredentialFactory(ctx: CredentialContext): CredentialFactory {
   return (sp, material, observer) => {
-    const options = entraCredentialOptions(ctx.authorityHost, ctx.authorityMetadata, observer);
+    const options = entraCredentialOptions(ctx.authorityHost, ctx.authorityMetadata, observer, ctx.httpClient);
     switch (sp.credential.kind) {
       case 'secret':
         return new ClientSecretCredential(ctx.tenantId, sp.clientId, requireMaterial(material), options);

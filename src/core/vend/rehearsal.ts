@@ -7,6 +7,7 @@ import { grantSchema } from '../config';
 import { deadlinesFor } from '../deadline';
 import type { ServicePrincipal, Workspace } from '../config';
 import { EntraTokenMinter } from '../mint';
+import type { CredentialFactory } from '../mint/credential-factory';
 import { RateLimiter, compileGrants } from '../policy';
 import { FixedAuditKey } from '../secrets';
 import { NO_TELEMETRY } from '../telemetry';
@@ -16,6 +17,16 @@ import type { VendDeps } from './vend-deps';
 
 /** The workspace a rehearsal vends from: in its own configuration only, never the service's. */
 export const REHEARSAL_WORKSPACE = 'rehearsal';
+
+/**
+ * What the rehearsal's minter and audit sink talk through. Default: stand-ins of our own (a
+ * credential that hands out a made-up token, rows kept in memory); the wiring gives the Azure
+ * SDK's clients with an in-process transport (rehearsal-transports.ts), so their code is warm too.
+ */
+export interface RehearsalTransports {
+  readonly createCredential?: CredentialFactory;
+  readonly batchWriter?: BatchWriter;
+}
 
 /** One synthetic vend: what to send, and the dependencies it runs on. */
 export interface Rehearsal {
@@ -38,7 +49,7 @@ export interface Rehearsal {
  * rows in memory, no telemetry. Nothing of the real service is touched: not its caches, rate
  * limits, health, audit table, logs or metrics, and no request goes out.
  */
-export async function prepareRehearsal(real: VendDeps): Promise<Rehearsal> {
+export async function prepareRehearsal(real: VendDeps, transports: RehearsalTransports = {}): Promise<Rehearsal> {
   const { config } = real;
   const clock = real.clock;
   const tenantId = config.allowedTenants[0] ?? config.tenantId;
@@ -73,13 +84,14 @@ export async function prepareRehearsal(real: VendDeps): Promise<Rehearsal> {
   // The Entra ID token the stand-in credential hands out: shaped like one (the minter reads its exp), signed by no one.
   const issuedToken = `${encodeSegment({ alg: 'none', typ: 'JWT' })}.${encodeSegment({ aud: config.databricksScope, exp: nowSeconds + 3600 })}.`;
   let rows = 0;
-  const memoryWriter: BatchWriter = {
-    insertBatch: (entities) => {
+  const writer = transports.batchWriter;
+  const countingWriter: BatchWriter = {
+    insertBatch: async (entities) => {
+      await writer?.insertBatch(entities);
       rows += entities.length;
-      return Promise.resolve();
     },
   };
-  const audit = new TableAuditSink(memoryWriter);
+  const audit = new TableAuditSink(countingWriter, undefined, undefined, { onBackgroundError: () => undefined });
   audit.close();
   const deps = withDeadlines(
     {
@@ -90,7 +102,7 @@ export async function prepareRehearsal(real: VendDeps): Promise<Rehearsal> {
       limiter: new RateLimiter(config.perCallerPerMinute, clock),
       minter: new EntraTokenMinter({
         secrets: { get: () => Promise.resolve({ value: randomBytes(16).toString('base64url'), version: 'rehearsal', contentType: undefined }) },
-        createCredential: () => ({ getToken: () => Promise.resolve({ token: issuedToken, expiresOnTimestamp: (nowSeconds + 3600) * 1000 }) }),
+        createCredential: transports.createCredential ?? (() => ({ getToken: () => Promise.resolve({ token: issuedToken, expiresOnTimestamp: (nowSeconds + 3600) * 1000 }) })),
         clock,
       }),
       audit,
