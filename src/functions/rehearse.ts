@@ -10,7 +10,7 @@ import { makeRoutes } from './routes';
  * lines go nowhere. Run at start without being awaited; it never rejects, and its answer is
  * returned only for tests (200 when the whole path ran).
  */
-export async function rehearseVend(deps: VendDeps, transports?: RehearsalTransports): Promise<number | undefined> {
+export async function rehearseVend(deps: VendDeps, transports: RehearsalTransports): Promise<number | undefined> {
   try {
     const rehearsal = await prepareRehearsal(deps, transports);
     const token = makeRoutes(rehearsal.deps).find((r) => r.name === 'token');

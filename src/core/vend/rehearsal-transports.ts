@@ -1,5 +1,7 @@
 import { TableClient } from '@azure/data-tables';
-import type { ClientSecretCredentialOptions, TokenCredential } from '@azure/identity';
+import { createHttpHeaders } from '@azure/core-rest-pipeline';
+import type { HttpClient, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
+import { UnsecuredJWT } from 'jose';
 import { TableBatchWriter } from '../audit/table-batch-writer';
 import type { VendingConfig } from '../config';
 import { AuthorityMetadataCache } from '../mint/authority-metadata-cache';
@@ -7,111 +9,70 @@ import { createCredentialFactory } from '../mint/credential-factory';
 import type { Clock } from '../policy';
 import type { RehearsalTransports } from './rehearsal';
 
-type HttpClient = NonNullable<ClientSecretCredentialOptions['httpClient']>;
-type PipelineRequest = Parameters<HttpClient['sendRequest']>[0];
-type PipelineResponse = Awaited<ReturnType<HttpClient['sendRequest']>>;
-
 /**
  * The rehearsal's Azure SDK clients, real but for their transport: an SP credential from the
- * service's own credential factory (MSAL's client-credentials flow: authority discovery, the token
- * request, its response and cache) and an audit table client whose batch transaction is built,
- * signed and parsed as the service's own. Their HTTP client answers in process, as Entra ID and
- * Table storage would; `requests` lists what they asked (method and path), for tests. The
- * authority metadata they learn stays theirs: the service's cache is not shared.
+ * service's own credential factory (MSAL's client-credentials flow: authority discovery where
+ * MSAL does not carry the metadata, the token request, its response and cache) and an audit table
+ * client whose batch transaction is built and parsed as the service's own. Their HTTP client
+ * answers in process, as Entra ID and Table storage would; `requests` lists what they asked
+ * (method and path), and `httpClient` is that transport, for tests. The authority metadata they learn stays theirs: the service's
+ * cache is not shared, and neither is its app identity.
  */
-export function rehearsalTransports(config: VendingConfig, clock: Clock): RehearsalTransports & { readonly requests: readonly string[] } {
+export function rehearsalTransports(config: VendingConfig, clock: Clock): RehearsalTransports & { readonly requests: readonly string[]; readonly httpClient: HttpClient } {
   const requests: string[] = [];
   const httpClient: HttpClient = {
     sendRequest: (request) => {
-      const url = new URL(request.url);
-      requests.push(`${request.method} ${url.pathname}`);
-      return Promise.resolve(answer(request, url, config));
+      const { pathname } = new URL(request.url);
+      requests.push(`${request.method} ${pathname}`);
+      return Promise.resolve(answer(request, pathname, config, clock));
     },
   };
-  const appCredential: TokenCredential = { getToken: () => Promise.resolve({ token: 'rehearsal', expiresOnTimestamp: clock.now() + 3_600_000 }) };
   const createCredential = createCredentialFactory({
     tenantId: config.tenantId,
     authorityHost: config.authorityHost,
-    appCredential,
+    appCredential: { getToken: () => Promise.reject(new Error('the rehearsal has no app identity')) },
     authorityMetadata: new AuthorityMetadataCache(clock),
     httpClient,
   });
-  const table = new TableClient('https://rehearsal.table.core.windows.net', 'rehearsal', appCredential, { httpClient, retryOptions: { maxRetries: 0 } });
-  return { createCredential, batchWriter: new TableBatchWriter(table), requests };
+  // No credential: the client signs nothing, and the address is one that can never resolve (RFC 2606).
+  // Stryker disable next-line StringLiteral: the table's name is only written inside the batch body, which the transport does not read
+  const table = new TableClient('https://rehearsal.invalid', 'rehearsal', { httpClient });
+  return { createCredential, batchWriter: new TableBatchWriter(table), requests, httpClient };
 }
 
-function answer(request: PipelineRequest, url: URL, config: VendingConfig): PipelineResponse {
-  const path = url.pathname;
-  if (path.endsWith('/.well-known/openid-configuration')) {
+function answer(request: PipelineRequest, path: string, config: VendingConfig, clock: Clock): PipelineResponse {
+  const { method } = request;
+  if (method === 'GET' && path.endsWith('/.well-known/openid-configuration')) {
     const base = `${config.authorityHost}/${config.tenantId}`;
-    return json(request, 200, {
+    return respond(request, 200, {
       issuer: `${base}/v2.0`,
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
       token_endpoint: `${base}/oauth2/v2.0/token`,
-      end_session_endpoint: `${base}/oauth2/v2.0/logout`,
       jwks_uri: `${base}/discovery/v2.0/keys`,
     });
   }
-  if (path.endsWith('/discovery/instance')) return json(request, 200, { tenant_discovery_endpoint: `${config.authorityHost}/${config.tenantId}/v2.0/.well-known/openid-configuration`, metadata: [] });
-  if (path.endsWith('/oauth2/v2.0/token')) {
-    const exp = Math.floor(Date.now() / 1000) + 3600;
-    const segment = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-    return json(request, 200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: `${segment({ alg: 'none', typ: 'JWT' })}.${segment({ aud: config.databricksScope, exp })}.` });
+  if (method === 'POST' && path.endsWith('/oauth2/v2.0/token')) {
+    const expiresIn = 3600;
+    const accessToken = new UnsecuredJWT({ aud: config.databricksScope }).setExpirationTime(Math.floor(clock.now() / 1000) + expiresIn).encode();
+    return respond(request, 200, { token_type: 'Bearer', expires_in: expiresIn, access_token: accessToken });
   }
-  if (request.method === 'POST' && path === '/Tables') return respond(request, 204, {}, '');
-  if (request.method === 'POST' && path === '/$batch') return batchAnswer(request);
-  return json(request, 404, { error: 'not_found' });
+  if (method === 'POST' && path === '/Tables') return respond(request, 204, undefined);
+  // Table storage's answer to a transaction that wrote its rows: one `204 No Content` in a changeset.
+  if (method === 'POST' && path === '/$batch') {
+    return respond(
+      request,
+      202,
+      '--batchresponse_r\r\nContent-Type: multipart/mixed; boundary=changesetresponse_r\r\n\r\n' +
+        '--changesetresponse_r\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n' +
+        '--changesetresponse_r--\r\n--batchresponse_r--\r\n',
+      'multipart/mixed; boundary=batchresponse_r',
+    );
+  }
+  return respond(request, 404, undefined);
 }
 
-/** 202 with one `204 No Content` per operation of the changeset: every row written. */
-function batchAnswer(request: PipelineRequest): PipelineResponse {
-  const body = typeof request.body === 'string' ? request.body : '';
-  const operations = body.split('Content-Type: application/http').length - 1;
-  const part = '--changesetresponse_rehearsal\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nHTTP/1.1 204 No Content\r\nDataServiceVersion: 3.0;\r\n\r\n';
-  const text =
-    '--batchresponse_rehearsal\r\nContent-Type: multipart/mixed; boundary=changesetresponse_rehearsal\r\n\r\n' +
-    part.repeat(operations) +
-    '--changesetresponse_rehearsal--\r\n--batchresponse_rehearsal--\r\n';
-  return respond(request, 202, { 'content-type': 'multipart/mixed; boundary=batchresponse_rehearsal' }, text);
-}
-
-function json(request: PipelineRequest, status: number, body: unknown): PipelineResponse {
-  return respond(request, status, { 'content-type': 'application/json; charset=utf-8' }, JSON.stringify(body));
-}
-
-function respond(request: PipelineRequest, status: number, headers: Record<string, string>, bodyAsText: string): PipelineResponse {
-  return { request, status, headers: new StandInHeaders(headers), bodyAsText };
-}
-
-/** The SDK's header collection, for an answer that never crossed the network. Names are case-insensitive. */
-class StandInHeaders {
-  readonly #values = new Map<string, string>();
-
-  constructor(init: Record<string, string>) {
-    for (const [name, value] of Object.entries(init)) this.set(name, value);
-  }
-
-  get(name: string): string | undefined {
-    return this.#values.get(name.toLowerCase());
-  }
-
-  has(name: string): boolean {
-    return this.#values.has(name.toLowerCase());
-  }
-
-  set(name: string, value: string | number | boolean): void {
-    this.#values.set(name.toLowerCase(), String(value));
-  }
-
-  delete(name: string): void {
-    this.#values.delete(name.toLowerCase());
-  }
-
-  toJSON(): Record<string, string> {
-    return Object.fromEntries(this.#values);
-  }
-
-  [Symbol.iterator](): Iterator<[string, string]> {
-    return this.#values.entries();
-  }
+/** `contentType` only where a client reads it: the SDK parses a batch's answer as multipart only when it says so. */
+function respond(request: PipelineRequest, status: number, body: string | object | undefined, contentType?: string): PipelineResponse {
+  const bodyAsText = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
+  return { request, status, headers: createHttpHeaders(contentType ? { 'content-type': contentType } : {}), bodyAsText };
 }

@@ -15,17 +15,13 @@ import { HealthTracker } from './health';
 import { withDeadlines } from './with-deadlines';
 import type { VendDeps } from './vend-deps';
 
-/** The workspace a rehearsal vends from: in its own configuration only, never the service's. */
-export const REHEARSAL_WORKSPACE = 'rehearsal';
-
 /**
- * What the rehearsal's minter and audit sink talk through. Default: stand-ins of our own (a
- * credential that hands out a made-up token, rows kept in memory); the wiring gives the Azure
- * SDK's clients with an in-process transport (rehearsal-transports.ts), so their code is warm too.
+ * What the rehearsal's minter and audit sink talk through: the Azure SDK's clients with a
+ * transport that answers in process (rehearsal-transports.ts), so their code is warm too.
  */
 export interface RehearsalTransports {
-  readonly createCredential?: CredentialFactory;
-  readonly batchWriter?: BatchWriter;
+  readonly createCredential: CredentialFactory;
+  readonly batchWriter: BatchWriter;
 }
 
 /** One synthetic vend: what to send, and the dependencies it runs on. */
@@ -40,69 +36,73 @@ export interface Rehearsal {
 
 /**
  * Cold start. The first request of a process runs every function on its path for the first time,
- * and V8 compiles each one then (the bench measured ~15–25 ms of a cold host's first vend on a
- * 2-core machine, gone on its second). A rehearsal is one synthetic `aad` vend through the same
- * code — the route handler, the body's schema, the caller's signature and claims check, the grant,
- * the rate limiter, the fingerprint, the deadlines, group commit, the response — run at start,
- * in the background, on stand-ins that never leave the process: its own signing key, caller,
- * grant and workspace, a secret and an Entra ID token made up here, an audit sink that keeps
- * rows in memory, no telemetry. Nothing of the real service is touched: not its caches, rate
- * limits, health, audit table, logs or metrics, and no request goes out.
+ * and V8 compiles each one then (a cold host's first vend in the bench spent 12–30 ms more than a
+ * second vend for another cold SP on the same host). A rehearsal is one synthetic `aad` vend
+ * through the same code — the route handler, the body's schema, the caller's signature and claims
+ * check, the grant, the rate limiter, the SP's credential and its token request (MSAL), the
+ * fingerprint, the deadlines, group commit and the audit batch, the response — run at start, in
+ * the background, on stand-ins that never leave the process: its own signing key, caller, grant,
+ * workspace and secret, the transports' in-process answers, no telemetry. Nothing of the real
+ * service is touched: not its caches, rate limits, health, audit table, logs or metrics, and no
+ * request goes out.
  */
-export async function prepareRehearsal(real: VendDeps, transports: RehearsalTransports = {}): Promise<Rehearsal> {
-  const { config } = real;
-  const clock = real.clock;
-  const tenantId = config.allowedTenants[0] ?? config.tenantId;
+export async function prepareRehearsal(real: VendDeps, transports: RehearsalTransports): Promise<Rehearsal> {
+  const { config, clock } = real;
+  // The workspace it vends from, in its own configuration only, never the service's.
+  const name = 'rehearsal';
+  // The configuration schema requires at least one allowed tenant.
+  const [tenantId] = config.allowedTenants as readonly [string, ...string[]];
   const appId = randomUUID();
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
   const kid = randomUUID();
-  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }] };
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256' }] };
+  // Addresses that can never resolve (RFC 2606): the key store asks its stand-in fetch, never the network.
   const jwksUri = 'https://rehearsal.invalid/keys';
   const keys = new SigningKeyStore({
+    // Stryker disable next-line StringLiteral: the stand-in fetch answers any other address with the discovery document
     discoveryUrl: 'https://rehearsal.invalid/.well-known/openid-configuration',
     clock,
-    fetch: (input) => Promise.resolve(Response.json((typeof input === 'string' ? input : input instanceof URL ? input.href : input.url) === jwksUri ? jwks : { jwks_uri: jwksUri })),
+    fetch: (input) => Promise.resolve(Response.json(input === jwksUri ? jwks : { jwks_uri: jwksUri })),
   });
   const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
   const nowSeconds = Math.floor(clock.now() / 1000);
-  const callerToken = await new SignJWT({ tid: tenantId, oid: randomUUID(), appid: appId, idtyp: 'app', roles: [], ver: '2.0' })
-    .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+  const callerToken = await new SignJWT({ tid: tenantId, oid: randomUUID(), appid: appId })
+    .setProtectedHeader({ alg: 'RS256', kid })
     .setIssuer(issuersFor(policy, tenantId)[1])
-    .setAudience(config.audiences[0] ?? '')
+    .setAudience([...config.audiences])
     .setIssuedAt(nowSeconds)
     .setExpirationTime(nowSeconds + 600)
     .sign(privateKey);
 
-  const servicePrincipal: ServicePrincipal = { name: 'rehearsal', clientId: randomUUID(), credential: { kind: 'secret', name: 'rehearsal-sp' }, federationScope: config.databricksScope };
+  const servicePrincipal: ServicePrincipal = { name: name, clientId: randomUUID(), credential: { kind: 'secret', name: name }, federationScope: config.databricksScope };
   const workspace: Workspace = {
-    name: REHEARSAL_WORKSPACE,
+    name: name,
     host: 'https://rehearsal.invalid',
     resourceId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rehearsal/providers/Microsoft.Databricks/workspaces/rehearsal',
     servicePrincipal,
   };
-  const grant = grantSchema.parse({ workspace: REHEARSAL_WORKSPACE, callers: { roles: [], appIds: [appId], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600 });
-  // The Entra ID token the stand-in credential hands out: shaped like one (the minter reads its exp), signed by no one.
-  const issuedToken = `${encodeSegment({ alg: 'none', typ: 'JWT' })}.${encodeSegment({ aud: config.databricksScope, exp: nowSeconds + 3600 })}.`;
+  const grant = grantSchema.parse({ workspace: name, tenants: [tenantId], callers: { appIds: [appId] }, modes: ['aad'], maxLifetimeSeconds: 3600 });
   let rows = 0;
-  const writer = transports.batchWriter;
   const countingWriter: BatchWriter = {
     insertBatch: async (entities) => {
-      await writer?.insertBatch(entities);
+      await transports.batchWriter.insertBatch(entities);
       rows += entities.length;
     },
   };
   const audit = new TableAuditSink(countingWriter, undefined, undefined, { onBackgroundError: () => undefined });
   audit.close();
+  const secret = randomBytes(16).toString('base64url');
   const deps = withDeadlines(
     {
       ...real,
-      config: { ...config, workspaces: new Map([[REHEARSAL_WORKSPACE, workspace]]) },
+      config: { ...config, workspaces: new Map([[name, workspace]]) },
       grants: compileGrants([grant], config.tenantId),
       verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified: new VerifiedTokenCache() }),
       limiter: new RateLimiter(config.perCallerPerMinute, clock),
       minter: new EntraTokenMinter({
-        secrets: { get: () => Promise.resolve({ value: randomBytes(16).toString('base64url'), version: 'rehearsal', contentType: undefined }) },
-        createCredential: transports.createCredential ?? (() => ({ getToken: () => Promise.resolve({ token: issuedToken, expiresOnTimestamp: (nowSeconds + 3600) * 1000 }) })),
+        // Stryker disable next-line StringLiteral: the version only labels the rehearsal's own cache entry
+        secrets: { get: () => Promise.resolve({ value: secret, version: 'rehearsal', contentType: undefined }) },
+        createCredential: transports.createCredential,
         clock,
       }),
       audit,
@@ -112,9 +112,5 @@ export async function prepareRehearsal(real: VendDeps, transports: RehearsalTran
     },
     real.deadlines ?? deadlinesFor(config.service.requestBudgetMs),
   );
-  return { deps, authorization: `Bearer ${callerToken}`, body: JSON.stringify({ workspace: REHEARSAL_WORKSPACE }), auditedRows: () => rows };
-}
-
-function encodeSegment(value: object): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
+  return { deps, authorization: `Bearer ${callerToken}`, body: JSON.stringify({ workspace: name }), auditedRows: () => rows };
 }
