@@ -4,12 +4,14 @@ import type { ServerRun } from './side-by-side';
 import { summarize } from './stats';
 
 const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
+const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 /** Issue 8's targets, then the bench's own sanity checks; any one missed makes it exit non-zero. */
 export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | 'totalSeconds'>): Check[] {
   const median = (server: ServerRun['server'], of: (run: ServerRun) => number): number => summarize(r.sideBySide.runs.filter((run) => run.server === server).map(of)).median;
   const rate = (run: ServerRun): number => run.reqPerSec;
   const p99 = (run: ServerRun): number => run.latencyMs.p99;
+  const machineCpu = (run: ServerRun): number => run.cpuMsPerRequest + run.storeCpuMsPerRequest + run.clientCpuMsPerRequest;
   const injectedSum = r.cold.injectedMs.keyVaultMs + r.cold.injectedMs.entraMs;
   const c = r.cold.concurrent;
   const issued = r.audit.rowsByOutcome.issued ?? 0;
@@ -22,7 +24,9 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
   const clean = r.sideBySide.runs.every((run) => run.non2xx + run.errors + run.timeouts === 0 && run.withToken === run.ok2xx);
   return [
     check('warm vend ≥ 1.5 × the bare server with one insert per request (median of the rounds)', r.ratios.vendOverInsert >= 1.5,
-      `${r.ratios.vendOverInsert} × (rounds ${r.ratios.vendOverInsertByRound.join(', ')}); median ${median('warm vend', rate)} vs ${median('bare + insert', rate)} req/s`),
+      `${r.ratios.vendOverInsert} × (rounds ${r.ratios.vendOverInsertByRound.join(', ')}); median ${median('warm vend', rate)} vs ${median('bare + insert', rate)} req/s; ` +
+        `CPU the machine spends per reply (server + store + client), median: vend ${round2(median('warm vend', machineCpu))} vs insert server ${round2(median('bare + insert', machineCpu))} ms, ` +
+        `so on saturated cores at most ${round2(median('bare + insert', machineCpu) / median('warm vend', machineCpu))} × (see bench/README.md)`),
     check("warm p99 ≤ the insert server's p99 + 5 ms (median of the rounds' differences)", r.ratios.p99OverInsertMs <= 5,
       `${r.ratios.p99OverInsertMs} ms; median p99 ${median('warm vend', p99)} vs ${median('bare + insert', p99)} ms`),
     check('0 upstream calls while warm', r.sideBySide.warmUpstreamCalls.keyVaultSecretReads + r.sideBySide.warmUpstreamCalls.entraTokenRequests === 0,
