@@ -12,6 +12,12 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
   const rate = (run: ServerRun): number => run.reqPerSec;
   const p99 = (run: ServerRun): number => run.latencyMs.p99;
   const machineCpu = (run: ServerRun): number => run.cpuMsPerRequest + run.storeCpuMsPerRequest + run.clientCpuMsPerRequest;
+  const cpuRounds = r.sideBySide.runs
+    .filter((run) => run.server === 'warm vend')
+    .map((vend) => [machineCpu(r.sideBySide.runs.find((run) => run.server === 'bare + insert' && run.round === vend.round) ?? vend), machineCpu(vend)] as const);
+  const cpuRatios = cpuRounds.map(([insert, vend]) => round2(insert / Math.max(0.01, vend)));
+  const busy = (server: ServerRun['server'], cpu: (run: ServerRun) => number): string =>
+    r.sideBySide.runs.filter((run) => run.server === server).map((run) => Math.round((run.reqPerSec * cpu(run)) / 10)).join(' / ');
   const injectedSum = r.cold.injectedMs.keyVaultMs + r.cold.injectedMs.entraMs;
   const c = r.cold.concurrent;
   const issued = r.audit.rowsByOutcome.issued ?? 0;
@@ -25,8 +31,9 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
   return [
     check('warm vend ≥ 1.5 × the bare server with one insert per request (median of the rounds)', r.ratios.vendOverInsert >= 1.5,
       `${r.ratios.vendOverInsert} × (rounds ${r.ratios.vendOverInsertByRound.join(', ')}); median ${median('warm vend', rate)} vs ${median('bare + insert', rate)} req/s; ` +
-        `CPU the machine spends per reply (server + store + client), median: vend ${round2(median('warm vend', machineCpu))} vs insert server ${round2(median('bare + insert', machineCpu))} ms, ` +
-        `so on saturated cores at most ${round2(median('bare + insert', machineCpu) / median('warm vend', machineCpu))} × (see bench/README.md)`),
+        `CPU the machine spends per reply (server + store + client), by round: ${cpuRounds.map(([i, v]) => `insert ${round2(i)} vs vend ${round2(v)} ms`).join(', ')} ` +
+        `(the same CPU serves ${cpuRatios.join(', ')} × as many vends); a core's share busy, by round: vend host ${busy('warm vend', (run) => run.cpuMsPerRequest)} %, ` +
+        `azurite under the insert server ${busy('bare + insert', (run) => run.storeCpuMsPerRequest)} % (each one thread: see bench/README.md)`),
     check("warm p99 ≤ the insert server's p99 + 5 ms (median of the rounds' differences)", r.ratios.p99OverInsertMs <= 5,
       `${r.ratios.p99OverInsertMs} ms; median p99 ${median('warm vend', p99)} vs ${median('bare + insert', p99)} ms`),
     check('0 upstream calls while warm', r.sideBySide.warmUpstreamCalls.keyVaultSecretReads + r.sideBySide.warmUpstreamCalls.entraTokenRequests === 0,
