@@ -97,3 +97,32 @@ describe('audit key from Key Vault (VaultAuditKey)', () => {
     expect(state.reads).toBe(1);
   });
 });
+
+describe('arriving(): a read of the key under way, the key not yet in hand', () => {
+  it('is true during the first read, false once the key is in hand, false while it is known missing', async () => {
+    let answer: (v: SecretValue) => void = () => undefined;
+    let fail: (e: unknown) => void = () => undefined;
+    const gets: Promise<SecretValue>[] = [];
+    const source: SecretSource = {
+      get: () => {
+        const p = new Promise<SecretValue>((res, rej) => ((answer = res), (fail = rej)));
+        gets.push(p);
+        return p;
+      },
+    };
+    const { key, clock } = keySource(source);
+    expect(key.arriving()).toBe(false);
+    const first = key.current().catch((err: unknown) => err);
+    expect(key.arriving()).toBe(true);
+    fail(new UpstreamRejectedError({ detail: 'not in vault', cause: Object.assign(new Error('raw'), { statusCode: 404 }) }));
+    expect(await first).toBeInstanceOf(AuditUnavailableError);
+    expect(key.arriving()).toBe(false);
+    clock.t += 5_000;
+    const second = key.current();
+    expect(key.arriving()).toBe(true);
+    answer({ value: KEY.toString('base64'), version: 'v1', contentType: undefined });
+    expect(await second).toEqual(KEY);
+    expect(key.arriving()).toBe(false);
+    expect(gets).toHaveLength(2);
+  });
+});

@@ -9,6 +9,12 @@ export interface AuditKeySource {
   current(): Promise<Buffer>;
   /** Undefined when the key is in hand; otherwise what is missing, by name (never a value). */
   problem(): string | undefined;
+  /**
+   * True while the key is not in hand but a read of it is under way (at start): a request may
+   * prepare what leaves nothing behind meanwhile. False with the key in hand, and while it is known
+   * to be missing (then a request answers 503 without preparing anything). Absent: never.
+   */
+  arriving?(): boolean;
 }
 
 /** The key given as a value (AUDIT_HMAC_KEY: local runs and tests). */
@@ -79,6 +85,10 @@ export class VaultAuditKey implements AuditKeySource {
 
   problem(): string | undefined {
     return this.#key ? undefined : this.#problem;
+  }
+
+  arriving(): boolean {
+    return !this.#key && this.#pending !== undefined;
   }
 
   async current(): Promise<Buffer> {

@@ -30,9 +30,14 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
   const entitlement = t.stage('grant', () => authorize(deps.grants, caller, { workspace: ws.name, mode: request.mode, managementToken: request.management_token }));
   const strategy = MODES[request.mode];
   strategy.check(request, caller);
-  // No key, no audit record, so no token: checked before anything is minted.
+  const mint = (): Promise<Vended> => t.stage('mint', () => strategy.vend({ deps, ctx, ws, request, entitlement, caller }));
+  // At start the audit key may still be on its way from Key Vault: a mode that leaves nothing
+  // behind mints meanwhile (the SP's secret and token in parallel with the key, not after it).
+  const early = strategy.leavesNothingBehind && deps.auditKey.arriving?.() ? mint() : undefined;
+  early?.catch(() => undefined);
+  // No key, no audit record, so no token: checked before anything is minted, or used.
   const auditKey = await beforeMinting(() => deps.auditKey.current());
-  const vended = await t.stage('mint', () => strategy.vend({ deps, ctx, ws, request, entitlement, caller }));
+  const vended = await (early ?? mint());
   decision.scopes = vended.scopes;
   const fingerprint = fingerprintToken(vended.token, auditKey);
   const expiresOn = Math.floor(vended.expiresOnMs / 1000);

@@ -4,6 +4,8 @@ import { tokenIdOf } from './token-id';
 
 /** `aad`: the SP's Entra ID token for AzureDatabricks — every workspace the SP is in, every API. */
 export const aadMode: ModeStrategy = {
+  // Stryker disable next-line BooleanLiteral: built at import, before a run switches its mutant on (a static mutant); with false, vend-audit-key-arriving.test.ts fails
+  leavesNothingBehind: true,
   check(request) {
     if (request.lifetime_seconds !== undefined) throw new InvalidRequestError({ detail: 'lifetime_seconds applies to mode "pat" only.' });
     if (request.scopes !== undefined) throw new InvalidRequestError({ detail: 'scopes apply to modes "oauth" and "pat" only: an aad token cannot be narrowed.' });

@@ -39,4 +39,11 @@ export interface ModeStrategy {
   check(request: TokenRequest, caller: CallerIdentity): void;
   /** Mints the token; may refuse (403) what the entitlement does not cover. */
   vend(input: ModeInput): Promise<Vended>;
+  /**
+   * Minting leaves nothing behind outside the service (aad: the SP's Entra ID tokens, which the
+   * minter caches anyway), so it may run while the audit key is still arriving; its token is used
+   * only once the key is in hand, and dropped if the key cannot be had. Absent: never (a PAT, a
+   * token exchange, an on-behalf-of token are made only once the key is in hand).
+   */
+  readonly leavesNothingBehind?: true;
 }
