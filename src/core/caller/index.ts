@@ -1,4 +1,4 @@
-export { verifyCaller, issuersFor, MAX_TOKEN_BYTES } from './verify-caller';
+export { verifyCaller, issuersFor, callerPolicyOf, MAX_TOKEN_BYTES } from './verify-caller';
 export type { CallerPolicy, VerifyCallerDeps } from './verify-caller';
 export { SigningKeyStore } from './signing-key-store';
 export type { SigningKeyStoreOptions } from './signing-key-store';

@@ -1,6 +1,7 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import { InvalidTokenError, isVendingError } from '../errors';
+import type { VendingConfig } from '../config';
 import type { CallerIdentity, Clock } from '../policy';
 import type { SigningKeyStore } from './signing-key-store';
 import type { VerifiedTokenCache } from './verified-token-cache';
@@ -23,6 +24,11 @@ export interface VerifyCallerDeps {
   readonly verified?: VerifiedTokenCache;
   /** Told whether the verified-token cache answered (telemetry's cache hit ratio). */
   readonly onCache?: (hit: boolean) => void;
+}
+
+/** The configuration's caller rules: the service's own verifier and the start-up rehearsal's read the same. */
+export function callerPolicyOf(config: Pick<VendingConfig, 'audiences' | 'allowedTenants' | 'v1IssuerBase' | 'v2IssuerHost'>): CallerPolicy {
+  return { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
 }
 
 /** The accepted issuers, v1 and v2, for each allowed tenant. */

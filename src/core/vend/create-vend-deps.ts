@@ -4,7 +4,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { TableAuditSink, auditTableClient } from '../audit/table-audit-sink';
 import { tableAuditReader } from '../audit/table-audit-reader';
-import { SigningKeyStore, VerifiedTokenCache, verifyCaller } from '../caller';
+import { SigningKeyStore, VerifiedTokenCache, callerPolicyOf, verifyCaller } from '../caller';
 import { isMicrosoftAuthority, parseAuditKey } from '../config';
 import type { VendingConfig } from '../config';
 import { EntraTokenMinter, KeyedTokenCache, createDatabricksTokenExchanger, createPat, listPats, revokePat } from '../mint';
@@ -67,7 +67,7 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
     timeoutMs: deadlines.signingKeysMs,
     ...(signingKeysFetch ? { fetch: signingKeysFetch } : {}),
   });
-  const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
+  const policy = callerPolicyOf(config);
   const secrets = new KeyVaultSecretSource({
     vaultUrl: config.keyVaultUrl,
     credential: appCredential,

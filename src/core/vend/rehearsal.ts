@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { TableAuditSink } from '../audit/table-audit-sink';
 import type { BatchWriter } from '../audit/group-commit';
-import { SigningKeyStore, VerifiedTokenCache, issuersFor, verifyCaller } from '../caller';
+import { SigningKeyStore, VerifiedTokenCache, callerPolicyOf, issuersFor, verifyCaller } from '../caller';
 import { grantSchema } from '../config';
 import { deadlinesFor } from '../deadline';
 import type { ServicePrincipal, Workspace } from '../config';
@@ -64,7 +64,7 @@ export async function prepareRehearsal(real: VendDeps, transports: RehearsalTran
     clock,
     fetch: (input) => Promise.resolve(Response.json(input === jwksUri ? jwks : { jwks_uri: jwksUri })),
   });
-  const policy = { audiences: config.audiences, allowedTenants: config.allowedTenants, v1IssuerBase: config.v1IssuerBase, v2IssuerHost: config.v2IssuerHost };
+  const policy = callerPolicyOf(config);
   const nowSeconds = Math.floor(clock.now() / 1000);
   const callerToken = await new SignJWT({ tid: tenantId, oid: randomUUID(), appid: appId })
     .setProtectedHeader({ alg: 'RS256', kid })
