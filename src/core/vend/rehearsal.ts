@@ -65,6 +65,7 @@ export async function prepareRehearsal(real: VendDeps, transports: RehearsalTran
     fetch: (input) => Promise.resolve(Response.json(input === jwksUri ? jwks : { jwks_uri: jwksUri })),
   });
   const policy = callerPolicyOf(config);
+  const verified = new VerifiedTokenCache();
   const nowSeconds = Math.floor(clock.now() / 1000);
   const callerToken = await new SignJWT({ tid: tenantId, oid: randomUUID(), appid: appId })
     .setProtectedHeader({ alg: 'RS256', kid })
@@ -74,9 +75,9 @@ export async function prepareRehearsal(real: VendDeps, transports: RehearsalTran
     .setExpirationTime(nowSeconds + 600)
     .sign(privateKey);
 
-  const servicePrincipal: ServicePrincipal = { name: name, clientId: randomUUID(), credential: { kind: 'secret', name: name }, federationScope: config.databricksScope };
+  const servicePrincipal: ServicePrincipal = { name, clientId: randomUUID(), credential: { kind: 'secret', name }, federationScope: config.databricksScope };
   const workspace: Workspace = {
-    name: name,
+    name,
     host: 'https://rehearsal.invalid',
     resourceId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rehearsal/providers/Microsoft.Databricks/workspaces/rehearsal',
     servicePrincipal,
@@ -97,7 +98,7 @@ export async function prepareRehearsal(real: VendDeps, transports: RehearsalTran
       ...real,
       config: { ...config, workspaces: new Map([[name, workspace]]) },
       grants: compileGrants([grant], config.tenantId),
-      verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified: new VerifiedTokenCache() }),
+      verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified }),
       limiter: new RateLimiter(config.perCallerPerMinute, clock),
       minter: new EntraTokenMinter({
         // Stryker disable next-line StringLiteral: the version only labels the rehearsal's own cache entry
