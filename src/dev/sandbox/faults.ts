@@ -18,16 +18,13 @@ export interface Fault {
  */
 export class FaultInjector {
   #fault: Fault | undefined;
-  #paths: string[] = [];
-  /** Arrival times (performance.now() of this process) beside #paths: the bench's cold trace. */
-  #arrivals: number[] = [];
-  /** When each answer was written, beside #paths (NaN until then). */
-  #answers: number[] = [];
-  readonly #indexOf = new WeakMap<ServiceRequest, number>();
+  /** Every request since the last reset: its path, arrival and when its answer was written (performance.now() of this process; NaN until then): the bench's cold trace. */
+  #seen: { readonly path: string; readonly at: number; answeredAt: number }[] = [];
+  readonly #entryOf = new WeakMap<ServiceRequest, { answeredAt: number }>();
 
   /** Every request the service received since the last reset (answered or not), or those to matching paths. */
   requests(path?: RegExp): number {
-    return path ? this.#paths.filter((p) => path.test(p)).length : this.#paths.length;
+    return path ? this.#seen.filter((e) => path.test(e.path)).length : this.#seen.length;
   }
 
   /**
@@ -36,19 +33,17 @@ export class FaultInjector {
    * injected delay included, held each one.
    */
   timeline(): Array<{ readonly path: string; readonly at: number; readonly answeredAt: number }> {
-    return this.#paths.map((path, i) => ({ path, at: this.#arrivals[i] ?? Number.NaN, answeredAt: this.#answers[i] ?? Number.NaN }));
+    return this.#seen.map((e) => ({ ...e }));
   }
 
-  /** The service wrote its answer to `req` (one `apply` saw). */
+  /** The service wrote its answer to `req` (one `apply` saw; one from before a reset is no longer listed). */
   answered(req: ServiceRequest): void {
-    const i = this.#indexOf.get(req);
-    if (i !== undefined) this.#answers[i] = performance.now();
+    const entry = this.#entryOf.get(req);
+    if (entry) entry.answeredAt = performance.now();
   }
 
   resetRequests(): void {
-    this.#paths = [];
-    this.#arrivals = [];
-    this.#answers = [];
+    this.#seen = [];
   }
 
   set(fault: Fault | undefined): void {
@@ -61,10 +56,9 @@ export class FaultInjector {
 
   /** The injected answer, or undefined to let the real handler answer (after any delay). */
   async apply(req: ServiceRequest): Promise<ServiceResponse | undefined> {
-    this.#indexOf.set(req, this.#paths.length);
-    this.#paths.push(req.path);
-    this.#arrivals.push(performance.now());
-    this.#answers.push(Number.NaN);
+    const entry = { path: req.path, at: performance.now(), answeredAt: Number.NaN };
+    this.#seen.push(entry);
+    this.#entryOf.set(req, entry);
     const fault = this.#fault;
     if (!fault || (fault.path && !fault.path.test(req.path))) return undefined;
     if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs).unref());
