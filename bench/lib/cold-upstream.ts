@@ -139,7 +139,7 @@ async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs:
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
       const sentAt = performance.now();
       const reply = await vendOnce(host.url, pool.next());
-      samples.push(Math.round(reply.ms * 10) / 10);
+      samples.push(r1(reply.ms));
       if (reply.status === 200 && reply.hasToken) ok2xx += 1;
       trace = traceSince(sandbox, sentAt);
       own.push(ownTimeMs(trace, reply.ms));
