@@ -24,7 +24,11 @@ describe('mode oauth: workspace-bound, API-scoped Databricks tokens', () => {
     const body = vendBody(reply);
     expect(body).toMatchObject({ mode: 'oauth', scopes: ['clusters:read'] });
     expect(claimsOf(body.access_token)).toMatchObject({ iss: sandbox.workspace.oauthIssuer, scope: 'clusters:read', sub: sandbox.apps.servicePrincipals['etl-sp'].clientId });
-    expect(body.expires_on).toBe(claimsOf(body.access_token).exp);
+    // The service counts the token's lifetime from when it sent the exchange, just before the
+    // workspace stamped the token: never later than its exp, and a second earlier when a second
+    // boundary falls between the two (the exchange's round trip).
+    const exp = claimsOf(body.access_token).exp as number;
+    expect([exp - 1, exp]).toContain(body.expires_on);
     expect(body.headers).toEqual({ Authorization: `Bearer ${body.access_token}` });
 
     const ws = (path: string, init: RequestInit = {}) => fetch(`${sandbox.workspaceUrl}${path}`, { ...init, headers: body.headers });

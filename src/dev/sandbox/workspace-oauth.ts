@@ -80,8 +80,10 @@ export class WorkspaceOAuth {
     const subject = await this.matchPolicy(form.get('subject_token') ?? '', policies, idp.keySet);
     if (!subject) return oauthError(400, 'invalid_grant', 'The subject token does not match any federation policy of this client.');
     if (!isMember(clientId)) return oauthError(400, 'invalid_grant', 'The service principal is not a member of this workspace.');
-    const lifetime = Math.max(1, Math.min(MAX_LIFETIME_S, subject.exp - Math.floor(Date.now() / 1000)));
-    const token = await this.mint(clientId, scopes, lifetime);
+    // One reading of the clock for the lifetime and the token's iat/exp, so exp = iat + expires_in.
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = Math.max(1, Math.min(MAX_LIFETIME_S, subject.exp - now));
+    const token = await this.mint(clientId, scopes, now, lifetime);
     return json(200, { access_token: token, token_type: 'Bearer', expires_in: lifetime, scope: scopes.join(' ') }, { pragma: 'no-cache' });
   }
 
@@ -93,8 +95,7 @@ export class WorkspaceOAuth {
     return undefined;
   }
 
-  private mint(principal: string, scopes: readonly string[], lifetime: number): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
+  private mint(principal: string, scopes: readonly string[], now: number, lifetime: number): Promise<string> {
     return new SignJWT({ scope: scopes.join(' '), client_id: principal })
       .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: this.keys.current.kid })
       .setIssuer(this.issuer).setAudience(this.issuer).setSubject(principal)
