@@ -134,5 +134,11 @@ function hashKey(key: string): string {
 }
 
 export function withoutUndefined<T extends object>(record: T): Record<string, EntityValue> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+  // A loop, not entries/filter/fromEntries: this runs once per audit row, on the hot path.
+  const out: Record<string, EntityValue> = {};
+  for (const k of Object.keys(record)) {
+    const v = (record as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = v as EntityValue;
+  }
+  return out;
 }
