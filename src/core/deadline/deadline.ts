@@ -8,13 +8,24 @@ import { UpstreamUnavailableError } from '../errors';
  * cache, and its late failure is swallowed here so it never becomes an unhandled rejection.
  */
 export function raceDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  work.catch(() => undefined);
-  if (!Number.isFinite(ms)) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+  if (!Number.isFinite(ms)) {
+    work.catch(() => undefined);
+    return work;
+  }
+  // One promise and one timer per call (this runs several times per vend): whichever settles it first wins.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 const budgets = new AsyncLocalStorage<{ readonly endsAt: number }>();
