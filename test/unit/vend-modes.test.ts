@@ -7,7 +7,7 @@ import type { CallerIdentity, Entitlement } from '../../src/core/policy';
 import type { VendDeps } from '../../src/core/vend';
 import { MODES } from '../../src/core/vend/modes';
 import type { ModeInput } from '../../src/core/vend/modes';
-import { tokenIdOf } from '../../src/core/vend/modes/token-id';
+import { mintedTokenId, tokenIdOf } from '../../src/core/vend/modes/token-id';
 import { tokenRequestSchema } from '../../src/core/vend/request-schema';
 import { RESOURCE, TENANT, vendConfig } from '../support/vend-config';
 
@@ -267,5 +267,35 @@ describe('tokenIdOf: an identifier for the audit row, never the token', () => {
     expect(tokenIdOf(jwt({ uti: 7 }))).toBeUndefined();
     expect(tokenIdOf(jwt({}))).toBeUndefined();
     expect(tokenIdOf('dapi0123456789abcdef0123456789abcdef')).toBeUndefined();
+  });
+});
+
+describe('mintedTokenId: the id of a cached token object, decoded once', () => {
+  it('reads each object once and answers again from memory; another object is decoded on its own', () => {
+    let reads = 0;
+    const token = jwt({ uti: 'u1' });
+    const minted = {
+      get token() {
+        reads += 1;
+        return token;
+      },
+    };
+    expect(mintedTokenId(minted)).toBe('u1');
+    expect(mintedTokenId(minted)).toBe('u1');
+    expect(reads).toBe(1);
+    expect(mintedTokenId({ token: jwt({ jti: 'j2' }) })).toBe('j2');
+  });
+
+  it('remembers "no id" too (a token that is not a JWT)', () => {
+    let reads = 0;
+    const minted = {
+      get token() {
+        reads += 1;
+        return 'dapi0123456789abcdef0123456789abcdef';
+      },
+    };
+    expect(mintedTokenId(minted)).toBeUndefined();
+    expect(mintedTokenId(minted)).toBeUndefined();
+    expect(reads).toBe(1);
   });
 });

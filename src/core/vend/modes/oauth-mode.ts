@@ -1,7 +1,7 @@
 import { beforeMinting, InvalidRequestError, UpstreamRejectedError } from '../../errors';
 import { grantScopes } from '../../policy';
 import type { ModeStrategy } from './mode-strategy';
-import { tokenIdOf } from './token-id';
+import { mintedTokenId } from './token-id';
 
 /**
  * `oauth`: a Databricks OAuth token from the workspace itself (token federation): valid on that
@@ -24,6 +24,6 @@ export const oauthMode: ModeStrategy = {
     if (minted.expiresOnMs - deps.clock.now() < request.min_validity_seconds * 1000) {
       throw new UpstreamRejectedError({ detail: `Databricks workspace "${ws.name}" issued a token valid for less than the ${request.min_validity_seconds} s asked for.` });
     }
-    return { token: minted.token, tokenId: tokenIdOf(minted.token), expiresOnMs: minted.expiresOnMs, scopes: minted.scopes };
+    return { token: minted.token, tokenId: mintedTokenId(minted), expiresOnMs: minted.expiresOnMs, scopes: minted.scopes };
   },
 };

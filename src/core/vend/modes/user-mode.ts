@@ -1,6 +1,6 @@
 import { InvalidRequestError, UpstreamRejectedError } from '../../errors';
 import type { ModeStrategy } from './mode-strategy';
-import { tokenIdOf } from './token-id';
+import { mintedTokenId } from './token-id';
 
 /**
  * `user`: on-behalf-of. The delegated caller's own AzureDatabricks token, so Databricks and Unity
@@ -24,6 +24,6 @@ export const userMode: ModeStrategy = {
     if (minted.expiresOnMs - deps.clock.now() < request.min_validity_seconds * 1000) {
       throw new UpstreamRejectedError({ detail: `Entra ID issued an on-behalf-of token valid for less than the ${request.min_validity_seconds} s asked for.` });
     }
-    return { token: minted.token, tokenId: tokenIdOf(minted.token), expiresOnMs: minted.expiresOnMs, headers: { 'X-Databricks-Azure-Workspace-Resource-Id': ws.resourceId } };
+    return { token: minted.token, tokenId: mintedTokenId(minted), expiresOnMs: minted.expiresOnMs, headers: { 'X-Databricks-Azure-Workspace-Resource-Id': ws.resourceId } };
   },
 };
