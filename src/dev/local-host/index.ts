@@ -1,3 +1,3 @@
 export { startLocalHost } from './local-host';
 export type { LocalHost, LogLine } from './local-host';
-export { matchRoute } from './match-route';
+export { compileRoute } from './match-route';

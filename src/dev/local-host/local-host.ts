@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { InvocationContext } from '@azure/functions';
 import type { HttpResponseInit } from '@azure/functions';
 import type { RouteDefinition } from '../../functions/routes';
-import { matchRoute } from './match-route';
+import { compileRoute } from './match-route';
 import { streamRequest } from './stream-request';
 
 export interface LocalHost {
@@ -24,8 +24,9 @@ export type LogLine = (level: string, functionName: string, message: string) => 
 export async function startLocalHost(routes: readonly RouteDefinition[], options: { port: number; log: LogLine }): Promise<LocalHost> {
   // Azure's front end passes headers up to 32 KiB; node's 16 KiB default would answer 431 before
   // the app could refuse an oversized bearer token itself (401 invalid_token).
+  const compiled = routes.map((r) => ({ r, match: compileRoute(r.route) }));
   const server = createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => {
-    handle(routes, options.log, req, res).catch(() => {
+    handle(compiled, options.log, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
@@ -42,12 +43,18 @@ export async function startLocalHost(routes: readonly RouteDefinition[], options
   return { url: `http://127.0.0.1:${port}/api`, close: () => close(server) };
 }
 
-async function handle(routes: readonly RouteDefinition[], log: LogLine, req: IncomingMessage, res: ServerResponse): Promise<void> {
+interface CompiledRoute {
+  readonly r: RouteDefinition;
+  readonly match: (path: string) => Record<string, string> | undefined;
+}
+
+async function handle(routes: readonly CompiledRoute[], log: LogLine, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const path = url.pathname.startsWith('/api/') ? url.pathname.slice('/api/'.length) : undefined;
-  const found = path === undefined ? undefined : routes.map((r) => ({ r, params: matchRoute(r.route, path) })).find((m) => m.params);
-  if (!found?.params) return void res.writeHead(404, { 'Content-Length': '0' }).end();
-  const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
+  const found = path === undefined ? undefined : firstMatch(routes, path);
+  if (!found) return void res.writeHead(404, { 'Content-Length': '0' }).end();
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   // What Azure's front end adds: the client address.
   headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
   // Streamed like Azure with HTTP streaming on: the handler reads (and bounds) the body itself.
@@ -57,12 +64,26 @@ async function handle(routes: readonly RouteDefinition[], log: LogLine, req: Inc
   write(res, await found.r.handler(request, context));
 }
 
+function firstMatch(routes: readonly CompiledRoute[], path: string): { r: RouteDefinition; params: Record<string, string> } | undefined {
+  for (const { r, match } of routes) {
+    const params = match(path);
+    if (params) return { r, params };
+  }
+  return undefined;
+}
+
 function write(res: ServerResponse, response: HttpResponseInit | void): void {
   const init = response ?? { status: 204 };
-  const headers = new Headers(init.headers);
   const body = typeof init.body === 'string' ? Buffer.from(init.body) : Buffer.alloc(0);
-  res.writeHead(init.status ?? 200, { ...Object.fromEntries(headers), 'Content-Length': String(body.length) });
+  res.writeHead(init.status ?? 200, { ...plainHeaders(init.headers), 'Content-Length': String(body.length) });
   res.end(body);
+}
+
+/** The handlers' headers as node:http takes them; a plain record (what the routes give) as it is. */
+function plainHeaders(headers: HttpResponseInit['headers']): Record<string, string> {
+  if (headers === undefined) return {};
+  if (headers instanceof Headers || Array.isArray(headers)) return Object.fromEntries(new Headers(headers));
+  return headers as Record<string, string>;
 }
 
 function close(server: Server): Promise<void> {

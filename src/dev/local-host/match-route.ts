@@ -1,12 +1,18 @@
-/** Matches a path (after `/api/`) against Functions route templates such as `token/{workspace}/{token_id}`. */
-export function matchRoute(template: string, path: string): Record<string, string> | undefined {
-  const want = template.split('/');
+/**
+ * A Functions route template such as `token/{workspace}/{token_id}`, parsed once: the matcher of a
+ * path (after `/api/`) gives the template's parameters, or undefined.
+ */
+export function compileRoute(template: string): (path: string) => Record<string, string> | undefined {
+  const want = template.split('/').map((part) => ({ literal: part.toLowerCase(), name: /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(part)?.[1] }));
+  return (path) => match(want, path);
+}
+
+function match(want: readonly { literal: string; name: string | undefined }[], path: string): Record<string, string> | undefined {
   const got = path.split('/');
   if (want.length !== got.length) return undefined;
   const params: Record<string, string> = {};
-  for (const [i, part] of want.entries()) {
+  for (const [i, { literal, name }] of want.entries()) {
     const segment = got[i] ?? '';
-    const name = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(part)?.[1];
     if (name) {
       if (!segment) return undefined;
       try {
@@ -14,7 +20,7 @@ export function matchRoute(template: string, path: string): Record<string, strin
       } catch {
         return undefined;
       }
-    } else if (part.toLowerCase() !== segment.toLowerCase()) {
+    } else if (literal !== segment.toLowerCase()) {
       return undefined;
     }
   }
