@@ -22,6 +22,7 @@ export function raceDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => E
       },
       (err: unknown) => {
         clearTimeout(timer);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the work's own failure, passed on unchanged
         reject(err);
       },
     );

@@ -83,7 +83,7 @@ function write(res: ServerResponse, response: HttpResponseInit | void): void {
 function plainHeaders(headers: HttpResponseInit['headers']): Record<string, string> {
   if (headers === undefined) return {};
   if (headers instanceof Headers || Array.isArray(headers)) return Object.fromEntries(new Headers(headers));
-  return headers as Record<string, string>;
+  return headers;
 }
 
 function close(server: Server): Promise<void> {
