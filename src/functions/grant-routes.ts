@@ -16,19 +16,20 @@ import type { CoreResponse } from '../core/http';
 import { checkWorkspaceName } from '../core/vend/authenticate';
 import type { RequestContext, VendDeps } from '../core/vend';
 import { contextLogger, incomingBody, methodNotAllowed, requestContext, toHttpResponse } from './adapter';
+import { perRequest } from './per-request';
 import type { RouteDefinition } from './routes';
 
-type Action = (request: HttpRequest, ctx: RequestContext, attempt: GrantAttempt) => Promise<CoreResponse>;
+type Action = (deps: VendDeps, request: HttpRequest, ctx: RequestContext, attempt: GrantAttempt) => Promise<CoreResponse>;
 
-/** One handler per route: 405 first, then each method to its action, run and recorded like a vend. */
+/** One handler per route: 405 first, then each method to its action, run (with the request's own deps) and recorded like a vend. */
 function handler(deps: VendDeps, actions: Readonly<Record<string, [string, Action]>>): HttpHandler {
-  return async (request: HttpRequest, context: InvocationContext) => {
+  return perRequest(deps)(async (deps: VendDeps, request: HttpRequest, context: InvocationContext) => {
     const chosen = actions[request.method.toUpperCase()];
     if (!chosen) return methodNotAllowed(request, Object.keys(actions)) ?? { status: 405 };
     const [name, action] = chosen;
     const ctx = requestContext(request, context);
-    return toHttpResponse(await runGrantAction(deps, ctx, contextLogger(context), name, (attempt) => action(request, ctx, attempt)));
-  };
+    return toHttpResponse(await runGrantAction(deps, ctx, contextLogger(context), name, (attempt) => action(deps, request, ctx, attempt)));
+  });
 }
 
 /** A workspace given in the query has the configured names' syntax, or the request stops (400). */
@@ -46,42 +47,42 @@ export function makeGrantRoutes(deps: VendDeps, admin: GrantAdmin): RouteDefinit
       route: 'grants',
       authLevel: 'anonymous',
       handler: handler(deps, {
-        GET: ['grants.list', (r, ctx, a) => listGrants(deps, admin, ctx, { workspace: workspaceParam(r), status: r.query.get('status') }, a)],
-        POST: ['grants.create', (r, ctx, a) => createGrant(deps, admin, ctx, incomingBody(r), a)],
+        GET: ['grants.list', (d, r, ctx, a) => listGrants(d, admin, ctx, { workspace: workspaceParam(r), status: r.query.get('status') }, a)],
+        POST: ['grants.create', (d, r, ctx, a) => createGrant(d, admin, ctx, incomingBody(r), a)],
       }),
     },
     {
       name: 'grant',
       route: 'grants/{id}',
       authLevel: 'anonymous',
-      handler: handler(deps, { DELETE: ['grants.revoke', (r, ctx, a) => revokeGrant(deps, admin, ctx, id(r), a)] }),
+      handler: handler(deps, { DELETE: ['grants.revoke', (d, r, ctx, a) => revokeGrant(d, admin, ctx, id(r), a)] }),
     },
     {
       name: 'grantRenew',
       route: 'grants/{id}/renew',
       authLevel: 'anonymous',
-      handler: handler(deps, { POST: ['grants.renew', (r, ctx, a) => renewGrant(deps, admin, ctx, id(r), incomingBody(r), a)] }),
+      handler: handler(deps, { POST: ['grants.renew', (d, r, ctx, a) => renewGrant(d, admin, ctx, id(r), incomingBody(r), a)] }),
     },
     {
       name: 'grantRequests',
       route: 'grant-requests',
       authLevel: 'anonymous',
       handler: handler(deps, {
-        GET: ['grant-requests.list', (r, ctx, a) => listRequests(deps, admin, ctx, { workspace: workspaceParam(r), state: r.query.get('state') }, a)],
-        POST: ['grant-requests.create', (r, ctx, a) => requestGrant(deps, admin, ctx, incomingBody(r), a)],
+        GET: ['grant-requests.list', (d, r, ctx, a) => listRequests(d, admin, ctx, { workspace: workspaceParam(r), state: r.query.get('state') }, a)],
+        POST: ['grant-requests.create', (d, r, ctx, a) => requestGrant(d, admin, ctx, incomingBody(r), a)],
       }),
     },
     {
       name: 'grantRequestApprove',
       route: 'grant-requests/{id}/approve',
       authLevel: 'anonymous',
-      handler: handler(deps, { POST: ['grant-requests.approve', (r, ctx, a) => approveRequest(deps, admin, ctx, id(r), incomingBody(r), a)] }),
+      handler: handler(deps, { POST: ['grant-requests.approve', (d, r, ctx, a) => approveRequest(d, admin, ctx, id(r), incomingBody(r), a)] }),
     },
     {
       name: 'grantRequestDecline',
       route: 'grant-requests/{id}/decline',
       authLevel: 'anonymous',
-      handler: handler(deps, { POST: ['grant-requests.decline', (r, ctx, a) => declineRequest(deps, admin, ctx, id(r), incomingBody(r), a)] }),
+      handler: handler(deps, { POST: ['grant-requests.decline', (d, r, ctx, a) => declineRequest(d, admin, ctx, id(r), incomingBody(r), a)] }),
     },
   ];
 }

@@ -1,11 +1,11 @@
 import type { HttpHandler, HttpMethod } from '@azure/functions';
 import { healthStatusCode, issueToken, listWorkspaces, revokeToken, runDecision } from '../core/vend';
 import type { VendDeps } from '../core/vend';
-import { withRequestBudget } from '../core/deadline';
 import { jsonResponse } from '../core/http';
 import { lookupAudit, readAudit } from '../core/audit-api';
 import { contextLogger, incomingBody, methodNotAllowed, requestContext, toHttpResponse } from './adapter';
 import { makeGrantRoutes } from './grant-routes';
+import { perRequest } from './per-request';
 
 export interface RouteDefinition {
   readonly name: string;
@@ -21,52 +21,53 @@ export const ALL_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE
 // Functions' own auth level stays anonymous: callers are authenticated by their Entra ID token
 // (Easy Auth in front, and verified again here), never by function keys.
 export function makeRoutes(deps: VendDeps): RouteDefinition[] {
-  return budgeted(deps, [
+  const each = perRequest(deps);
+  return [
     {
       name: 'token',
       route: 'token',
       authLevel: 'anonymous',
-      handler: async (request, context) => {
+      handler: each(async (deps, request, context) => {
         const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['POST']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'token', (d) => issueToken(deps, ctx, incomingBody(request), d)));
-      },
+      }),
     },
     {
       name: 'revokeToken',
       route: 'token/{workspace}/{token_id}',
       authLevel: 'anonymous',
-      handler: async (request, context) => {
+      handler: each(async (deps, request, context) => {
         const ctx = requestContext(request, context);
         const params = { workspace: request.params.workspace ?? '', tokenId: request.params.token_id ?? '' };
         return methodNotAllowed(request, ['DELETE']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'revoke', (d) => revokeToken(deps, ctx, params, d)));
-      },
+      }),
     },
     {
       name: 'workspaces',
       route: 'workspaces',
       authLevel: 'anonymous',
-      handler: async (request, context) => {
+      handler: each(async (deps, request, context) => {
         const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['GET']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'workspaces', () => listWorkspaces(deps, ctx)));
-      },
+      }),
     },
     {
       name: 'audit',
       route: 'audit',
       authLevel: 'anonymous',
-      handler: async (request, context) => {
+      handler: each(async (deps, request, context) => {
         const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['GET']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'audit', (d) => readAudit(deps, ctx, request.query, d)));
-      },
+      }),
     },
     {
       name: 'auditLookup',
       route: 'audit/lookup',
       authLevel: 'anonymous',
-      handler: async (request, context) => {
+      handler: each(async (deps, request, context) => {
         const ctx = requestContext(request, context);
         return methodNotAllowed(request, ['POST']) ?? toHttpResponse(await runDecision(deps, ctx, contextLogger(context), 'audit lookup', (d) => lookupAudit(deps, ctx, incomingBody(request), d)));
-      },
+      }),
     },
     {
       name: 'health',
@@ -78,12 +79,5 @@ export function makeRoutes(deps: VendDeps): RouteDefinition[] {
       },
     },
     ...(deps.grantAdmin ? makeGrantRoutes(deps, deps.grantAdmin) : []),
-  ]);
-}
-
-/** Every request runs under the overall budget (DESIGN §7): each upstream call is bounded by what is left. */
-function budgeted(deps: VendDeps, routes: RouteDefinition[]): RouteDefinition[] {
-  const budgetMs = deps.deadlines?.budgetMs;
-  if (budgetMs === undefined) return routes;
-  return routes.map((r) => ({ ...r, handler: (request, context) => withRequestBudget(budgetMs, async () => r.handler(request, context)) }));
+  ];
 }

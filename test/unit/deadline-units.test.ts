@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundedCall, budgetLeftMs, deadlinesFor, DEFAULT_BUDGET_MS, outsideBudget, raceDeadline, retryAfterFor, withRequestBudget } from '../../src/core/deadline';
+import { boundedCall, budgetLeftMs, deadlinesFor, DEFAULT_BUDGET_MS, NO_BUDGET, raceDeadline, requestBudget, retryAfterFor } from '../../src/core/deadline';
 import { UpstreamUnavailableError } from '../../src/core/errors';
 
 /** A promise that never settles: the deadline, not the work, must end the wait. */
@@ -43,23 +43,23 @@ describe('raceDeadline', () => {
 });
 
 describe('request budget', () => {
-  it('is infinite outside a request and counts down inside one', async () => {
-    expect(budgetLeftMs()).toBe(Number.POSITIVE_INFINITY);
-    const left = await withRequestBudget(10_000, () => Promise.resolve(budgetLeftMs()));
-    expect(left).toBeLessThanOrEqual(10_000);
-    expect(left).toBeGreaterThan(5_000);
+  it('is infinite without a request and counts down from when a request budget starts', async () => {
+    expect(budgetLeftMs(NO_BUDGET)).toBe(Number.POSITIVE_INFINITY);
+    const budget = requestBudget(10_000);
+    expect(budgetLeftMs(budget)).toBeLessThanOrEqual(10_000);
+    expect(budgetLeftMs(budget)).toBeGreaterThan(9_000);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(budgetLeftMs(budget)).toBeLessThanOrEqual(9_975);
   });
 
-  it('is lifted for cleanup run outside it', async () => {
-    const inside = await withRequestBudget(10_000, () => outsideBudget(() => Promise.resolve(budgetLeftMs())));
-    expect(inside).toBe(Number.POSITIVE_INFINITY);
+  it('without a budget a call is bounded by its own deadline only', async () => {
+    await expect(boundedCall('Key Vault', () => Promise.resolve('x'), { callMs: 5_000, retryAfterSeconds: 1, reserveMs: 2_000 })).resolves.toBe('x');
+    await expect(boundedCall('Key Vault', () => Promise.resolve('y'), { callMs: 5_000, retryAfterSeconds: 1, reserveMs: 2_000, budget: NO_BUDGET })).resolves.toBe('y');
   });
 
   it('fails a call at once with 503 upstream_unavailable and the given Retry-After when the budget is spent', async () => {
     let started = false;
-    const err = await withRequestBudget(-1, () =>
-      boundedCall('Key Vault', () => ((started = true), Promise.resolve('x')), { callMs: 5_000, retryAfterSeconds: 7 }),
-    ).catch((e: unknown) => e);
+    const err = await boundedCall('Key Vault', () => ((started = true), Promise.resolve('x')), { callMs: 5_000, retryAfterSeconds: 7, budget: requestBudget(-1) }).catch((e: unknown) => e);
     expect(started).toBe(false);
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     const e = err as UpstreamUnavailableError;
@@ -71,15 +71,15 @@ describe('request budget', () => {
 
   it('keeps the reserve back: a budget no larger than the reserve allows no call', async () => {
     let started = false;
-    const err = await withRequestBudget(2_000, () =>
-      boundedCall('Databricks', () => ((started = true), Promise.resolve('x')), { callMs: 5_000, retryAfterSeconds: 3, reserveMs: 2_000 }),
-    ).catch((e: unknown) => e);
+    const err = await boundedCall('Databricks', () => ((started = true), Promise.resolve('x')), { callMs: 5_000, retryAfterSeconds: 3, reserveMs: 2_000, budget: requestBudget(2_000) }).catch(
+      (e: unknown) => e,
+    );
     expect(started).toBe(false);
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
   });
 
   it('bounds a call by what is left of the budget minus the reserve, not by its own longer deadline', async () => {
-    const err = await withRequestBudget(2_150, () => boundedCall('Entra ID', never, { callMs: 60_000, retryAfterSeconds: 9, reserveMs: 2_000 })).catch((e: unknown) => e);
+    const err = await boundedCall('Entra ID', never, { callMs: 60_000, retryAfterSeconds: 9, reserveMs: 2_000, budget: requestBudget(2_150) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect((err as UpstreamUnavailableError).retryAfterSeconds).toBe(9);
     // At most 150 ms were left for the call.

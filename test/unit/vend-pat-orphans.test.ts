@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { deadlinesFor, withRequestBudget } from '../../src/core/deadline';
+import { deadlinesFor } from '../../src/core/deadline';
 import { AuditUnavailableError, UnknownTokenError, UpstreamUnavailableError } from '../../src/core/errors';
 import { patComment } from '../../src/core/mint';
 import type { VendDeps } from '../../src/core/vend';
@@ -84,7 +84,14 @@ describe('revokeOrphan', () => {
     const d = deadlinesFor(20_000);
     const { deps: raw, calls } = deps(() => Promise.resolve());
     const bounded = withDeadlines({ ...raw, pats: { ...raw.pats, create: () => Promise.reject(new Error('unused')), list: () => Promise.resolve([]) } }, d);
-    const line = await withRequestBudget(0, () => revokeOrphan(bounded, ws, 'sp', 't', MARK));
+    const request = bounded.forRequest?.();
+    // A request whose budget is spent: its own bounded calls fail at once…
+    vi.useFakeTimers({ now: Date.now() + d.budgetMs + 1 });
+    await expect(request?.pats.revoke(ws, 'sp', 't', MARK)).rejects.toMatchObject({ code: 'upstream_unavailable' });
+    expect(calls).toHaveLength(0);
+    // …yet the orphan's revocation still runs.
+    const line = await revokeOrphan(request ?? bounded, ws, 'sp', 't', MARK);
+    vi.useRealTimers();
     expect(line).toMatch(/it was revoked$/);
     expect(calls).toHaveLength(1);
   });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deadlinesFor, withRequestBudget } from '../../src/core/deadline';
+import { deadlinesFor } from '../../src/core/deadline';
 import { AuditUnavailableError, UpstreamUnavailableError } from '../../src/core/errors';
 import type { CreatedPat } from '../../src/core/mint';
 import type { CallerIdentity } from '../../src/core/policy';
@@ -101,15 +101,16 @@ describe('each upstream that never answers is cut at its own deadline', () => {
   });
 
   it('calls before the audit keep the audit\'s share of the request budget in reserve; the audit write does not', async () => {
-    const d = withDeadlines(raw({ minter: { getToken: never }, verifyCaller: never, pats: { list: never }, audit: { record: never } }).deps, D);
-    // 3 s of budget left, 2 s of it reserved for the audit: 1 s for each call before it.
-    const before: (() => Promise<unknown>)[] = [() => d.minter.getToken(sp, 's', 1), () => d.verifyCaller(null), () => d.pats.list(ws, 'sp')];
+    const upstreams = raw({ minter: { getToken: never }, verifyCaller: never, pats: { list: never }, audit: { record: never } }).deps;
+    // A request's budget of 3 s, 2 s of it reserved for the audit: 1 s for each call before it.
+    const request = (budgetMs: number): VendDeps => withDeadlines(upstreams, { ...D, budgetMs }).forRequest?.() as VendDeps;
+    const before: ((d: VendDeps) => Promise<unknown>)[] = [(d) => d.minter.getToken(sp, 's', 1), (d) => d.verifyCaller(null), (d) => d.pats.list(ws, 'sp')];
     for (const call of before) {
-      const { atMs, error } = await settleTime(() => withRequestBudget(3_000, call), 100);
+      const { atMs, error } = await settleTime(() => call(request(3_000)), 100);
       expect(atMs).toBe(1_000);
       expect(error).toMatchObject({ detail: expect.stringContaining('did not answer within 1 s') as string });
     }
-    const audit = await settleTime(() => withRequestBudget(1_000, () => d.audit.record({} as never)), 100);
+    const audit = await settleTime(() => request(1_000).audit.record({} as never), 100);
     expect(audit.atMs).toBe(2_000);
   });
 });

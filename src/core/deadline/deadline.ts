@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { UpstreamUnavailableError } from '../errors';
 
 /**
@@ -29,22 +28,26 @@ export function raceDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => E
   });
 }
 
-const budgets = new AsyncLocalStorage<{ readonly endsAt: number }>();
-
-/** Runs one request under an overall budget; every upstream call inside it is bounded by what is left. */
-export function withRequestBudget<T>(budgetMs: number, run: () => Promise<T>): Promise<T> {
-  return budgets.run({ endsAt: Date.now() + budgetMs }, run);
+/**
+ * When one request's overall budget ends (epoch ms, DESIGN §7). It travels with the request's own
+ * deps (`VendDeps.forRequest`), not in async context: an AsyncLocalStorage would switch on
+ * promise hooks for every promise in the process, which cost a warm vend about an eighth of its CPU.
+ */
+export interface RequestBudget {
+  readonly endsAt: number;
 }
 
-/** Runs work that must not be cut short by a spent request budget (cleanup after a failure). */
-export function outsideBudget<T>(run: () => Promise<T>): Promise<T> {
-  return budgets.exit(run);
+/** No request budget: each call is bounded by its own deadline only (start-up, cleanup). */
+export const NO_BUDGET: RequestBudget = { endsAt: Number.POSITIVE_INFINITY };
+
+/** A budget of `budgetMs` from now. */
+export function requestBudget(budgetMs: number): RequestBudget {
+  return { endsAt: Date.now() + budgetMs };
 }
 
-/** Milliseconds left of the current request's budget (Infinity outside a request). */
-export function budgetLeftMs(): number {
-  const budget = budgets.getStore();
-  return budget ? budget.endsAt - Date.now() : Number.POSITIVE_INFINITY;
+/** Milliseconds left of a budget (Infinity for NO_BUDGET). */
+export function budgetLeftMs(budget: RequestBudget): number {
+  return budget.endsAt - Date.now();
 }
 
 /**
@@ -52,9 +55,9 @@ export function budgetLeftMs(): number {
  * Past either, the caller gets 503 upstream_unavailable; `retryAfterSeconds` must be a time after
  * which a retry really starts a fresh attempt (the abandoned call has passed its own deadline).
  */
-export function boundedCall<T>(what: string, work: () => Promise<T>, limits: { callMs: number; retryAfterSeconds: number; reserveMs?: number }): Promise<T> {
-  const { callMs, retryAfterSeconds, reserveMs = 0 } = limits;
-  const ms = Math.min(callMs, budgetLeftMs() - reserveMs);
+export function boundedCall<T>(what: string, work: () => Promise<T>, limits: { callMs: number; retryAfterSeconds: number; reserveMs?: number; budget?: RequestBudget }): Promise<T> {
+  const { callMs, retryAfterSeconds, reserveMs = 0, budget = NO_BUDGET } = limits;
+  const ms = Math.min(callMs, budgetLeftMs(budget) - reserveMs);
   const fail = (): Error => new UpstreamUnavailableError(`${what} did not answer within ${describeMs(ms)}; no token was issued.`, undefined, retryAfterSeconds);
   if (ms <= 0) return Promise.reject(fail());
   return raceDeadline(work(), ms, fail);

@@ -16,7 +16,7 @@ import type { Clock } from '../policy';
 import { FixedAuditKey, VaultAuditKey } from '../secrets';
 import { KeyVaultSecretSource } from '../secrets/key-vault-secret-source';
 import type { AuditKeySource, SecretSource } from '../secrets';
-import { deadlinesFor, withRequestBudget } from '../deadline';
+import { deadlinesFor } from '../deadline';
 import { GrantCache, createGrantAdmin } from '../grants';
 import { TableGrantStore } from '../grants/table-grant-store';
 import { startTelemetry } from '../telemetry/start-telemetry';
@@ -80,11 +80,10 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
   const auditKey = health.watchAuditKey(createAuditKey(config, secrets, clock, options.onAuditKeyChange ?? logAuditKeyChange));
   const audit = new TableAuditSink(config.service.audit, appCredential, health.report('audit'), { slotTimeoutMs: deadlines.auditMs, telemetry });
   // Cold start: what no request decides is fetched now, in the background, so the first vend does
-  // not wait for it; readiness does not wait either (the caller's signing keys, the audit table,
-  // the request budget's async context, whose first use costs a few ms). The audit key (read from
-  // Key Vault in Azure, see createAuditKey) completes the vault's challenge and fetches the app's
-  // vault token the same way. A failure here changes nothing: the request path fetches on demand.
-  if (options.prefetch !== false) void Promise.all([keys.prefetch(), audit.prepare(), withRequestBudget(1_000, () => Promise.resolve())]);
+  // not wait for it; readiness does not wait either (the caller's signing keys, the audit table).
+  // The audit key (read from Key Vault in Azure, see createAuditKey) completes the vault's
+  // challenge and fetches the app's vault token the same way. A failure here changes nothing: the request path fetches on demand.
+  if (options.prefetch !== false) void Promise.all([keys.prefetch(), audit.prepare()]);
   const grantStore = new TableGrantStore(config.service.grants, appCredential);
   const grantCache = health.watchGrants(
     new GrantCache({
@@ -98,7 +97,10 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
   );
   const deps = withDeadlines({
     config,
-    grants: grantCache.current(),
+    // A getter: each request's deps (forRequest) read the set in force when it arrives.
+    get grants() {
+      return grantCache.current();
+    },
     grantAdmin: createGrantAdmin(config, grantStore, grantCache),
     verifyCaller: (authorization) => verifyCaller(authorization, { keys, policy, clock, verified, onCache: (hit) => telemetry.cache('caller_token', hit) }),
     limiter: new RateLimiter(config.perCallerPerMinute, clock),

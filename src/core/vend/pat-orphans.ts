@@ -1,5 +1,5 @@
 import type { Workspace } from '../config';
-import { outsideBudget, raceDeadline } from '../deadline';
+import { raceDeadline } from '../deadline';
 import { AuditUnavailableError, isVendingError } from '../errors';
 import type { VendDeps } from './vend-deps';
 
@@ -18,7 +18,8 @@ export async function revokeOrphan(deps: VendDeps, ws: Workspace, spToken: strin
   const ms = deps.deadlines?.orphanRevokeMs ?? 5_000;
   const what = `PAT ${tokenId} in workspace "${ws.name}" was created but not issued`;
   try {
-    await outsideBudget(() => raceDeadline(deps.pats.revoke(ws, spToken, tokenId, callerMark), ms, () => new Error(`no answer within ${ms} ms`)));
+    const pats = (deps.unbudgeted ?? deps).pats;
+    await raceDeadline(pats.revoke(ws, spToken, tokenId, callerMark), ms, () => new Error(`no answer within ${ms} ms`));
     return `${what}; it was revoked`;
   } catch (err) {
     const reason = isVendingError(err) ? err.code : err instanceof Error && !err.stack?.includes('node_modules') ? err.message : 'error';

@@ -37,6 +37,13 @@ export interface VendDeps {
   readonly version: string;
   /** The service's own time limits (absent in unit tests that build deps by hand: no limits). */
   readonly deadlines?: Deadlines;
+  /**
+   * The deps of one request: every upstream call also bounded by what is left of a budget of
+   * `deadlines.budgetMs` that starts now (DESIGN §7). Absent (no deadlines): the deps themselves.
+   */
+  readonly forRequest?: () => VendDeps;
+  /** The same deps with each call bounded by its own deadline only: cleanup after a request's budget is spent. */
+  readonly unbudgeted?: VendDeps;
   /** Who may read the audit trail (config `auditors`); absent: no one. */
   readonly auditors?: CallerMatcher;
   /** The audit table's read side, for GET /api/audit. */

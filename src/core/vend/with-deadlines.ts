@@ -1,5 +1,5 @@
-import { boundedCall, raceDeadline, retryAfterFor } from '../deadline';
-import type { Deadlines } from '../deadline';
+import { boundedCall, NO_BUDGET, raceDeadline, requestBudget, retryAfterFor } from '../deadline';
+import type { Deadlines, RequestBudget } from '../deadline';
 import { AuditUnavailableError } from '../errors';
 import { revokeWhenLate } from './pat-orphans';
 import type { VendDeps } from './vend-deps';
@@ -8,24 +8,28 @@ import type { VendDeps } from './vend-deps';
  * Puts the service's own deadlines around every upstream the vend path uses, so no SDK that
  * ignores its abort signal can hold a caller past the budget. Calls before the audit write keep
  * the audit's share of the budget in reserve, so a refusal can still be recorded in time.
+ *
+ * Without `budget`, each call is bounded by its own deadline only; `forRequest()` gives the deps
+ * of one request, whose calls are also bounded by what is left of a budget that starts then, and
+ * whose `unbudgeted` deps serve cleanup that must run after that budget is spent.
  */
-export function withDeadlines(deps: VendDeps, d: Deadlines): VendDeps {
+export function withDeadlines(deps: VendDeps, d: Deadlines, budget: RequestBudget = NO_BUDGET, unbudgeted?: VendDeps): VendDeps {
   const reserveMs = d.auditMs;
   const mintMs = d.keyVaultMs + d.entraMs;
-  return {
+  const bounded: VendDeps = {
     ...deps,
     deadlines: d,
     verifyCaller: (authorization) =>
-      boundedCall('Entra ID (signing keys)', () => deps.verifyCaller(authorization), { callMs: d.signingKeysMs, retryAfterSeconds: retryAfterFor(d.signingKeysMs), reserveMs }),
+      boundedCall('Entra ID (signing keys)', () => deps.verifyCaller(authorization), { callMs: d.signingKeysMs, retryAfterSeconds: retryAfterFor(d.signingKeysMs), reserveMs, budget }),
     minter: {
       getToken: (sp, scope, minValidity) =>
-        boundedCall('Key Vault or Entra ID', () => deps.minter.getToken(sp, scope, minValidity), { callMs: mintMs, retryAfterSeconds: retryAfterFor(d.entraMs), reserveMs }),
+        boundedCall('Key Vault or Entra ID', () => deps.minter.getToken(sp, scope, minValidity), { callMs: mintMs, retryAfterSeconds: retryAfterFor(d.entraMs), reserveMs, budget }),
     },
     pats: {
       create: async (ws, spToken, lifetime, comment, scopes) => {
         const creating = deps.pats.create(ws, spToken, lifetime, comment, scopes);
         try {
-          return await boundedCall(`Databricks workspace "${ws.name}"`, () => creating, { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs });
+          return await boundedCall(`Databricks workspace "${ws.name}"`, () => creating, { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs, budget });
         } catch (err) {
           // The caller has its answer; a PAT that still arrives is nobody's and is revoked.
           revokeWhenLate({ ...deps, deadlines: d }, ws, spToken, comment, creating);
@@ -33,13 +37,16 @@ export function withDeadlines(deps: VendDeps, d: Deadlines): VendDeps {
         }
       },
       list: (ws, spToken) =>
-        boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.list(ws, spToken), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs }),
+        boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.list(ws, spToken), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs, budget }),
       revoke: (ws, spToken, tokenId, mark) =>
-        boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.revoke(ws, spToken, tokenId, mark), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs }),
+        boundedCall(`Databricks workspace "${ws.name}"`, () => deps.pats.revoke(ws, spToken, tokenId, mark), { callMs: d.databricksMs, retryAfterSeconds: retryAfterFor(d.databricksMs), reserveMs, budget }),
     },
     audit: {
       // Not bounded by the budget: a refusal is recorded even when the budget is spent.
       record: (record) => raceDeadline(deps.audit.record(record), d.auditMs, () => new AuditUnavailableError(new Error(`the audit write did not finish within ${d.auditMs} ms`))),
     },
   };
+  const base = unbudgeted ?? bounded;
+  // Set after the spread: deps that came from an earlier withDeadlines never lend theirs.
+  return Object.assign(bounded, { unbudgeted: base, forRequest: () => withDeadlines(deps, d, requestBudget(d.budgetMs), base) });
 }
