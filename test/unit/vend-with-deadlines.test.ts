@@ -75,6 +75,26 @@ describe('withDeadlines passes every call through unchanged when the upstream an
       ['record', { request_id: 'r' }],
     ]);
   });
+
+  it("a request's deps keep everything else, read the grants in force when it arrives, and share one unbudgeted set", async () => {
+    let grants = 'first';
+    const { deps, calls } = raw();
+    // A getter, as the service's deps have (the grants in force now).
+    Object.defineProperty(deps, 'grants', { get: () => grants, enumerable: true });
+    const d = withDeadlines(deps, D);
+    const first = d.forRequest?.();
+    grants = 'second';
+    const second = d.forRequest?.();
+    expect(first?.grants).toBe('first');
+    expect(second?.grants).toBe('second');
+    expect(second?.version).toBe('kept');
+    expect(second?.deadlines).toBe(D);
+    expect(await second?.verifyCaller('Bearer y')).toBe(caller);
+    expect(calls).toEqual([['verify', 'Bearer y']]);
+    expect(d.unbudgeted).toBe(d);
+    expect(first?.unbudgeted).toBe(d);
+    expect(second?.forRequest?.().unbudgeted).toBe(d);
+  });
 });
 
 describe('each upstream that never answers is cut at its own deadline', () => {

@@ -9,15 +9,22 @@ import type { VendDeps } from './vend-deps';
  * ignores its abort signal can hold a caller past the budget. Calls before the audit write keep
  * the audit's share of the budget in reserve, so a refusal can still be recorded in time.
  *
- * Without `budget`, each call is bounded by its own deadline only; `forRequest()` gives the deps
- * of one request, whose calls are also bounded by what is left of a budget that starts then, and
- * whose `unbudgeted` deps serve cleanup that must run after that budget is spent.
+ * These deps bound each call by its own deadline only; `forRequest()` gives the deps of one
+ * request, whose calls are also bounded by what is left of a budget that starts then, and whose
+ * `unbudgeted` deps serve cleanup that must run after that budget is spent.
  */
-export function withDeadlines(deps: VendDeps, d: Deadlines, budget: RequestBudget = NO_BUDGET, unbudgeted?: VendDeps): VendDeps {
+export function withDeadlines(deps: VendDeps, d: Deadlines): VendDeps {
+  // Copied once into plain data: an object with a getter (`grants`) is many times slower to copy,
+  // and each request copies it. The request's deps read `grants` from `deps` itself, as it is then.
+  return bind({ ...deps }, deps, d, NO_BUDGET, undefined);
+}
+
+function bind(data: VendDeps, deps: VendDeps, d: Deadlines, budget: RequestBudget, unbudgeted: VendDeps | undefined): VendDeps {
   const reserveMs = d.auditMs;
   const mintMs = d.keyVaultMs + d.entraMs;
   const bounded: VendDeps = {
-    ...deps,
+    ...data,
+    grants: deps.grants,
     deadlines: d,
     verifyCaller: (authorization) =>
       boundedCall('Entra ID (signing keys)', () => deps.verifyCaller(authorization), { callMs: d.signingKeysMs, retryAfterSeconds: retryAfterFor(d.signingKeysMs), reserveMs, budget }),
@@ -48,5 +55,5 @@ export function withDeadlines(deps: VendDeps, d: Deadlines, budget: RequestBudge
   };
   const base = unbudgeted ?? bounded;
   // Set after the spread: deps that came from an earlier withDeadlines never lend theirs.
-  return Object.assign(bounded, { unbudgeted: base, forRequest: () => withDeadlines(deps, d, requestBudget(d.budgetMs), base) });
+  return Object.assign(bounded, { unbudgeted: base, forRequest: () => bind(data, deps, d, requestBudget(d.budgetMs), base) });
 }
