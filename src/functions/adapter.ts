@@ -4,6 +4,9 @@ import { MAX_BODY_BYTES, readBounded, resolveRequestId, toProblemResponse } from
 import type { CoreResponse, IncomingBody, Logger } from '../core/http';
 import type { RequestContext } from '../core/vend';
 
+/** Stateless between calls (no `stream` option): one for every request. */
+const UTF8 = new TextDecoder();
+
 // The only file that knows both worlds: it turns an @azure/functions request into the core's
 // plain inputs and the core's response back. No decision is made here.
 
@@ -43,7 +46,7 @@ export function incomingBody(request: HttpRequest): IncomingBody {
       if (declared > MAX_BODY_BYTES) throw new BodyTooLargeError({ detail: `The body must be at most ${MAX_BODY_BYTES} bytes.` });
       if (!request.body) return '';
       const bytes = await readBounded(request.body.getReader(), MAX_BODY_BYTES);
-      return new TextDecoder().decode(bytes);
+      return UTF8.decode(bytes);
     },
   };
 }

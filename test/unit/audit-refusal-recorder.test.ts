@@ -262,4 +262,14 @@ describe('withoutUndefined', () => {
   it('drops undefined fields only', () => {
     expect(withoutUndefined({ a: 1, b: undefined, c: '', d: false, e: 0 })).toEqual({ a: 1, c: '', d: false, e: 0 });
   });
+
+  it('adds the fields to the row it is given (its keys first) and hands that row back', () => {
+    const row = { rowKey: 'r1' };
+    const out = withoutUndefined({ a: 1, b: undefined }, row);
+    expect(out).toBe(row);
+    expect(Object.entries(out)).toEqual([
+      ['rowKey', 'r1'],
+      ['a', 1],
+    ]);
+  });
 });

@@ -61,7 +61,7 @@ export class RefusalRecorder {
     const window = this.#windowFor(keyOf(record), record, now);
     if (window.written < this.#perKey && this.queue.queued < this.#maxQueued) {
       window.written += 1;
-      this.#send(dayOf(record.time), { rowKey: rowKey(record.time, record.request_id), ...withoutUndefined(record) });
+      this.#send(dayOf(record.time), withoutUndefined(record, { rowKey: rowKey(record.time, record.request_id) }));
       return;
     }
     window.suppressed += 1;
@@ -133,12 +133,12 @@ function hashKey(key: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
-export function withoutUndefined<T extends object>(record: T): Record<string, EntityValue> {
-  // A loop, not entries/filter/fromEntries: this runs once per audit row, on the hot path.
-  const out: Record<string, EntityValue> = {};
+export function withoutUndefined<T extends object, S extends Record<string, EntityValue>>(record: T, start?: S): S & Record<string, EntityValue> {
+  // A loop, not entries/filter/fromEntries, into `start` (a row's keys): once per audit row, on the hot path.
+  const out: Record<string, EntityValue> = start ?? {};
   for (const k of Object.keys(record)) {
     const v = (record as Record<string, unknown>)[k];
     if (v !== undefined) out[k] = v as EntityValue;
   }
-  return out;
+  return out as S & Record<string, EntityValue>;
 }

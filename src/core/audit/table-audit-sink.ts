@@ -61,7 +61,7 @@ export class TableAuditSink implements AuditSink {
       return;
     }
     try {
-      await this.#issuance.submit(dayOf(record.time), { rowKey: rowKey(record.time, record.request_id), ...withoutUndefined(record) });
+      await this.#issuance.submit(dayOf(record.time), withoutUndefined(record, { rowKey: rowKey(record.time, record.request_id) }));
       this.#onOutcome(true);
     } catch (err) {
       this.#onOutcome(false);

@@ -25,7 +25,7 @@ export function buildRecord(
   ctx: RequestContext,
   decision: Decision,
   outcome: AuditRecord['outcome'],
-  result: { status: number; code: string; tokenId?: string; fingerprint?: string; expiresOn?: number },
+  result: { status: number; code: string; tokenId?: string; fingerprint?: string; expiresOn?: number; grantId?: string },
 ): AuditRecord {
   const now = deps.clock.now();
   const c = decision.caller;
@@ -53,6 +53,7 @@ export function buildRecord(
     source_ip: ctx.sourceIp?.slice(0, 64),
     user_agent: ctx.userAgent?.slice(0, 256),
     latency_ms: Math.max(0, Math.round(now - decision.startedAt)),
+    grant_id: result.grantId,
   };
 }
 

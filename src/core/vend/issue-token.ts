@@ -42,8 +42,8 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
   const fingerprint = fingerprintToken(vended.token, auditKey);
   const expiresOn = Math.floor(vended.expiresOnMs / 1000);
   // Fail closed: if this write throws, the token never leaves (AuditUnavailableError → 503).
-  const record = buildRecord(deps, ctx, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn });
-  await t.stage('audit', () => recordOrRevoke(() => deps.audit.record({ ...record, grant_id: entitlement.grantIds.join(',') }), vended.revoke));
+  const record = buildRecord(deps, ctx, decision, 'issued', { status: 200, code: 'issued', tokenId: vended.tokenId, fingerprint, expiresOn, grantId: entitlement.grantIds.join(',') });
+  await t.stage('audit', () => recordOrRevoke(() => deps.audit.record(record), vended.revoke));
   return jsonResponse(200, responseBody(deps, ctx, ws, request, vended, expiresOn), ctx.requestId);
 }
 
