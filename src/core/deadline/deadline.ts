@@ -37,17 +37,14 @@ export interface RequestBudget {
   readonly endsAt: number;
 }
 
-/** No request budget: each call is bounded by its own deadline only (start-up, cleanup). */
-export const NO_BUDGET: RequestBudget = { endsAt: Number.POSITIVE_INFINITY };
-
 /** A budget of `budgetMs` from now. */
 export function requestBudget(budgetMs: number): RequestBudget {
   return { endsAt: Date.now() + budgetMs };
 }
 
-/** Milliseconds left of a budget (Infinity for NO_BUDGET). */
-export function budgetLeftMs(budget: RequestBudget): number {
-  return budget.endsAt - Date.now();
+/** Milliseconds left of a budget; without one (start-up, cleanup) there is no limit. */
+export function budgetLeftMs(budget: RequestBudget | undefined): number {
+  return budget ? budget.endsAt - Date.now() : Number.POSITIVE_INFINITY;
 }
 
 /**
@@ -56,7 +53,7 @@ export function budgetLeftMs(budget: RequestBudget): number {
  * which a retry really starts a fresh attempt (the abandoned call has passed its own deadline).
  */
 export function boundedCall<T>(what: string, work: () => Promise<T>, limits: { callMs: number; retryAfterSeconds: number; reserveMs?: number; budget?: RequestBudget }): Promise<T> {
-  const { callMs, retryAfterSeconds, reserveMs = 0, budget = NO_BUDGET } = limits;
+  const { callMs, retryAfterSeconds, reserveMs = 0, budget } = limits;
   const ms = Math.min(callMs, budgetLeftMs(budget) - reserveMs);
   const fail = (): Error => new UpstreamUnavailableError(`${what} did not answer within ${describeMs(ms)}; no token was issued.`, undefined, retryAfterSeconds);
   if (ms <= 0) return Promise.reject(fail());

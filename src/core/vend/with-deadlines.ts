@@ -1,4 +1,4 @@
-import { boundedCall, NO_BUDGET, raceDeadline, requestBudget, retryAfterFor } from '../deadline';
+import { boundedCall, raceDeadline, requestBudget, retryAfterFor } from '../deadline';
 import type { Deadlines, RequestBudget } from '../deadline';
 import { AuditUnavailableError } from '../errors';
 import { revokeWhenLate } from './pat-orphans';
@@ -16,10 +16,10 @@ import type { VendDeps } from './vend-deps';
 export function withDeadlines(deps: VendDeps, d: Deadlines): VendDeps {
   // Copied once into plain data: an object with a getter (`grants`) is many times slower to copy,
   // and each request copies it. The request's deps read `grants` from `deps` itself, as it is then.
-  return bind({ ...deps }, deps, d, NO_BUDGET, undefined);
+  return bind({ ...deps }, deps, d, undefined, undefined);
 }
 
-function bind(data: VendDeps, deps: VendDeps, d: Deadlines, budget: RequestBudget, unbudgeted: VendDeps | undefined): VendDeps {
+function bind(data: VendDeps, deps: VendDeps, d: Deadlines, budget: RequestBudget | undefined, unbudgeted: VendDeps | undefined): VendDeps {
   const reserveMs = d.auditMs;
   const mintMs = d.keyVaultMs + d.entraMs;
   const bounded: VendDeps = {
