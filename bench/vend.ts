@@ -30,8 +30,8 @@ import type { TelemetryCost } from './telemetry';
  * exits non-zero when a target of issue 8 or a check is missed.
  */
 const PLAN = {
-  callers: 400,
-  sideBySide: { connections: 32, targetSeconds: 6, probeRequestsPerConnection: 10, rounds: 3, warmUpRequests: 4_000 },
+  callers: 600,
+  sideBySide: { connections: 32, targetSeconds: 6, probeRequestsPerConnection: 10, rounds: 5, warmUpRequests: 4_000 },
   cold: { hosts: 5, concurrent: 300 },
   scale: { extra: 1_000, connections: 32, requests: 3_000 },
   flood: { grantedPerSecond: 50, floodPerSecond: 200, phaseMs: 1_000, pairs: 5 },
