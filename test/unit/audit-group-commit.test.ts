@@ -58,11 +58,15 @@ describe('GroupCommitter batches', () => {
     const committer = new GroupCommitter(store, { kind: 'refusal', buckets: 4, random: () => draws.shift() ?? 0 });
     const done = ['x', 'y', 'z'].map((k, i) => committer.submit(`2026113${i}`, { rowKey: k }));
     await flush();
-    // Two in flight by default; the third waits for a slot.
-    expect(store.calls).toHaveLength(2);
+    // One in flight by default: each of the others waits for the write before it.
+    expect(store.calls).toHaveLength(1);
     store.calls[0]?.resolve();
     await flush();
-    store.calls.forEach((c) => c.resolve());
+    expect(store.calls).toHaveLength(2);
+    store.calls[1]?.resolve();
+    await flush();
+    expect(store.calls).toHaveLength(3);
+    store.calls[2]?.resolve();
     await Promise.all(done);
     expect(store.calls.map((c) => c.entities[0]?.partitionKey)).toEqual(['20261130-r0', '20261131-r2', '20261132-r3']);
   });

@@ -52,7 +52,12 @@ interface Pending {
 export interface GroupCommitOptions {
   readonly kind: RowKind;
   readonly buckets: number;
-  /** Batches written at once; a new batch is cut as soon as one returns (no timer). */
+  /**
+   * Batches written at once (default 1): the next batch is cut as soon as one returns (no timer).
+   * One at a time makes each batch hold every row that arrived during the previous write: on the
+   * bench's warm load, 16 rows a batch against 8 with two in flight, and 5–12 % less host CPU per
+   * vend (each batch costs a transaction's set-up in the SDK and an HTTP exchange), p99 no worse.
+   */
   readonly maxInFlight?: number;
   readonly maxQueued?: number;
   readonly random?: () => number;
@@ -97,7 +102,7 @@ export class GroupCommitter {
   }
 
   #pump(): void {
-    while (this.#inFlight < (this.options.maxInFlight ?? 2) && this.#queue.length > 0) {
+    while (this.#inFlight < (this.options.maxInFlight ?? 1) && this.#queue.length > 0) {
       const [day, batch] = this.#cut();
       this.#inFlight += 1;
       let held = true;
