@@ -33,7 +33,8 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
       `${r.ratios.vendOverInsert} × (rounds ${r.ratios.vendOverInsertByRound.join(', ')}); median ${median('warm vend', rate)} vs ${median('bare + insert', rate)} req/s; ` +
         `CPU the machine spends per reply (server + store + client), by round: ${cpuRounds.map(([i, v]) => `insert ${round2(i)} vs vend ${round2(v)} ms`).join(', ')} ` +
         `(the same CPU serves ${cpuRatios.join(', ')} × as many vends); a core's share busy, by round: vend host ${busy('warm vend', (run) => run.cpuMsPerRequest)} %, ` +
-        `azurite under the insert server ${busy('bare + insert', (run) => run.storeCpuMsPerRequest)} % (each one thread: see bench/README.md)`),
+        `azurite under the insert server ${busy('bare + insert', (run) => run.storeCpuMsPerRequest)} %; both cores' share busy (server + store + client), by round: ` +
+        `insert ${busy('bare + insert', (run) => machineCpu(run) / 2)} %, vend ${busy('warm vend', (run) => machineCpu(run) / 2)} % (see bench/README.md)`),
     check("warm p99 ≤ the insert server's p99 + 5 ms (median of the rounds' differences)", r.ratios.p99OverInsertMs <= 5,
       `${r.ratios.p99OverInsertMs} ms; median p99 ${median('warm vend', p99)} vs ${median('bare + insert', p99)} ms`),
     check('0 upstream calls while warm', r.sideBySide.warmUpstreamCalls.keyVaultSecretReads + r.sideBySide.warmUpstreamCalls.entraTokenRequests === 0,
