@@ -82,7 +82,8 @@ export function createVendDeps(config: VendingConfig, options: CreateVendDepsOpt
   // Cold start: what no request decides is fetched now, in the background, so the first vend does
   // not wait for it; readiness does not wait either (the caller's signing keys, the audit table).
   // The audit key (read from Key Vault in Azure, see createAuditKey) completes the vault's
-  // challenge and fetches the app's vault token the same way. A failure here changes nothing: the request path fetches on demand.
+  // challenge and fetches the app's vault token the same way. A failure here changes nothing:
+  // the request path fetches on demand.
   if (options.prefetch !== false) void Promise.all([keys.prefetch(), audit.prepare()]);
   const grantStore = new TableGrantStore(config.service.grants, appCredential);
   const grantCache = health.watchGrants(
