@@ -42,7 +42,9 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
     check(`${c.requests} concurrent cold vends: 1 Key Vault read and 1 Entra ID call for the SP`, c.upstream.keyVaultSecretReads === 1 && c.upstream.spTokenRequests === 1 && c.ok2xx === c.requests,
       `${c.upstream.keyVaultSecretReads} reads, ${c.upstream.spTokenRequests} SP tokens, ${c.ok2xx}/${c.requests} answered 200`),
     check('cold first vend (after start-up) ≤ the injected latency of the upstream requests it waits for + 5 ms', r.cold.afterStartup.ms.median <= r.cold.afterStartup.floorMs + 5,
-      `median ${r.cold.afterStartup.ms.median} ms vs ${r.cold.afterStartup.floorMs} + 5 ms (as written, Key Vault + Entra ID = ${injectedSum} ms: see bench/README.md)`),
+      `median ${r.cold.afterStartup.ms.median} ms vs ${r.cold.afterStartup.floorMs} + 5 ms (as written, Key Vault + Entra ID = ${injectedSum} ms: see bench/README.md); ` +
+        `the upstream services alone held its requests ${r.cold.afterStartup.heldMs.median} ms (median: the injected latency, the sandbox's own handling of each request ` +
+        `and the audit batch's write), so it could not be under that with no time of ours at all`),
     check('cold first vend (after start-up): our own time ≤ 5 ms (the vend less the time Key Vault, Entra ID and the audit table held its requests)', r.cold.afterStartup.ownMs.median <= 5,
       `median ${r.cold.afterStartup.ownMs.median} ms of ${r.cold.afterStartup.ms.median} ms (see bench/README.md, "Cold first vend")`),
     check('module load → first answer ≤ 300 ms (bundle)', r.startup.bundle.firstAnswerMs.median <= 300, `median ${r.startup.bundle.firstAnswerMs.median} ms`),

@@ -37,6 +37,8 @@ export interface ColdRuns {
    * the host's own work, the loopback hops and the client's.
    */
   readonly ownMs: Summary;
+  /** The rest of each first vend: the time upstream services held its requests (the vend less our own). */
+  readonly heldMs: Summary;
   /** Every upstream request of the last host of the series, in order. */
   readonly trace: readonly ColdStep[];
   /**
@@ -131,6 +133,7 @@ const floorOf = (trace: readonly ColdStep[]): number =>
 async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs: number, track: (h: SpawnedHost | undefined) => void): Promise<ColdRuns & { ok2xx: number; last: UpstreamCounts }> {
   const samples: number[] = [];
   const own: number[] = [];
+  const held: number[] = [];
   let ok2xx = 0;
   let trace: ColdStep[] = [];
   let last = counts(sandbox);
@@ -143,10 +146,11 @@ async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs:
       if (reply.status === 200 && reply.hasToken) ok2xx += 1;
       trace = traceSince(sandbox, sentAt);
       own.push(ownTimeMs(trace, reply.ms));
+      held.push(r1(reply.ms - ownTimeMs(trace, reply.ms)));
       last = counts(sandbox);
     });
   }
-  return { ms: summarize(samples), samplesMs: samples, ownMs: summarize(own), trace, floorMs: floorOf(trace), ok2xx, last };
+  return { ms: summarize(samples), samplesMs: samples, ownMs: summarize(own), heldMs: summarize(held), trace, floorMs: floorOf(trace), ok2xx, last };
 }
 
 /**
@@ -170,7 +174,7 @@ export async function measureColdUpstream(sandbox: Sandbox, pool: CallerPool, pl
       const ok = replies.filter((r) => r.status === 200 && r.hasToken).length;
       return { requests: plan.concurrent, ok2xx: ok, allAnsweredMs, upstream: counts(sandbox) };
     });
-    const runs = ({ ms, samplesMs, ownMs, trace, floorMs }: ColdRuns): ColdRuns => ({ ms, samplesMs, ownMs, trace, floorMs });
+    const runs = ({ ms, samplesMs, ownMs, heldMs, trace, floorMs }: ColdRuns): ColdRuns => ({ ms, samplesMs, ownMs, heldMs, trace, floorMs });
     return {
       injectedMs: INJECTED, settleMs: SETTLE_MS,
       afterStartup: runs(afterStartup), atReadiness: runs(atReadiness),

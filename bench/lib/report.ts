@@ -119,6 +119,7 @@ function coldLines({ cold, startup, scale }: BenchResults): string[] {
     rule(5),
     row([`cold first vend ${cold.settleMs} ms after start, ${injected} (ms)`, f.min, f.median, f.p95, f.max]),
     row([`  of which our own (less the time upstream services held its requests)`, cold.afterStartup.ownMs.min, cold.afterStartup.ownMs.median, cold.afterStartup.ownMs.p95, cold.afterStartup.ownMs.max]),
+    row([`  of which upstream services held its requests`, cold.afterStartup.heldMs.min, cold.afterStartup.heldMs.median, cold.afterStartup.heldMs.p95, cold.afterStartup.heldMs.max]),
     row([`cold first vend the moment the host listens, ${injected} (ms)`, a.min, a.median, a.p95, a.max]),
     row([`  of which our own`, cold.atReadiness.ownMs.min, cold.atReadiness.ownMs.median, cold.atReadiness.ownMs.p95, cold.atReadiness.ownMs.max]),
     row([`bundle: module load (ms, ${startup.runs} runs)`, b.moduleLoadMs.min, b.moduleLoadMs.median, b.moduleLoadMs.p95, b.moduleLoadMs.max]),
