@@ -33,6 +33,30 @@ describe('group commit: a hung store frees its slots after the slot timeout', ()
     expect(store.written.sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it('a late batch that returns after its slot was given up does not free a second slot', async () => {
+    const pending: { rows: string[]; done: () => void }[] = [];
+    const writer: BatchWriter = {
+      insertBatch: (entities) => new Promise<void>((resolve) => pending.push({ rows: entities.map((e) => e.rowKey), done: resolve })),
+    };
+    const committer = new GroupCommitter(writer, { kind: 'issuance', buckets: 1, maxInFlight: 1, slotTimeoutMs: 20 });
+    const a = committer.submit('20261129', { rowKey: 'a' });
+    await new Promise((r) => setTimeout(r, 40));
+    // a gave up its slot: b goes out while a is still unanswered.
+    void committer.submit('20261129', { rowKey: 'b' });
+    await new Promise((r) => setImmediate(r));
+    expect(pending.map((p) => p.rows)).toEqual([['a'], ['b']]);
+    // a returns late; b still holds the only slot, so c waits for b.
+    pending[0]?.done();
+    await a;
+    void committer.submit('20261129', { rowKey: 'c' });
+    await new Promise((r) => setImmediate(r));
+    expect(pending).toHaveLength(2);
+    pending[1]?.done();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(pending.map((p) => p.rows)).toEqual([['a'], ['b'], ['c']]);
+    pending[2]?.done();
+  });
+
   it('without a slot timeout the next row waits for the hung batches (the old behaviour, kept as the default)', async () => {
     const store = hangingStore(2);
     const committer = new GroupCommitter(store.writer, { kind: 'issuance', buckets: 1, maxInFlight: 2 });
