@@ -12,10 +12,10 @@ export const aadMode: ModeStrategy = {
   },
   async vend({ deps, ws, request }) {
     const sp = ws.servicePrincipal;
-    const mainToken = deps.minter.getToken(sp, deps.config.databricksScope, request.min_validity_seconds);
-    const [main, management] = request.management_token
-      ? await Promise.all([mainToken, deps.minter.getToken(sp, deps.config.managementScope, request.min_validity_seconds)])
-      : [await mainToken, undefined];
+    const [main, management] = await Promise.all([
+      deps.minter.getToken(sp, deps.config.databricksScope, request.min_validity_seconds),
+      request.management_token ? deps.minter.getToken(sp, deps.config.managementScope, request.min_validity_seconds) : undefined,
+    ]);
     const headers: Record<string, string> = { 'X-Databricks-Azure-Workspace-Resource-Id': ws.resourceId };
     if (management) headers['X-Databricks-Azure-SP-Management-Token'] = management.token;
     return { token: main.token, tokenId: mintedTokenId(main), expiresOnMs: main.expiresOnMs, headers };
