@@ -145,8 +145,9 @@ async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs:
       samples.push(r1(reply.ms));
       if (reply.status === 200 && reply.hasToken) ok2xx += 1;
       trace = traceSince(sandbox, sentAt);
-      own.push(ownTimeMs(trace, reply.ms));
-      held.push(r1(reply.ms - ownTimeMs(trace, reply.ms)));
+      const ownMs = ownTimeMs(trace, reply.ms);
+      own.push(ownMs);
+      held.push(r1(reply.ms - ownMs));
       last = counts(sandbox);
     });
   }
