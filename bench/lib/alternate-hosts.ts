@@ -2,6 +2,7 @@ import type { SpawnedHost } from '../../src/dev/spawn-host';
 import type { CallerPool } from './caller-pool';
 import { sampleProcess } from './host-process';
 import { runLoad } from './load';
+import { round2 } from './stats';
 
 /** One load run against one of the hosts being compared. */
 export interface HostRun {
@@ -31,13 +32,12 @@ export interface AlternatedRuns {
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const r2 = (n: number): number => Math.round(n * 100) / 100;
 
 async function run(name: string, host: SpawnedHost, pool: CallerPool, connections: number, amount: number): Promise<HostRun & { ok2xx: number }> {
   const before = await sampleProcess(host.pid);
   const load = await runLoad(pool, { url: host.url, connections, amount });
   const after = await sampleProcess(host.pid);
-  const cpuMsPerRequest = r2(((after.cpuSeconds - before.cpuSeconds) * 1000) / Math.max(1, load.requests));
+  const cpuMsPerRequest = round2(((after.cpuSeconds - before.cpuSeconds) * 1000) / Math.max(1, load.requests));
   return { host: name, reqPerSec: load.reqPerSec, p99Ms: load.latencyMs.p99, cpuMsPerRequest, requests: load.requests, failed: load.non2xx + load.errors, ok2xx: load.ok2xx };
 }
 
@@ -59,9 +59,9 @@ export async function alternateHosts(pool: CallerPool, hosts: readonly { name: s
   }
   const means = Object.fromEntries(hosts.map(({ name }) => {
     const own = runs.filter((r) => r.host === name);
-    return [name, { reqPerSec: Math.round(mean(own.map((r) => r.reqPerSec))), cpuMsPerRequest: r2(mean(own.map((r) => r.cpuMsPerRequest))) }];
+    return [name, { reqPerSec: Math.round(mean(own.map((r) => r.reqPerSec))), cpuMsPerRequest: round2(mean(own.map((r) => r.cpuMsPerRequest))) }];
   }));
   const reference = runs.filter((r) => r.host === hosts[0]?.name).map((r) => r.reqPerSec);
-  const noise = reference.length < 2 ? 0 : r2((Math.max(...reference) - Math.min(...reference)) / Math.max(1, mean(reference)));
+  const noise = reference.length < 2 ? 0 : round2((Math.max(...reference) - Math.min(...reference)) / Math.max(1, mean(reference)));
   return { connections: plan.connections, requestsPerRun: plan.requests, runs, means, noise, ok2xx };
 }

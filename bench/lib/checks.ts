@@ -1,10 +1,9 @@
 import { PER_CALLER_PER_MINUTE } from './caller-pool';
 import type { BenchResults, Check } from './report';
 import type { ServerRun } from './side-by-side';
-import { summarize } from './stats';
+import { round2, summarize } from './stats';
 
 const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
-const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 /** Issue 8's targets, then the bench's own sanity checks; any one missed makes it exit non-zero. */
 export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | 'totalSeconds'>): Check[] {

@@ -3,7 +3,7 @@ import type { Sandbox } from '../../src/dev/sandbox';
 import { spawnHost } from '../../src/dev/spawn-host';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
 import type { CallerPool } from './caller-pool';
-import { summarize } from './stats';
+import { round1, summarize } from './stats';
 import type { Summary } from './stats';
 import { vendOnce } from './vend-once';
 
@@ -97,11 +97,9 @@ async function withHost<T>(sandbox: Sandbox, track: (h: SpawnedHost | undefined)
   }
 }
 
-const r1 = (n: number): number => Math.round(n * 10) / 10;
-
 function traceSince(sandbox: Sandbox, sentAt: number): ColdStep[] {
   const steps = (service: ColdStep['service'], list: readonly { path?: string; at: number; answeredAt: number }[]): ColdStep[] =>
-    list.map((e) => ({ atMs: r1(e.at - sentAt), heldMs: r1(e.answeredAt - e.at), service, request: (e.path ?? '/$batch').replace(/^\/[0-9a-f-]{36}\//, '/{tenant}/') }));
+    list.map((e) => ({ atMs: round1(e.at - sentAt), heldMs: round1(e.answeredAt - e.at), service, request: (e.path ?? '/$batch').replace(/^\/[0-9a-f-]{36}\//, '/{tenant}/') }));
   return [
     ...steps('Key Vault', sandbox.vault.faults.timeline()),
     ...steps('Entra ID', sandbox.authority.faults.timeline()),
@@ -123,7 +121,7 @@ export function ownTimeMs(trace: readonly ColdStep[], vendMs: number): number {
     if (to > start) held += to - start;
     reached = Math.max(reached, to);
   }
-  return r1(vendMs - held);
+  return round1(vendMs - held);
 }
 
 const floorOf = (trace: readonly ColdStep[]): number =>
@@ -142,12 +140,12 @@ async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs:
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
       const sentAt = performance.now();
       const reply = await vendOnce(host.url, pool.next());
-      samples.push(r1(reply.ms));
+      samples.push(round1(reply.ms));
       if (reply.status === 200 && reply.hasToken) ok2xx += 1;
       trace = traceSince(sandbox, sentAt);
       const ownMs = ownTimeMs(trace, reply.ms);
       own.push(ownMs);
-      held.push(r1(reply.ms - ownMs));
+      held.push(round1(reply.ms - ownMs));
       last = counts(sandbox);
     });
   }

@@ -5,6 +5,7 @@ import { startFlood } from '../../test/support/flood-process';
 import { openLoop, percentile, sleep } from '../../test/support/loopback-load';
 import type { Sample } from '../../test/support/loopback-load';
 import type { CallerPool } from './caller-pool';
+import { round1, round2 } from './stats';
 
 export interface RefusalFloodPlan {
   /** Granted callers' vends per second, in every phase. */
@@ -37,16 +38,15 @@ export interface RefusalFlood {
   readonly ok2xx: number;
 }
 
-const round = (n: number): number => Math.round(n * 10) / 10;
 
 function figures(phases: readonly Sample[][]): PhaseFigures {
   const all = phases.flat();
   const ms = (p: readonly Sample[], q: number): number => percentile(p.map((s) => s.ms), q);
   return {
     requests: all.length,
-    success: round((all.filter((s) => s.status === 200).length / Math.max(1, all.length)) * 100) / 100,
-    p50Ms: round(percentile(phases.map((p) => ms(p, 50)), 50)),
-    p99Ms: round(percentile(phases.map((p) => ms(p, 99)), 50)),
+    success: round1((all.filter((s) => s.status === 200).length / Math.max(1, all.length)) * 100) / 100,
+    p50Ms: round1(percentile(phases.map((p) => ms(p, 50)), 50)),
+    p99Ms: round1(percentile(phases.map((p) => ms(p, 99)), 50)),
   };
 }
 
@@ -85,8 +85,8 @@ export async function measureRefusalFlood(sandbox: Sandbox, pool: CallerPool, ho
     const quietP99s = quiet.map((p) => percentile(p.map((s) => s.ms), 99));
     return {
       plan, quiet: q, flooded: f,
-      p99Ratio: Math.round((f.p99Ms / Math.max(0.1, q.p99Ms)) * 100) / 100,
-      quietP99SpreadMs: round(percentile(quietP99s, 75) - percentile(quietP99s, 25)),
+      p99Ratio: round2(f.p99Ms / Math.max(0.1, q.p99Ms)),
+      quietP99SpreadMs: round1(percentile(quietP99s, 75) - percentile(quietP99s, 25)),
       floodAnswers, ok2xx,
     };
   } catch (err) {

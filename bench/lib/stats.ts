@@ -17,13 +17,17 @@ function median(sorted: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** To a tenth, as the bench prints milliseconds. */
+export const round1 = (n: number): number => Math.round(n * 10) / 10;
+/** To a hundredth, as the bench prints ratios and CPU per request. */
+export const round2 = (n: number): number => Math.round(n * 100) / 100;
+
 export function summarize(samples: readonly number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b);
-  const round = (n: number): number => Math.round(n * 10) / 10;
   return {
-    min: round(nearestRank(sorted, 0)),
-    median: round(median(sorted)),
-    p95: round(nearestRank(sorted, 95)),
-    max: round(nearestRank(sorted, 100)),
+    min: round1(nearestRank(sorted, 0)),
+    median: round1(median(sorted)),
+    p95: round1(nearestRank(sorted, 95)),
+    max: round1(nearestRank(sorted, 100)),
   };
 }
