@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BodyTooLargeError, RateLimitedError, UpstreamUnavailableError } from '../../src/core/errors';
+import { BodyTooLargeError, InvalidRequestError, RateLimitedError, UpstreamUnavailableError } from '../../src/core/errors';
 import { baseHeaders, jsonResponse, MAX_BODY_BYTES, PROBLEM_TYPE_BASE, readJsonBody, resolveRequestId, toProblemResponse } from '../../src/core/http';
+import { loadAnew } from '../support/load-anew';
 import { rejection } from '../support/rejection';
 
 const schema = z.strictObject({ a: z.int().max(3), b: z.string().optional() });
@@ -65,6 +66,12 @@ describe('responses', () => {
     expect(PROBLEM_TYPE_BASE).toBe('https://dbx-token-vending.invalid/errors/');
   });
 
+  it('a known error without a retry time carries no Retry-After', () => {
+    const res = toProblemResponse(new InvalidRequestError({ detail: 'd' }), 'r5');
+    expect(res.status).toBe(400);
+    expect(res.headers).toEqual(baseHeaders('r5', 'application/problem+json'));
+  });
+
   it('an unknown error is a generic 500 with no Retry-After and none of its own text', () => {
     const res = toProblemResponse(Object.assign(new Error('secret detail'), { retryAfterSeconds: 5, headers: { 'X-Leak': '1' } }), 'r4');
     expect(res).toEqual({
@@ -82,5 +89,32 @@ describe('resolveRequestId', () => {
     expect(resolveRequestId('A.b_c:d-9'.padEnd(128, 'x'))).toHaveLength(128);
     for (const bad of ['x'.repeat(129), '', 'a b', 'a/b', 'ä', 'x\n', null, undefined]) expect(resolveRequestId(bad)).toMatch(uuid);
     expect(resolveRequestId(null)).not.toBe(resolveRequestId(null));
+  });
+});
+
+// Values built when a module loads (the limit, the problem type's base, the request id's pattern):
+// each test loads its module anew (see loadAnew), with the error classes of the same load.
+describe('values the http modules build when they load', () => {
+  it('the body limit is 16 KiB: exactly 16384 bytes pass, one more is 413', async () => {
+    const [{ readJsonBody: fresh }, errors] = await loadAnew(() => Promise.all([import('../../src/core/http/read-json-body.js'), import('../../src/core/errors/index.js')]));
+    const pad = (n: number) => `{"a":1,"b":"${'x'.repeat(n - 14)}"}`;
+    expect(await fresh(body(pad(16 * 1024)), schema)).toMatchObject({ a: 1 });
+    const err = await rejection(fresh(body(pad(16 * 1024 + 1)), schema));
+    expect(err).toBeInstanceOf(errors.BodyTooLargeError);
+    expect(err).toMatchObject({ detail: 'The body must be at most 16384 bytes.' });
+  });
+
+  it('a problem\'s type is its code under the .invalid errors base', async () => {
+    const [{ toProblemResponse: fresh }, errors] = await loadAnew(() => Promise.all([import('../../src/core/http/problem.js'), import('../../src/core/errors/index.js')]));
+    expect(fresh(new errors.InvalidRequestError({ detail: 'd' }), 'r').body).toMatchObject({ type: 'https://dbx-token-vending.invalid/errors/invalid_request', code: 'invalid_request' });
+  });
+
+  it('a caller\'s request id is kept only when the whole of it is 1 to 128 safe characters', async () => {
+    const { resolveRequestId: fresh } = await loadAnew(() => import('../../src/core/http/request-id.js'));
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(fresh('a')).toBe('a');
+    const longest = 'A.b_c:d-9'.padEnd(128, 'x');
+    expect(fresh(longest)).toBe(longest);
+    for (const bad of ['x'.repeat(129), 'a b', ' a', 'a ', 'a/b']) expect(fresh(bad)).toMatch(uuid);
   });
 });

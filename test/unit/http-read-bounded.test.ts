@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BodyTooLargeError } from '../../src/core/errors';
 import { readBounded } from '../../src/core/http';
 import type { ChunkReader } from '../../src/core/http';
+import { loadAnew } from '../support/load-anew';
 
 // readBounded keeps at most `limit` bytes of a body, whatever its sender claims, and refuses the
 // rest at once; what follows a refusal is read and dropped in the background only up to a bound,
@@ -124,5 +125,21 @@ describe('readBounded', () => {
     expect(timers).toHaveLength(1);
     expect(timers[0]?.hasRef()).toBe(false);
     clearTimeout(timers[0]);
+  });
+
+  it('by default, up to 1 MiB of a refused body is dropped, and the stream is cut after 15 s', async () => {
+    // The default discard bound is built when the module loads: loaded anew (see loadAnew), with
+    // its own error classes.
+    const [{ readBounded: fresh }, errors] = await loadAnew(() => Promise.all([import('../../src/core/http/read-bounded.js'), import('../../src/core/errors/index.js')]));
+    vi.useFakeTimers();
+    const s = stream([bytes(11)], bytes(64 * 1024));
+    await expect(fresh(s.reader, 10)).rejects.toBeInstanceOf(errors.BodyTooLargeError);
+    await vi.advanceTimersByTimeAsync(0);
+    // 1 read kept, then 64 KiB chunks dropped until more than 1 MiB is: 17 of them.
+    expect(s.reads()).toBe(1 + 17);
+    await vi.advanceTimersByTimeAsync(15_000 - 1);
+    expect(s.cancel).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(s.cancel).toHaveBeenCalledOnce();
   });
 });
