@@ -2,11 +2,12 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it, vi } from 'vitest';
-import { InvalidTokenError, UpstreamUnavailableError } from '../../src/core/errors';
+import { InvalidTokenError, UpstreamUnavailableError, VendingError } from '../../src/core/errors';
 import { METRIC_NAMES, SPAN_NAMES } from '../../src/core/telemetry/open-telemetry';
 import { NO_TELEMETRY, flushTelemetry } from '../../src/core/telemetry/telemetry';
 import type { RequestFacts, Telemetry } from '../../src/core/telemetry/telemetry';
 import { inMemoryTelemetry } from '../support/in-memory-telemetry';
+import { loadAnew } from '../support/load-anew';
 
 // The OpenTelemetry adapter on its own, with the SDK's in-memory exporters: which span and metric
 // each call makes, and what a failure marks. (test/telemetry.test.ts shows the same through real vends.)
@@ -56,6 +57,16 @@ describe('OpenTelemetry adapter: the request span', () => {
     expect(spans()[0]?.attributes).toEqual({ 'vend.route': 'grants.list', 'http.response.status_code': 401, 'vend.outcome': 'denied', 'vend.code': 'invalid_token', 'vend.request_id': 'req-1' });
   });
 
+  it('sets no attribute at all for an absent or empty fact (not even an empty or undefined one)', async () => {
+    const { telemetry, spans } = world();
+    const absent = facts({ workspace: undefined, mode: undefined, callerTenantId: undefined, callerObjectId: undefined, callerAppId: undefined });
+    const empty = facts({ workspace: '', mode: '', callerTenantId: '', callerObjectId: '', callerAppId: '' });
+    for (const f of [absent, empty]) await telemetry.request('token', undefined, (finish) => Promise.resolve(finish(f)));
+    for (const span of spans()) {
+      expect(Object.keys(span.attributes).sort()).toEqual(['http.response.status_code', 'vend.code', 'vend.outcome', 'vend.request_id', 'vend.route']);
+    }
+  });
+
   it('marks a 5xx answer as an error, not a 499 or a 4xx', async () => {
     const statusOf = async (status: number): Promise<number | undefined> => {
       const { telemetry, spans } = world();
@@ -82,6 +93,8 @@ describe('OpenTelemetry adapter: the request span', () => {
     const { telemetry, spans } = world();
     await expect(telemetry.request('token', undefined, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(spans().map((s) => s.name)).toEqual(['vend token']);
+    // The route is on the span from its start, so a request that never finished still has it.
+    expect(spans()[0]?.attributes).toEqual({ 'vend.route': 'token' });
   });
 
   it('withholds a request id shaped like a PAT or a JWT, and keeps any other', async () => {
@@ -152,6 +165,17 @@ describe('OpenTelemetry adapter: stages and upstream calls', () => {
     expect(spans()[0]?.events).toEqual([]);
   });
 
+  it('a known error with a 5xx status, 500 included, marks the span as an error', () => {
+    class BrokenError extends VendingError {
+      readonly code = 'internal_error' as const;
+      readonly status = 500;
+      readonly title = 'Internal error';
+    }
+    const { telemetry, spans } = world();
+    expect(() => telemetry.stage('grant', () => { throw new BrokenError({ detail: 'd' }); })).toThrow(BrokenError);
+    expect({ type: spans()[0]?.attributes['error.type'], status: spans()[0]?.status.code }).toEqual({ type: 'internal_error', status: SpanStatusCode.ERROR });
+  });
+
   it('a caller\'s mistake is typed but not an error: the service worked', async () => {
     const { telemetry, spans } = world();
     await expect(telemetry.stage('caller', () => Promise.reject(new InvalidTokenError('expired')))).rejects.toBeInstanceOf(InvalidTokenError);
@@ -215,6 +239,25 @@ describe('OpenTelemetry adapter: metrics', () => {
     expect({ kind: refusal?.attributes, sum: refusal?.value.sum }).toEqual({ kind: { 'vend.audit.kind': 'refusal' }, sum: 3 });
   });
 
+  it('describes every instrument and gives its unit', async () => {
+    const { telemetry, metric } = world();
+    await telemetry.request('token', undefined, (finish) => Promise.resolve(finish(facts())));
+    telemetry.cache('secret', true);
+    await expect(telemetry.dependency('entra', 'token', () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    telemetry.auditBatch('refusal', 2);
+    const descriptors = await Promise.all(Object.values(METRIC_NAMES).map(async (name) => {
+      const d = (await metric(name))?.descriptor;
+      return [name, d?.description, d?.unit];
+    }));
+    expect(descriptors).toEqual([
+      ['vend.requests', 'Requests by route, outcome, code, workspace and mode', '{request}'],
+      ['vend.request.duration', 'Time to answer', 'ms'],
+      ['vend.cache.lookups', 'Cache lookups by cache and result (hit or miss)', '{lookup}'],
+      ['vend.upstream.errors', 'Failed upstream calls by dependency', '{error}'],
+      ['vend.audit.batch.size', 'Rows per audit batch transaction', '{row}'],
+    ]);
+  });
+
   it('flushes through the parts it was given, and without them resolves', async () => {
     const flush = vi.fn(() => Promise.resolve());
     await world(flush).telemetry.flush();
@@ -234,6 +277,19 @@ describe('telemetry off, and the flush at shutdown', () => {
     expect(NO_TELEMETRY.cache('secret', true)).toBeUndefined();
     expect(NO_TELEMETRY.auditBatch('issuance', 1)).toBeUndefined();
     await expect(NO_TELEMETRY.flush()).resolves.toBeUndefined();
+  });
+
+  it('NO_TELEMETRY as its module builds it when it loads (loaded anew, see loadAnew)', async () => {
+    const { NO_TELEMETRY: off } = await loadAnew(() => import('../../src/core/telemetry/telemetry.js'));
+    expect(off.enabled).toBe(false);
+    const finish = vi.fn();
+    expect(await off.request('token', undefined, (f) => (f(facts()), finish(), Promise.resolve('a')))).toBe('a');
+    expect(finish).toHaveBeenCalledTimes(1);
+    expect(off.stage('grant', () => 7)).toBe(7);
+    expect(await off.dependency('entra', 'token', () => Promise.resolve('t'))).toBe('t');
+    expect(off.cache('secret', true)).toBeUndefined();
+    expect(off.auditBatch('issuance', 1)).toBeUndefined();
+    await expect(off.flush()).resolves.toBeUndefined();
   });
 
   const withFlush = (flush: () => Promise<void>, enabled = true): Telemetry => ({ ...NO_TELEMETRY, enabled, flush });

@@ -1,3 +1,4 @@
+import Module from 'node:module';
 import { ManagedIdentityCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { describe, expect, it, vi } from 'vitest';
@@ -66,6 +67,40 @@ describe('startTelemetry', () => {
     expect(telemetry).not.toBe(NO_TELEMETRY);
     expect(telemetry.stage('grant', () => 'value')).toBe('value');
     expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('hands the sampling ratio to Azure Monitor as configured, all traces by default', () => {
+    const started: AzureMonitor.AzureMonitorOptions[] = [];
+    const fake: typeof AzureMonitor = { startAzureMonitor: (o) => (started.push(o), NO_TELEMETRY) };
+    const connectionString = `InstrumentationKey=${KEY}`;
+    for (const samplingRatio of [0.25, 0, undefined]) {
+      startTelemetry({ connectionString, authenticationString: undefined, ...(samplingRatio === undefined ? {} : { samplingRatio }) }, { appCredential, version: '7', loadAzureMonitor: () => fake });
+    }
+    expect(started.map((o) => o.samplingRatio)).toEqual([0.25, 0, 1]);
+    expect(started[0]).toEqual({ connectionString, credential: undefined, version: '7', samplingRatio: 0.25 });
+  });
+
+  it('by default requires the Azure Monitor module next to it, and only when telemetry is on', () => {
+    const on = { ...NO_TELEMETRY, enabled: true };
+    const startAzureMonitor = vi.fn(() => on);
+    const requested: string[] = [];
+    const load = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+    const real = load._load;
+    const spy = vi.spyOn(load, '_load').mockImplementation((request: string, ...rest: unknown[]) => {
+      requested.push(request);
+      return request === './azure-monitor' ? { startAzureMonitor } : real.call(load, request, ...rest);
+    });
+    try {
+      expect(startTelemetry({ connectionString: undefined, authenticationString: undefined }, { appCredential, version: '1' })).toBe(NO_TELEMETRY);
+      expect(requested).toEqual([]);
+      const warn = vi.fn();
+      expect(startTelemetry({ connectionString: `InstrumentationKey=${KEY}`, authenticationString: undefined }, { appCredential, version: '1', warn })).toBe(on);
+      expect(requested).toEqual(['./azure-monitor']);
+      expect(startAzureMonitor).toHaveBeenCalledOnce();
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('a connection string the exporter refuses: off, with a warning that names the failure but never quotes the string', () => {
