@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeContinuation } from '../../src/core/audit';
 import { encodePageToken, parseAuditParams, parseRange } from '../../src/core/audit-api';
 import { InvalidRequestError } from '../../src/core/errors';
+import { loadAnew } from '../support/load-anew';
 
 // The exact shapes GET /api/audit accepts for each query parameter, at their bounds: a value the
 // rules refuse is a 400 naming the parameter, never read as something else (a time zone left
@@ -127,6 +128,11 @@ describe('audit query: page size and continuation', () => {
     for (const c of refused) expect(detailOf(() => parse(`continuation=${c}`, 7)), c).toBe('continuation is not one this API returned');
   });
 
+  it('a continuation whose position is not a string is refused, even one whose bytes spell a real position', () => {
+    const forged = Buffer.from(JSON.stringify({ f: NOW - 1, t: NOW, a: [...Buffer.from(JSON.stringify(['20261129T100000.000Z_r1', '20261129-03']))] })).toString('base64url');
+    expect(detailOf(() => parse(`continuation=${forged}`, 7))).toBe('continuation is not one this API returned');
+  });
+
   it('a continuation may be up to 2048 characters long, no longer', () => {
     const long = (n: number) => {
       for (let pad = 0; pad < 2000; pad += 1) {
@@ -141,5 +147,16 @@ describe('audit query: page size and continuation', () => {
     expect(parse(`continuation=${at}`).resumeAfter).toMatch(/^\S+$/);
     expect(over.length).toBeGreaterThan(2048);
     expect(detailOf(() => parse(`continuation=${over}`))).toBe('continuation is not one this API returned');
+  });
+});
+
+// The shape checks are functions built when the module loads: loaded anew here (see loadAnew), so
+// that each is built with the mutation test's switch on.
+describe('audit query: the shape checks as the module builds them', () => {
+  it('each accepted shape passes: a GUID caller, a token id, an ISO or relative time; a PAT-shaped token_id is refused', async () => {
+    const { parseAuditParams: fresh } = await loadAnew(() => import('../../src/core/audit-api/audit-params.js'));
+    const parsed = fresh(new URLSearchParams('caller=AAAAAAAA-0000-4000-8000-00000000000A&token_id=tok-1&since=2026-11-29T08:00Z&until=30m'), NOW, 31);
+    expect(parsed).toMatchObject({ from: Date.UTC(2026, 10, 29, 8), to: NOW - 30 * 60_000, filter: { caller: 'aaaaaaaa-0000-4000-8000-00000000000a', token_id: 'tok-1' } });
+    expect(() => fresh(new URLSearchParams(`token_id=dapi${'0a'.repeat(8)}`), NOW, 31)).toThrow('token_id looks like a token itself');
   });
 });

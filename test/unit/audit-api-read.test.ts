@@ -11,6 +11,7 @@ import { compileAuditors, compileGrants, RateLimiter } from '../../src/core/poli
 import type { CallerIdentity } from '../../src/core/policy';
 import { FixedAuditKey } from '../../src/core/secrets';
 import { HealthTracker } from '../../src/core/vend';
+import { loadAnew } from '../support/load-anew';
 import type { VendDeps } from '../../src/core/vend';
 
 // GET /api/audit and POST /api/audit/lookup in process: the real core over an in-memory table
@@ -68,7 +69,9 @@ function record(atMs: number, id: string, over: Partial<AuditRecord> = {}): Audi
   return { request_id: id, time: new Date(atMs).toISOString(), outcome: 'issued', status: 200, code: 'ok', caller_tid: HOME, caller_oid: USER_OID, caller_appid: 'app-x', workspace: 'prod', token_id: `tok-${id}`, latency_ms: 1, ...over };
 }
 
-function world(auditors: unknown = { callers: { appIds: [AUDITOR_APP] }, maxSpanDays: 7 }, over: Partial<VendDeps> = {}) {
+type AuditApi = { readAudit: typeof readAudit; lookupAudit: typeof lookupAudit };
+
+function world(auditors: unknown = { callers: { appIds: [AUDITOR_APP] }, maxSpanDays: 7 }, over: Partial<VendDeps> = {}, api: AuditApi = { readAudit, lookupAudit }) {
   const config = makeConfig(auditors);
   const table = memoryTable();
   const written: AuditRecord[] = [];
@@ -93,12 +96,12 @@ function world(auditors: unknown = { callers: { appIds: [AUDITOR_APP] }, maxSpan
   };
   const ctx = (as: string) => ({ requestId: `read-${as}-${written.length}`, authorization: `Bearer ${as}`, sourceIp: '10.1.1.1', userAgent: 'ua' });
   const read = async (query: string, as = 'auditor', decision: { startedAt: number; auditQuery?: string } = { startedAt: NOW }) => {
-    const res: CoreResponse = await readAudit(deps, ctx(as), new URLSearchParams(query), decision);
+    const res: CoreResponse = await api.readAudit(deps, ctx(as), new URLSearchParams(query), decision);
     return { status: res.status, body: res.body as { since: string; until: string; items: Record<string, unknown>[]; continuation?: string }, decision };
   };
   const lookup = async (body: unknown, as = 'auditor', decision: { startedAt: number; auditQuery?: string } = { startedAt: NOW }) => {
     const incoming: IncomingBody = { contentType: 'application/json', readBody: () => Promise.resolve(JSON.stringify(body)) };
-    const res = await lookupAudit(deps, ctx(as), incoming, decision);
+    const res = await api.lookupAudit(deps, ctx(as), incoming, decision);
     return { status: res.status, body: res.body as { fingerprint: string; since: string; until: string; items: Record<string, unknown>[] }, decision };
   };
   return { table, written, read, lookup, setAuditDown: (v: boolean) => (auditDown = v) };
@@ -307,5 +310,34 @@ describe('audit reads: bounds and words', () => {
     const decision: { startedAt: number; auditQuery?: string } = { startedAt: NOW };
     await expect(w.lookup({ token: 'tok-secret' }, 'other', decision)).rejects.toThrow(NotGrantedError);
     expect(decision.auditQuery).toBe('{"lookup":true}');
+  });
+});
+
+// What the modules build when they load (the storage fields left out, the lookup body's schema):
+// the audit API loaded anew (see loadAnew); its errors are then its own classes, so they are
+// matched by code.
+describe('audit reads: what the modules build when they load', () => {
+  const fresh = (): Promise<AuditApi> => loadAnew(() => import('../../src/core/audit-api/index.js'));
+
+  it('an item is the record alone: every storage field is left out', async () => {
+    const w = world(undefined, {}, await fresh());
+    const r = record(NOW - H, 'x');
+    w.table.rows.push({ ...r, partitionKey: partitionKey(dayOf(r.time), kindOf(r.outcome), 0), rowKey: rowKey(r.time, r.request_id), etag: 'W/x', timestamp: 't', 'odata.etag': 'W/y' });
+    const { items } = (await w.read('since=2h')).body;
+    expect(items).toHaveLength(1);
+    expect(Object.keys(items[0] ?? {}).sort()).toEqual(Object.keys(r).sort());
+  });
+
+  it('a lookup body is a token of 1 to 12,000 characters, with since and until of up to 40', async () => {
+    const w = world(undefined, {}, await fresh());
+    const token = 'tok-abc';
+    w.table.add(record(NOW - 3 * DAY, 'old', { token_fingerprint: fingerprintToken(token, KEY) }));
+    const since = new Date(NOW - 4 * DAY).toISOString();
+    expect(since).toHaveLength(24);
+    expect(ids((await w.lookup({ token, since, until: '2d' })).body.items)).toEqual(['old']);
+    expect((await w.lookup({ token: 'x'.repeat(12_000) })).status).toBe(200);
+    for (const body of [{ token: '' }, { token: 'x'.repeat(12_001) }, { token, since: '1'.repeat(41) }, { token, until: '1'.repeat(41) }, { token, extra: 1 }]) {
+      await expect(w.lookup(body)).rejects.toMatchObject({ code: 'invalid_request' });
+    }
   });
 });
