@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit';
 import { RefusalRecorder, withoutUndefined } from '../../src/core/audit/refusal-recorder';
 import type { RefusalQueue } from '../../src/core/audit/refusal-recorder';
+import { loadAnew } from '../support/load-anew';
 
 // The bounds on refusal rows (README "Audit record"): per caller or client address and minute,
 // a summary row once the minute is over, memory bounded, never a wait for the answer.
@@ -190,6 +191,10 @@ describe('RefusalRecorder memory bound', () => {
     rec.record(refusal('c', { source_ip: '192.0.2.3' }));
     rec.record(refusal('d', { source_ip: '192.0.2.4' }));
     expect(q.rows.map((r) => r.request_id)).toEqual(['a', 'b', 'c', 'd']);
+    // The new key's window is its own, not the shared one: its summary names it.
+    rec.record(refusal('c2', { source_ip: '192.0.2.3' }));
+    rec.sweep(true);
+    expect(summaries(q.rows)).toEqual([expect.objectContaining({ suppressed_count: 1, source_ip: '192.0.2.3' })]);
   });
 
   it('below the bound, a new key leaves the other keys\' finished windows to the sweep', () => {
@@ -269,5 +274,42 @@ describe('withoutUndefined', () => {
       ['rowKey', 'r1'],
       ['a', 1],
     ]);
+  });
+});
+
+/** 32-bit FNV-1a, 8 hex digits: the summary RowKey's tag of a key. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'latin1')) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+describe('RefusalRecorder summary RowKeys', () => {
+  it('end in the FNV-1a tag of the key: caller:<tid>/<oid> (an absent tid empty), ip:<address>, or anonymous', () => {
+    // The published FNV-1a test vectors: the tag below is the standard hash.
+    expect([fnv1a(''), fnv1a('a'), fnv1a('foobar')]).toEqual(['811c9dc5', 'e40c292c', 'bf9cf968']);
+    // An address whose tag starts with a zero: the tag keeps its 8 digits.
+    const ip = Array.from({ length: 4096 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).find((a) => fnv1a(`ip:${a}`).startsWith('0'));
+    expect(ip).toBeDefined();
+    const q = queue();
+    const rec = new RefusalRecorder(q, { now: () => T0, perKeyPerMinute: 0 });
+    rec.record(refusal('a', { caller_tid: 't', caller_oid: 'o' }));
+    rec.record(refusal('b', { caller_oid: 'o' }));
+    rec.record(refusal('c', { source_ip: ip }));
+    rec.record(refusal('d'));
+    rec.sweep(true);
+    const tags = summaries(q.rows).map((r) => /-([0-9a-f]+)$/.exec(String(r.rowKey))?.[1]);
+    expect(tags).toEqual([fnv1a('caller:t/o'), fnv1a('caller:/o'), fnv1a(`ip:${ip}`), fnv1a('anonymous')]);
+  });
+
+  it('the shared window past maxKeys is tagged as the overflow key (the module loaded anew, see loadAnew)', async () => {
+    const { RefusalRecorder: Fresh } = await loadAnew(() => import('../../src/core/audit/refusal-recorder.js'));
+    const q = queue();
+    const rec = new Fresh(q, { now: () => T0, perKeyPerMinute: 0, maxKeys: 1 });
+    rec.record(refusal('a', { source_ip: '192.0.2.1' }));
+    rec.record(refusal('b', { source_ip: '192.0.2.2' }));
+    rec.sweep(true);
+    const tags = summaries(q.rows).map((r) => /-([0-9a-f]+)$/.exec(String(r.rowKey))?.[1]);
+    expect(tags).toEqual([fnv1a('ip:192.0.2.1'), fnv1a('overflow')]);
   });
 });

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { describe, expect, it, vi } from 'vitest';
 import { fingerprintToken } from '../../src/core/audit';
 
 const expected = (token: string, key: Buffer): string => createHmac('sha256', key).update(token, 'utf8').digest('hex').slice(0, 16);
@@ -17,5 +18,26 @@ describe('fingerprintToken, remembered for the last token', () => {
     reused.fill(7); // the same Buffer object, new bytes: not the remembered key
     expect(fingerprintToken('token-b', reused)).toBe(expected('token-b', reused));
     expect(fingerprintToken('token-b', reused)).not.toBe(expected('token-b', k2));
+  });
+
+  it('computes the HMAC once for the same token under the same key Buffer, and anew for another Buffer with the same bytes', () => {
+    // HMACs counted through node:crypto's own export, which the module's import reads.
+    const key = randomBytes(32);
+    const copy = Buffer.from(key);
+    const want = expected('token-memo', key);
+    const crypto = createRequire(import.meta.url)('node:crypto') as { createHmac: typeof createHmac };
+    const hmacs = vi.spyOn(crypto, 'createHmac');
+    syncBuiltinESMExports();
+    try {
+      const counts: number[] = [];
+      for (const k of [key, key, copy, copy]) {
+        expect(fingerprintToken('token-memo', k)).toBe(want);
+        counts.push(hmacs.mock.calls.length);
+      }
+      expect(counts).toEqual([1, 1, 2, 2]);
+    } finally {
+      hmacs.mockRestore();
+      syncBuiltinESMExports();
+    }
   });
 });
