@@ -174,7 +174,7 @@ describe('continuations', () => {
     const position = { rk: rowKey(iso(T0), 'req'), pk: '20261129-r3' };
     expect(decodeContinuation(encodeContinuation(position))).toEqual(position);
     const enc = (v: unknown): string => Buffer.from(JSON.stringify(v), 'utf8').toString('base64url');
-    for (const bad of [enc({ rk: position.rk, pk: 'x' }), enc([position.rk]), enc([position.rk, 'x', 'y']), enc([1, 'x']), enc([position.rk, 2]), enc(['not-a-time', 'x'])]) {
+    for (const bad of [enc({ rk: position.rk, pk: 'x' }), enc([position.rk]), enc([position.rk, 'x', 'y']), enc([1, 'x']), enc([position.rk, 2]), enc(['not-a-time', 'x']), enc([[position.rk], 'x'])]) {
       expect(() => decodeContinuation(bad)).toThrow('not an audit continuation');
     }
     expect(() => decodeContinuation('%%%')).toThrow();
