@@ -67,6 +67,12 @@ describe('VaultAuditKey: what the problem names', () => {
     }
     expect(changes).toEqual([expect.stringContaining('not found'), expect.stringContaining('holds no valid key'), undefined]);
   });
+
+  it('without an onChange listener, a value that is no key is still named as such (nothing else fails on the way)', async () => {
+    const key = new VaultAuditKey({ secrets: vault(() => 'bad').source, secretName: 'hmac', parse });
+    await expect(key.current()).rejects.toBeInstanceOf(AuditUnavailableError);
+    expect(key.problem()).toBe('audit key: Key Vault secret "hmac" (AUDIT_HMAC_SECRET_NAME) holds no valid key (base64 of at least 32 bytes)');
+  });
 });
 
 describe('VaultAuditKey: reads and Retry-After', () => {

@@ -43,4 +43,11 @@ describe('sanitizeVaultError: deadlines and Retry-After', () => {
   it('a response without headers is told 5 s', () => {
     expect(sanitizeVaultError(Object.assign(new Error('x'), { statusCode: 503, response: {} })).retryAfterSeconds).toBe(5);
   });
+
+  it('headers that cannot be asked for a value (no get) are told 5 s, not a crash', () => {
+    const err = sanitizeVaultError(Object.assign(new Error('x'), { statusCode: 503, response: { headers: { 'retry-after': '30' } } }));
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect(err.detail).toBe('Key Vault request failed (HTTP 503); no token was issued.');
+    expect(err.retryAfterSeconds).toBe(5);
+  });
 });
