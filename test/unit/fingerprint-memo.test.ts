@@ -25,7 +25,7 @@ describe('fingerprintToken, remembered for the last token', () => {
     const key = randomBytes(32);
     const copy = Buffer.from(key);
     const want = expected('token-memo', key);
-    const crypto = createRequire(import.meta.url)('node:crypto') as { createHmac: typeof createHmac };
+    const crypto = createRequire(__filename)('node:crypto') as { createHmac: typeof createHmac };
     const hmacs = vi.spyOn(crypto, 'createHmac');
     syncBuiltinESMExports();
     try {
