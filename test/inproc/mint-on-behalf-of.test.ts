@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { decodeJwt } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UpstreamRejectedError, UpstreamUnavailableError } from '../../src/core/errors';
 import type { VendingError } from '../../src/core/errors';
 import { createOnBehalfOfMinter } from '../../src/core/azure';
@@ -179,5 +179,20 @@ describe('createOnBehalfOfMinter (the sandbox Entra ID)', () => {
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.detail).toBe('Entra ID did not answer the on-behalf-of request within 0.2 s; no token was issued.');
     expect(err.retryAfterSeconds).toBe(1);
+  });
+
+  it('clears its deadline timer once the exchange is settled: nothing of a finished exchange is left waiting', async () => {
+    const user = await userToken();
+    const setSpy = vi.spyOn(globalThis, 'setTimeout');
+    const clearSpy = vi.spyOn(globalThis, 'clearTimeout');
+    try {
+      await minter(12_345).getUserToken(caller(randomUUID()), user, SCOPE, 300);
+      const timers = setSpy.mock.calls.flatMap((call, i) => (call[1] === 12_345 ? [setSpy.mock.results[i]?.value as unknown] : []));
+      expect(timers).toHaveLength(1);
+      expect(clearSpy.mock.calls.map((call) => call[0] as unknown)).toContain(timers[0]);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    }
   });
 });

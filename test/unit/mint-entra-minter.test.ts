@@ -41,12 +41,18 @@ function world(opts: { refreshAheadMs?: number; deadlineMs?: number } = {}) {
     telemetry: [] as string[],
     requests: 0,
     answer: (() => Promise.resolve({ token: 'opaque', expiresOnTimestamp: state.now + 3_600_000 })) as Answer,
+    /** Holds a secret read until the promise it returns settles (a rejection fails the read). */
+    hold: undefined as ((latest: boolean) => Promise<void> | undefined) | undefined,
   };
   const secrets: SecretSource = {
     get: (name, options): Promise<SecretValue> => {
       state.reads.push(`${name}${options?.latest ? ' latest' : ''}`);
-      const v = options?.latest && state.latest ? state.latest : state.vault;
-      return v instanceof Error ? Promise.reject(v) : Promise.resolve({ ...v, contentType: undefined });
+      const read = (): Promise<SecretValue> => {
+        const v = options?.latest && state.latest ? state.latest : state.vault;
+        return v instanceof Error ? Promise.reject(v) : Promise.resolve({ ...v, contentType: undefined });
+      };
+      const held = state.hold?.(options?.latest === true);
+      return held ? held.then(read) : read();
     },
   };
   const createCredential = (_sp: ServicePrincipal, material: SecretValue | undefined, observer?: TokenEndpointObserver): TokenCredential => {
@@ -90,6 +96,9 @@ describe('EntraTokenMinter (scripted credential)', () => {
     // Tokens are kept per scope.
     expect((await minter.getToken(secretSp, 'other/.default', 600)).token).toBe('t3');
     expect((await minter.getToken(secretSp, SCOPE, 600)).token).toBe('t2');
+    // One credential for the SP serves every mint: no new one, no second read of the secret.
+    expect(state.built).toEqual(['v1']);
+    expect(state.reads).toEqual(['etl-sp-secret']);
   });
 
   it('reports cache hits and misses, one entra token span per request and the secret stage', async () => {
@@ -183,6 +192,8 @@ describe('EntraTokenMinter (scripted credential)', () => {
     const err = await refused(minter.getToken(secretSp, SCOPE, 300));
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err.detail).toBe('Entra ID did not answer in time for service principal "etl-sp"; no token was issued.');
+    // What the operators' log says of the cause: its name only.
+    expect(describeError(err).cause).toEqual({ name: 'EntraDeadlineError' });
     await aborted;
     expect(state.reads).toEqual(['etl-sp-secret']); // only invalid_client leads to a read of the latest secret
     // No Retry-After from Entra ID: the next request goes out at once (and builds a new credential).
@@ -224,5 +235,83 @@ describe('EntraTokenMinter (scripted credential)', () => {
     // The v2 credential is kept: a third scope needs no new one.
     await expect(minter.getToken(secretSp, 'c/.default', 300)).resolves.toHaveProperty('token', 'v2-token');
     expect(state.built).toEqual(['v1', 'v2']);
+  });
+
+  it('two requests on one credential both throttled: the second finds it already dropped and is told the Retry-After all the same', async () => {
+    const { state, minter } = world();
+    const release: Array<() => void> = [];
+    state.answer = (_m, _o, observer) => new Promise<never>((_, reject) => release.push(() => void throttle(observer, 429, '3').catch(reject)));
+    const a = minter.getToken(secretSp, 'a/.default', 300);
+    const b = minter.getToken(secretSp, 'b/.default', 300);
+    await vi.waitFor(() => expect(release).toHaveLength(2));
+    release[0]();
+    expect((await refused(a)).retryAfterSeconds).toBe(3);
+    release[1]();
+    const err = await refused(b);
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect(err.detail).toBe('Entra ID answered HTTP 429 for service principal "etl-sp"; no token was issued.');
+    expect(err.retryAfterSeconds).toBe(3);
+    // The dropped credential is replaced by a new one once the wait is over.
+    state.now += 3_000;
+    state.answer = () => Promise.resolve({ token: 'fresh', expiresOnTimestamp: state.now + 3_600_000 });
+    await expect(minter.getToken(secretSp, 'b/.default', 300)).resolves.toHaveProperty('token', 'fresh');
+    expect(state.built).toEqual(['v1', 'v1']);
+  });
+
+  it('a throttled credential whose rotation check found the same version is not dropped once a newer credential took its place', async () => {
+    const { state, minter } = world();
+    let releaseA: () => void = () => undefined;
+    let openLatest: () => void = () => undefined;
+    // 1: scope r, answered; 2: scope a, held, then throttled; 3: scope b, invalid_client; later ones answered.
+    state.answer = (_m, _o, observer) => {
+      const n = state.requests;
+      if (n === 2) return new Promise<never>((_, reject) => (releaseA = () => void throttle(observer, 429).catch(reject)));
+      if (n === 3) return Promise.reject(invalidClient());
+      return Promise.resolve({ token: `t${n}`, expiresOnTimestamp: state.now + 3_600_000 });
+    };
+    await minter.getToken(secretSp, 'r/.default', 300);
+    const a = minter.getToken(secretSp, 'a/.default', 300);
+    await vi.waitFor(() => expect(state.requests).toBe(2));
+    // b's invalid_client starts a read of the latest version, held here: the map now holds that check.
+    state.hold = (latest) => (latest ? new Promise<void>((resolve) => (openLatest = resolve)) : undefined);
+    const b = minter.getToken(secretSp, 'b/.default', 300);
+    await vi.waitFor(() => expect(state.reads).toContain('etl-sp-secret latest'));
+    state.hold = undefined;
+    releaseA(); // a is throttled while the rotation check is still open
+    expect(await refused(a)).toBeInstanceOf(UpstreamUnavailableError);
+    // r enters its refresh window: the refresh starts from a new credential, which replaces the check.
+    state.now += 45 * 60_000;
+    expect((await minter.getToken(secretSp, 'r/.default', 300)).token).toBe('t1');
+    openLatest(); // the check finds v1 again: it hands back the v1 credential a was throttled on
+    await rejection(b);
+    await vi.waitFor(async () => expect((await minter.getToken(secretSp, 'r/.default', 300)).token).not.toBe('t1'));
+    expect(state.built).toEqual(['v1', 'v1']);
+    // The new credential stays in use: another scope needs none of its own.
+    await minter.getToken(secretSp, 'c/.default', 300);
+    expect(state.built).toEqual(['v1', 'v1']);
+  });
+
+  it('a credential whose secret read failed is not dropped in place of a newer one built meanwhile', async () => {
+    const { state, minter } = world();
+    let failRead: (err: Error) => void = () => undefined;
+    let n = 0;
+    state.answer = () => Promise.resolve({ token: `t${++n}`, expiresOnTimestamp: state.now + 3_600_000 });
+    await minter.getToken(secretSp, 'r1/.default', 300);
+    await minter.getToken(secretSp, 'r2/.default', 300);
+    expect(state.built).toEqual(['v1']);
+    state.now += 45 * 60_000; // both tokens are now in their refresh window
+    // r1's refresh builds a new credential whose secret read is held, then fails.
+    state.hold = () => new Promise<void>((_, reject) => (failRead = reject));
+    expect((await minter.getToken(secretSp, 'r1/.default', 300)).token).toBe('t1');
+    state.hold = undefined;
+    // r2's refresh builds another one meanwhile, which takes the first one's place.
+    expect((await minter.getToken(secretSp, 'r2/.default', 300)).token).toBe('t2');
+    await vi.waitFor(() => expect(state.reads).toHaveLength(3));
+    failRead(new Error('vault down'));
+    await vi.waitFor(() => expect(state.built).toEqual(['v1', 'v1']));
+    await vi.waitFor(async () => expect((await minter.getToken(secretSp, 'r2/.default', 300)).token).toBe('t3'));
+    // The credential built for r2 stays in use: another scope needs none of its own.
+    await minter.getToken(secretSp, 'c/.default', 300);
+    expect(state.built).toEqual(['v1', 'v1']);
   });
 });

@@ -60,6 +60,16 @@ describe('sanitizeOnBehalfOfError', () => {
     expect(err.detail).not.toContain(SECRET);
   });
 
+  it('leaves out the AADSTS part when there is none, and never echoes the description', () => {
+    const err = sanitizeOnBehalfOfError({ errorResponse: { error: 'invalid_grant', errorDescription: SECRET } });
+    expect(err).toBeInstanceOf(UpstreamRejectedError);
+    expect(err.detail).toBe(
+      'Entra ID refused the on-behalf-of exchange (invalid_grant): the operators should check that the vending API\'s ' +
+      "app registration has a federated credential trusting the app's managed identity and the delegated permission " +
+      'AzureDatabricks user_impersonation with admin consent.',
+    );
+  });
+
   it('anything else is 503 with Entra ID\'s own Retry-After rounded up, at least 1 s', () => {
     expect(sanitizeOnBehalfOfError(new Error('invalid_resource: x'))).toBeInstanceOf(UpstreamUnavailableError);
     expect(sanitizeOnBehalfOfError(new Error('boom')).retryAfterSeconds).toBe(1);

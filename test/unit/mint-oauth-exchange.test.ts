@@ -8,7 +8,7 @@ import { createDatabricksTokenExchanger, sanitizeExchangeFailure } from '../../s
 
 /** A loopback workspace token endpoint: records each exchange, answers as scripted (or never). */
 interface Seen { method: string; url: string; contentType: string | undefined; accept: string | undefined; form: URLSearchParams }
-interface Answer { status: number; body: unknown; headers?: Record<string, string>; hang?: boolean }
+interface Answer { status: number; body: unknown; headers?: Record<string, string>; hang?: boolean; headersAfterMs?: number; bodyAfterMs?: number }
 let server: Server;
 let host: string;
 const seen: Seen[] = [];
@@ -23,7 +23,12 @@ beforeAll(async () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], accept: req.headers.accept, form: new URLSearchParams(body) });
       const a = answer();
       if (a.hang) return void hanging.push(res);
-      res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).end(JSON.stringify(a.body));
+      if (a.headersAfterMs === undefined) return void res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).end(JSON.stringify(a.body));
+      // Headers first, the body later: fetch resolves at the headers, the body is read after.
+      setTimeout(() => {
+        res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).flushHeaders();
+        setTimeout(() => void (res.destroyed || res.end(JSON.stringify(a.body))), a.bodyAfterMs ?? 0);
+      }, a.headersAfterMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -60,6 +65,21 @@ describe('createDatabricksTokenExchanger', () => {
       client_id: SP_CLIENT,
       scope: 'sql all-apis',
     });
+  });
+
+  it('reports the scopes the workspace granted when it grants fewer than were asked for', async () => {
+    answer = () => ({ status: 200, body: { access_token: 'x', expires_in: 60, scope: 'sql' } });
+    const got = await createDatabricksTokenExchanger().exchange(ws(), 's', ['sql', 'all-apis']);
+    expect(got.scopes).toEqual(['sql']);
+    expect(Object.fromEntries(seen[0].form).scope).toBe('sql all-apis');
+  });
+
+  it('each step has its own deadline: a body that arrives within its read\'s deadline is not cut by the request\'s', async () => {
+    // Deadline 500 ms: the headers come at 250 ms (within the request's deadline), the body 350 ms
+    // later (within the body read's own deadline, but after the request's would have ended).
+    answer = () => ({ status: 200, body: { access_token: 'slow-body-token', expires_in: 60 }, headersAfterMs: 250, bodyAfterMs: 350 });
+    const got = await createDatabricksTokenExchanger({ deadlineMs: 500 }).exchange(ws(), 's', ['sql']);
+    expect(got.token).toBe('slow-body-token');
   });
 
   it('reports the requested scopes when the workspace names none', async () => {

@@ -76,4 +76,21 @@ describe('KeyedTokenCache', () => {
     await cache.get('live', 0, () => Promise.resolve(token('live4', 60_000)));
     expect(cache.size).toBe(2);
   });
+
+  it('below its bound, sweeps nothing: expired tokens are cleared only when room is needed', async () => {
+    now = 9_000_000;
+    const cache = new KeyedTokenCache(clock, 3);
+    await cache.get('short', 0, () => Promise.resolve(token('short', 10)));
+    now += 11; // `short` has expired
+    await cache.get('a', 0, () => Promise.resolve(token('a', 60_000)));
+    expect(cache.size).toBe(2);
+    await cache.get('b', 0, () => Promise.resolve(token('b', 60_000)));
+    expect(cache.size).toBe(3);
+    // Full: the expired one makes room, the live ones stay.
+    await cache.get('c', 0, () => Promise.resolve(token('c', 60_000)));
+    expect(cache.size).toBe(3);
+    let reminted = false;
+    await cache.get('a', 0, () => ((reminted = true), Promise.resolve(token('a2', 60_000))));
+    expect(reminted).toBe(false);
+  });
 });
