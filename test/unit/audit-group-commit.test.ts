@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuditBacklogError, EntityRejectedError, GroupCommitter, MAX_BATCH_ENTITIES } from '../../src/core/audit/group-commit';
 import type { AuditEntity, BatchWriter } from '../../src/core/audit/group-commit';
+import { loadAnew } from '../support/load-anew';
 
 // Group commit's promises (README "Audit record"): batches within Table storage's transaction
 // limits, one partition each, a bounded queue, and each row's promise settled by its own fate.
@@ -119,6 +120,39 @@ describe('GroupCommitter batches', () => {
     expect(store.calls.map(keys)).toEqual([['block'], ['b1', 'b2'], ['b3', 'b4'], ['huge']]);
   });
 
+  it('a batch may estimate exactly 3 MiB, not a byte more (the bound as the module builds it, loaded anew: see loadAnew)', async () => {
+    const { GroupCommitter: Fresh } = await loadAnew(() => import('../../src/core/audit/group-commit.js'));
+    // A row is estimated at its JSON length plus 600 bytes of framing.
+    const row = (rowKey: string, estimate: number) => {
+      const bare = { rowKey, big: '' };
+      return { rowKey, big: 'x'.repeat(estimate - 600 - JSON.stringify(bare).length) };
+    };
+    const cut = async (total: number): Promise<string[][]> => {
+      const store = gatedStore();
+      const committer = new Fresh(store, { kind: 'issuance', buckets: 1, maxInFlight: 1 });
+      const first = 2 * 1024 * 1024;
+      const all = [committer.submit('20261129', { rowKey: 'block' }), committer.submit('20261129', row('a', first)), committer.submit('20261129', row('b', total - first))];
+      for (let i = 0; i < 3; i++) {
+        store.calls[i]?.resolve();
+        await flush();
+      }
+      await Promise.all(all);
+      return store.calls.map(keys);
+    };
+    expect(await cut(3 * 1024 * 1024)).toEqual([['block'], ['a', 'b']]);
+    expect(await cut(3 * 1024 * 1024 + 1)).toEqual([['block'], ['a'], ['b']]);
+  });
+
+  it('is idle only with nothing queued and nothing in flight: rows held back without a write slot keep it busy', async () => {
+    const store = gatedStore();
+    const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1, maxInFlight: 0 });
+    void committer.submit('20261129', { rowKey: 'a' });
+    await flush();
+    expect(store.calls).toHaveLength(0);
+    expect(committer.queued).toBe(1);
+    expect(committer.idle).toBe(false);
+  });
+
   it('refuses a row once the queue is full instead of holding it without bound', async () => {
     const store = gatedStore();
     const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1, maxInFlight: 1, maxQueued: 2 });
@@ -204,6 +238,32 @@ describe('GroupCommitter failures', () => {
     const results = await Promise.allSettled(rows);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toBe(refusedErr);
+  });
+
+  it('a batch whose every row is refused by index writes nothing more', async () => {
+    const store = gatedStore();
+    const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1 });
+    const row = committer.submit('20261129', { rowKey: 'bad' });
+    const err = new EntityRejectedError(0, false);
+    store.calls[0]?.reject(err);
+    await expect(row).rejects.toBe(err);
+    await flush();
+    expect(store.calls).toHaveLength(1);
+    expect(committer.idle).toBe(true);
+  });
+
+  it('a rejection naming the index just past the batch fails the whole batch', async () => {
+    const store = gatedStore();
+    const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1, maxInFlight: 1 });
+    const block = committer.submit('20261129', { rowKey: 'block' });
+    const rows = ['a', 'b'].map((k) => committer.submit('20261129', { rowKey: k }));
+    store.calls[0]?.resolve();
+    await block;
+    await flush();
+    const err = new EntityRejectedError(2, false);
+    store.calls[1]?.reject(err);
+    expect(await Promise.allSettled(rows)).toEqual([{ status: 'rejected', reason: err }, { status: 'rejected', reason: err }]);
+    expect(store.calls).toHaveLength(2);
   });
 
   it('a rewritten row whose second write fails is rejected with that error', async () => {
