@@ -1,6 +1,15 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
+import type { TokenCredential } from '@azure/identity';
 import { RestError } from '@azure/data-tables';
 import type { TableClient, TableTransactionResponse, TransactionAction } from '@azure/data-tables';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TableAuditSink } from '../../src/core/audit/table-audit-sink';
 import { tableAuditReader } from '../../src/core/audit/table-audit-reader';
 import type { AuditRecord } from '../../src/core/audit';
@@ -9,6 +18,8 @@ import type { AuditEntity, BatchWriter } from '../../src/core/audit/group-commit
 import { TableBatchWriter, failedIndex } from '../../src/core/audit/table-batch-writer';
 import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
+import { createLocalCa } from '../../src/dev/sandbox/ca';
+import { loadAnew } from '../support/load-anew';
 
 // The Table storage adapters' own decisions, on the errors the SDK raises (RestError with the
 // service's status): which failure names one entity, when the table is (re)created, what a
@@ -40,6 +51,7 @@ describe('failedIndex', () => {
 interface StubTable {
   readonly client: TableClient;
   readonly creates: number[];
+  readonly createSignals: (AbortSignal | undefined)[];
   readonly transactions: { actions: TransactionAction[]; signal: AbortSignal | undefined }[];
   createError: RestError | undefined;
   transactionError: RestError | undefined;
@@ -49,12 +61,14 @@ interface StubTable {
 function stubTable(): StubTable {
   const stub: StubTable = {
     creates: [],
+    createSignals: [],
     transactions: [],
     createError: undefined,
     transactionError: undefined,
     client: {
-      createTable: () => {
+      createTable: (options?: { abortSignal?: AbortSignal }) => {
         stub.creates.push(stub.creates.length + 1);
+        stub.createSignals.push(options?.abortSignal);
         return stub.createError ? Promise.reject(stub.createError) : Promise.resolve();
       },
       submitTransaction: (actions: TransactionAction[], options?: { abortSignal?: AbortSignal }) => {
@@ -82,6 +96,10 @@ describe('TableBatchWriter', () => {
       [['create', entities('c')[0]]],
     ]);
     expect(table.transactions.every((t) => t.signal instanceof AbortSignal && !t.signal.aborted)).toBe(true);
+    // Making the table is under a deadline too.
+    expect(table.createSignals).toHaveLength(1);
+    expect(table.createSignals[0]).toBeInstanceOf(AbortSignal);
+    expect(table.createSignals[0]?.aborted).toBe(false);
   });
 
   it('writes on when it may not create tables (403: the template made the table)', async () => {
@@ -264,6 +282,33 @@ describe('TableAuditSink', () => {
     expect(warned[0]).not.toContain('203.0.113.9');
   });
 
+  it('drain writes the summary of a refusal minute still open', async () => {
+    const writer = memoryWriter();
+    const sink = new TableAuditSink(writer, undefined, undefined, { refusals: { perKeyPerMinute: 1 } });
+    const denied = (id: string): AuditRecord => ({ ...issued(id), outcome: 'denied', status: 401, code: 'invalid_token', source_ip: '192.0.2.1' });
+    await sink.record(denied('a'));
+    await sink.record(denied('b'));
+    await sink.drain();
+    sink.close();
+    expect(writer.batches.flat().map((e) => [e.outcome, e.suppressed_count])).toEqual([['denied', undefined], ['refusals_summary', 1]]);
+  });
+
+  it('drain with no time left returns at once, with a write still pending', async () => {
+    const sink = new TableAuditSink({ insertBatch: () => new Promise<void>(() => undefined) });
+    void sink.record(issued('stuck')).catch(() => undefined);
+    // The clock stands still: only a drain that does not wait can return.
+    vi.useFakeTimers();
+    try {
+      let returned = false;
+      void sink.drain(0).then(() => (returned = true));
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      expect(returned).toBe(true);
+    } finally {
+      vi.useRealTimers();
+      sink.close();
+    }
+  });
+
   it('drain gives up at its deadline when the store never answers', async () => {
     const sink = new TableAuditSink({ insertBatch: () => new Promise<void>(() => undefined) });
     void sink.record(issued('stuck')).catch(() => undefined);
@@ -351,5 +396,61 @@ describe('TableAuditSink scheduling', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+// How many times the audit table client tries a request the service answers 503 (with a
+// Retry-After of 0, so no wait): once and two retries, for either kind of configured table.
+describe('the audit table client retries twice', () => {
+  let dir: string;
+  const servers: Server[] = [];
+  let requests: string[] = [];
+  let httpUrl: string;
+  let httpsUrl: string;
+  const systemCas = getCACertificates('default');
+  const busy = (req: IncomingMessage, res: ServerResponse): void => {
+    requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    res.writeHead(503, { 'retry-after': '0', 'content-type': 'application/json' }).end('{"odata.error":{"code":"ServerBusy","message":{"value":"busy"}}}');
+  };
+  const listen = async (server: Server): Promise<string> => {
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const credential: TokenCredential = { getToken: () => Promise.resolve({ token: 'test-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+  const accountKey = Buffer.alloc(64, 1).toString('base64');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dbx-vend-audit-retry-'));
+    const ca = await createLocalCa(dir);
+    setDefaultCACertificates([...systemCas, ca.caPem]);
+    httpUrl = `http://${await listen(createHttpServer(busy))}`;
+    httpsUrl = `https://${await listen(createHttpsServer({ key: ca.serverKeyPem, cert: ca.serverCertPem }, busy))}`;
+  }, 60_000);
+  afterAll(async () => {
+    setDefaultCACertificates(systemCas);
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  // The retry options are built when the module loads: loaded anew (see loadAnew).
+  const fresh = () => loadAnew(() => import('../../src/core/audit/table-audit-sink.js'));
+
+  it('a connection string to a loopback table over plain HTTP (its protocol setting aside): three tries', async () => {
+    const { auditTableClient: client } = await fresh();
+    requests = [];
+    const connectionString = `DefaultEndpointsProtocol=https;AccountName=devstoreaccount1;AccountKey=${accountKey};TableEndpoint=${httpUrl}/devstoreaccount1;`;
+    await expect(client({ kind: 'connection-string', connectionString, tableName: 'audit' }, undefined).createTable()).rejects.toMatchObject({ statusCode: 503 });
+    expect(requests).toEqual(Array(3).fill('POST /devstoreaccount1/Tables'));
+  });
+
+  it('an endpoint signed in with a credential: three tries', async () => {
+    const { auditTableClient: client } = await fresh();
+    requests = [];
+    await expect(client({ kind: 'endpoint', endpoint: httpsUrl, tableName: 'audit' }, credential).createTable()).rejects.toMatchObject({ statusCode: 503 });
+    expect(requests).toEqual(Array(3).fill('POST /Tables'));
   });
 });
