@@ -7,6 +7,8 @@ import { ConflictError, UpstreamUnavailableError } from '../../src/core/errors';
 import { TableGrantStore } from '../../src/core/azure';
 import { apiGrantSchema, grantRequestSchema } from '../../src/core/grants';
 import type { ApiGrant } from '../../src/core/grants';
+import { startTcpProxy } from '../../src/dev/sandbox/tcp-proxy';
+import { loadAnew } from '../support/load-anew';
 import type { SandboxInfo } from '../support/sandbox-global-setup';
 
 // The grants table adapter against the run's azurite, through the real SDK: a fresh table per
@@ -137,5 +139,41 @@ describe('TableGrantStore over azurite', () => {
     const store = new TableGrantStore({ kind: 'connection-string', connectionString: rowsOnly, tableName: client.tableName }, unusedCredential);
     await store.insert('grant', grant('g1'));
     expect((await store.get('grant', 'g1', apiGrantSchema))?.item.id).toBe('g1');
+  });
+
+  it('a table create that failed is tried again: once the table is reachable, the store creates it and works', async () => {
+    const connectionString = inject('sandbox').hostEnv.AUDIT_CONNECTION_STRING ?? '';
+    const port = Number(/TableEndpoint=http:\/\/127\.0\.0\.1:(\d+)\//.exec(connectionString)?.[1]);
+    const proxy = await startTcpProxy(port);
+    try {
+      const viaProxy = connectionString.replace(/(TableEndpoint=http:\/\/127\.0\.0\.1:)\d+/, `$1${proxy.port}`);
+      const tableName = `grants${randomUUID().replace(/-/g, '').slice(0, 20)}`;
+      const store = new TableGrantStore({ kind: 'connection-string', connectionString: viaProxy, tableName }, unusedCredential);
+      proxy.setDown(true);
+      await expect(store.list('grant', apiGrantSchema)).rejects.toBeInstanceOf(UpstreamUnavailableError);
+      proxy.setDown(false);
+      // The failed create is not remembered as done: the table is created now, then read.
+      expect(await store.list('grant', apiGrantSchema)).toEqual([]);
+      await store.insert('grant', grant('g1'));
+      expect((await store.get('grant', 'g1', apiGrantSchema))?.item.id).toBe('g1');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an unreachable table is given up after two quick retries, well within the deadline, however the store is reached', async () => {
+    // Loaded anew: the retry options are built when the module loads.
+    const { TableGrantStore: FreshStore } = await loadAnew(() => import('../../src/core/grants/table-grant-store.js'));
+    const token: TokenCredential = { getToken: () => Promise.resolve({ token: 'table-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+    const stores = [
+      new FreshStore({ kind: 'connection-string', connectionString: 'DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:9/acct;', tableName: 'grants' }, unusedCredential),
+      new FreshStore({ kind: 'endpoint', endpoint: 'https://127.0.0.1:9', tableName: 'grants' }, token),
+    ];
+    for (const store of stores) {
+      const started = Date.now();
+      await expect(store.get('grant', 'g1', apiGrantSchema)).rejects.toThrow('The grants table could not be reached. Retry later.');
+      // Two retries of 0.2 s and 0.4 s (up to 1 s each); the SDK's default (three, from 0.8 s up) would take over 5 s.
+      expect(Date.now() - started).toBeLessThan(3_000);
+    }
   });
 });

@@ -79,6 +79,8 @@ describe('SigningKeyStore: what it takes from the authority', () => {
   it.each<[string, Answer, RegExp]>([
     ['a discovery document answered with HTTP 500', { status: 500, body: { jwks_uri: JWKS_URI } }, /^signing key request failed with HTTP 500$/],
     ['a jwks_uri that is not https', { body: { jwks_uri: 'http://login.example.test/keys' } }, /^discovery document has no https jwks_uri$/],
+    ['a discovery document without a jwks_uri', { body: { issuer: AUTHORITY } }, /^discovery document has no https jwks_uri$/],
+    ['a jwks_uri that is not a string', { body: { jwks_uri: 42 } }, /^discovery document has no https jwks_uri$/],
     ['a redirect instead of the discovery document', { status: 302, body: {}, location: MOVED }, /redirect/],
   ])('refuses %s: 503, no caller is checked', async (_name, answer, cause) => {
     const { run, seen } = setup({ discovery: () => answer, keys: () => ({ body: keySet('k1') }) });

@@ -107,6 +107,12 @@ describe('loadConfig', () => {
     expect(issuesOf(env(path))).toEqual(['workspaces.analytics-prod.host: must be an origin only (https://adb-….azuredatabricks.net)']);
   });
 
+  it('a workspace host that is not a string is reported once, as such, and its value is not read as a host', () => {
+    // An array of one URL reads as that URL when made a string: it must still not be checked as a host.
+    const listed = doc({ workspaces: { 'analytics-prod': { host: ['https://example.com/api'], resourceId: RESOURCE, servicePrincipal: 'etl-sp' } } });
+    expect(issuesOf(env(listed))).toEqual(['workspaces.analytics-prod.host: must be an https URL']);
+  });
+
   it('has no defaults for security-relevant values', () => {
     const { tenantId: _t, callers: _c, grants: _g, ...rest } = doc();
     expect(issuesOf(env(rest))).toEqual(['tenantId: required (string)', 'callers: required (object)', 'grants: required (array)']);

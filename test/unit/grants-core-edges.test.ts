@@ -204,6 +204,13 @@ describe('runGrantAction', () => {
     expect(facts.map((f) => [f.status, f.outcome, f.code])).toEqual([[400, 'denied', 'invalid_request'], [409, 'denied', 'internal_error']]);
   });
 
+  it('an answer without a body (a refusal or a 204) is reported by its status alone', async () => {
+    const { d, facts, logger } = deps(() => Promise.resolve());
+    expect((await runGrantAction(d, ctx, logger, 'grant_revoke', () => Promise.resolve({ status: 404, headers: {} }))).status).toBe(404);
+    expect((await runGrantAction(d, ctx, logger, 'grant_revoke', () => Promise.resolve({ status: 204, headers: {} }))).status).toBe(204);
+    expect(facts.map((f) => [f.status, f.outcome, f.code])).toEqual([[404, 'denied', 'internal_error'], [204, 'ok', 'ok']]);
+  });
+
   it('a bug is a 500 recorded as failed and logged as an error; a refusal whose record fails is still answered', async () => {
     const rows: AuditRecord[] = [];
     const { d, facts, logs, logger } = deps((r) => (rows.push(r), Promise.resolve()));

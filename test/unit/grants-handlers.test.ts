@@ -150,6 +150,16 @@ function world(extra: Record<string, unknown> = {}) {
 const teamGrant = (over: Record<string, unknown> = {}) => ({ workspace: 'prod', callers: { appIds: [TEAM_APP] }, modes: ['aad'], maxLifetimeSeconds: 600, reason: 'team needs prod', ...over });
 
 describe('grants: who may create, list, revoke and renew', () => {
+  it('the service names each new grant and request with a random UUID of its own', () => {
+    const config = makeConfig();
+    const store = memoryStore();
+    const cache = new GrantCache({ store, configGrants: compileGrants(config.grants, config.tenantId), homeTenantId: config.tenantId, clock: { now: () => NOW }, refreshMs: 10_000, maxStaleMs: 300_000 });
+    const admin = createGrantAdmin(config, store, cache);
+    const ids = [admin.newId(), admin.newId()];
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(ids[1]).not.toBe(ids[0]);
+  });
+
   it('an owner creates a grant: 201, expiry 90 days by default, stored, audited first, admitted at once', async () => {
     const w = world();
     expect(w.admits(PEOPLE.team)).toBe(false);
@@ -389,6 +399,8 @@ describe('grant requests: request, approve (never wider), decline', () => {
     expect(res.status).toBe(201);
     expect(res.body.request).toMatchObject({ id: 'id-1', state: 'approved', grantId: 'id-2', decisionNote: 'ok, less', decidedAt: new Date(w.clock.t).toISOString(), decidedBy: { oid: OWNER_OID } });
     expect(res.body.grant).toMatchObject({ id: 'id-2', fromRequest: 'id-1', maxLifetimeSeconds: 900, managementToken: false, expiresAt: new Date(NOW + 10 * DAY).toISOString(), reason: 'please', status: 'active', state: 'active' });
+    const approved = await w.api.requests('owner', 'prod', 'approved');
+    expect({ status: approved.status, ids: (approved.body as unknown as { id: string }[]).map((x) => x.id) }).toEqual({ status: 200, ids: ['id-1'] });
     const row = w.audit.at(-1);
     expect(row).toMatchObject({ outcome: 'grant_approved', status: 201, grant_id: 'id-1' });
     expect(JSON.parse(row?.grant as string)).toMatchObject({ request: 'id-1', requestedBy: { appid: TEAM_APP }, grant: { id: 'id-2' } });

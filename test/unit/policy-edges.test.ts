@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authorize, callerMatches, compileGrants, entitlementsOf } from '../../src/core/policy';
 import type { CallerIdentity } from '../../src/core/policy';
+import { loadAnew } from '../support/load-anew';
 
 const APP = 'aaaaaaaa-0000-0000-0000-00000000000a';
 const OID = 'bbbbbbbb-0000-0000-0000-00000000000b';
@@ -53,5 +54,34 @@ describe('policy edges', () => {
     expect(Object.isFrozen(grants)).toBe(true);
     expect(Object.isFrozen(grants.all[0])).toBe(true);
     expect([...grants.all[1].appIds]).toEqual([APP]);
+  });
+});
+
+describe('policy values built when the module loads', () => {
+  // Loaded anew, so these constants are built inside the test (see loadAnew).
+  it('no principals configured (no admins, no owners): nobody matches, in any tenant', async () => {
+    const { compilePrincipals, principalMatches, NOBODY } = await loadAnew(() => import('../../src/core/policy/index.js'));
+    const none = compilePrincipals(undefined, 't');
+    expect(none).toBe(NOBODY);
+    for (const caller of [who({ roles: ['Vend.Prod'] }), who({ appId: APP }), who({ objectId: OID, kind: 'user' }), who({ tenantId: 'other' })]) {
+      expect(principalMatches(none, caller)).toBe(false);
+    }
+    expect({ tenants: [...NOBODY.tenants], roles: [...NOBODY.roles], appIds: [...NOBODY.appIds], objectIds: [...NOBODY.objectIds] }).toEqual({ tenants: [], roles: [], appIds: [], objectIds: [] });
+  });
+
+  it('a workspace without grants has none to offer: no grant and no candidate', async () => {
+    const fresh = await loadAnew(() => import('../../src/core/policy/index.js'));
+    const set = fresh.compileGrants([{ workspace: 'prod', callers: { roles: ['Vend.Prod'], appIds: [], objectIds: [] }, modes: ['aad'], maxLifetimeSeconds: 3600, managementToken: false }], 't');
+    expect(set.forWorkspace('elsewhere')).toEqual([]);
+    expect(set.candidates('elsewhere', { roles: ['Vend.Prod'], appId: APP, objectId: OID })).toEqual([]);
+    expect(set.forWorkspace('prod')).toHaveLength(1);
+  });
+
+  it('the system clock tells the wall-clock time in epoch milliseconds', async () => {
+    const { systemClock } = await loadAnew(() => import('../../src/core/policy/index.js'));
+    const before = Date.now();
+    const now = systemClock.now();
+    expect(now).toBeGreaterThanOrEqual(before);
+    expect(now).toBeLessThanOrEqual(Date.now());
   });
 });
