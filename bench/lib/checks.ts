@@ -45,7 +45,8 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
         `the upstream services alone held its requests ${r.cold.afterStartup.heldMs.median} ms (median: the injected latency, the sandbox's own handling of each request ` +
         `and the audit batch's write), so it could not be under that with no time of ours at all`),
     check('cold first vend (after start-up): our own time ≤ 5 ms (the vend less the time Key Vault, Entra ID and the audit table held its requests)', r.cold.afterStartup.ownMs.median <= 5,
-      `median ${r.cold.afterStartup.ownMs.median} ms of ${r.cold.afterStartup.ms.median} ms (see bench/README.md, "Cold first vend")`),
+      `median ${r.cold.afterStartup.ownMs.median} ms of ${r.cold.afterStartup.ms.median} ms; the host's CPU over the vend (all its threads) ${r.cold.afterStartup.hostCpuMs.median} ms: ` +
+        `our own time is the host's work, not waiting (see bench/README.md, "Cold first vend")`),
     check('module load → first answer ≤ 300 ms (bundle)', r.startup.bundle.firstAnswerMs.median <= 300, `median ${r.startup.bundle.firstAnswerMs.median} ms`),
     check('deployment package ≤ 5 MB', r.startup.packageBytes <= 5 * 1024 * 1024, `${r.startup.packageBytes} bytes`),
     check(`RSS ≤ 150 MB with ${r.scale.workspaces} workspaces and ${r.scale.grants} grants`, r.scale.afterLoad.rssMiB <= 150, `${r.scale.afterLoad.rssMiB} MiB after load`),

@@ -3,6 +3,7 @@ import type { Sandbox } from '../../src/dev/sandbox';
 import { spawnHost } from '../../src/dev/spawn-host';
 import type { SpawnedHost } from '../../src/dev/spawn-host';
 import type { CallerPool } from './caller-pool';
+import { threadCpuMs } from './host-process';
 import { round1, summarize } from './stats';
 import type { Summary } from './stats';
 import { vendOnce } from './vend-once';
@@ -39,6 +40,12 @@ export interface ColdRuns {
   readonly ownMs: Summary;
   /** The rest of each first vend: the time upstream services held its requests (the vend less our own). */
   readonly heldMs: Summary;
+  /**
+   * CPU time the host process (all its threads) spent from the first vend's sending to its reply:
+   * the part of our own time that is the host's work; the rest is the loopback hops between the
+   * client, the host and the sandbox's services, on the same two cores.
+   */
+  readonly hostCpuMs: Summary;
   /** Every upstream request of the last host of the series, in order. */
   readonly trace: readonly ColdStep[];
   /**
@@ -132,14 +139,17 @@ async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs:
   const samples: number[] = [];
   const own: number[] = [];
   const held: number[] = [];
+  const hostCpu: number[] = [];
   let ok2xx = 0;
   let trace: ColdStep[] = [];
   let last = counts(sandbox);
   for (let i = 0; i < hosts; i += 1) {
     await withHost(sandbox, track, async (host) => {
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+      const cpuBefore = await threadCpuMs(host.pid);
       const sentAt = performance.now();
       const reply = await vendOnce(host.url, pool.next());
+      hostCpu.push(round1((await threadCpuMs(host.pid)) - cpuBefore));
       samples.push(round1(reply.ms));
       if (reply.status === 200 && reply.hasToken) ok2xx += 1;
       trace = traceSince(sandbox, sentAt);
@@ -149,7 +159,7 @@ async function series(sandbox: Sandbox, pool: CallerPool, hosts: number, waitMs:
       last = counts(sandbox);
     });
   }
-  return { ms: summarize(samples), samplesMs: samples, ownMs: summarize(own), heldMs: summarize(held), trace, floorMs: floorOf(trace), ok2xx, last };
+  return { ms: summarize(samples), samplesMs: samples, ownMs: summarize(own), heldMs: summarize(held), hostCpuMs: summarize(hostCpu), trace, floorMs: floorOf(trace), ok2xx, last };
 }
 
 /**
@@ -173,7 +183,7 @@ export async function measureColdUpstream(sandbox: Sandbox, pool: CallerPool, pl
       const ok = replies.filter((r) => r.status === 200 && r.hasToken).length;
       return { requests: plan.concurrent, ok2xx: ok, allAnsweredMs, upstream: counts(sandbox) };
     });
-    const runs = ({ ms, samplesMs, ownMs, heldMs, trace, floorMs }: ColdRuns): ColdRuns => ({ ms, samplesMs, ownMs, heldMs, trace, floorMs });
+    const runs = ({ ms, samplesMs, ownMs, heldMs, hostCpuMs, trace, floorMs }: ColdRuns): ColdRuns => ({ ms, samplesMs, ownMs, heldMs, hostCpuMs, trace, floorMs });
     return {
       injectedMs: INJECTED, settleMs: SETTLE_MS,
       afterStartup: runs(afterStartup), atReadiness: runs(atReadiness),

@@ -51,3 +51,19 @@ export async function sampleProcess(pid: number): Promise<ProcessSample> {
   const mib = (n: number): number => Math.round((n / 1024) * 10) / 10;
   return { rssMiB: mib(kib('VmRSS')), peakMiB: mib(kib('VmHWM')), cpuSeconds: cpuSecondsOf(stat) };
 }
+
+/**
+ * CPU time of every thread of `pid` so far (the main thread, V8's and libuv's), ms, to the
+ * nanosecond: the first field of each thread's schedstat. For spans too short for clock ticks.
+ */
+export async function threadCpuMs(pid: number): Promise<number> {
+  let ns = 0;
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    try {
+      ns += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
+    } catch {
+      // The thread ended between readdir and read: its time is no longer counted anywhere.
+    }
+  }
+  return ns / 1e6;
+}
