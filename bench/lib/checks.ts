@@ -17,6 +17,10 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
   const cpuRatios = cpuRounds.map(([insert, vend]) => round2(insert / Math.max(0.01, vend)));
   const busy = (server: ServerRun['server'], cpu: (run: ServerRun) => number): string =>
     r.sideBySide.runs.filter((run) => run.server === server).map((run) => Math.round((run.reqPerSec * cpu(run)) / 10)).join(' / ');
+  const cycles = r.sideBySide.runs
+    .flatMap((run) => (run.server === 'warm vend' && run.auditBatches ? [run.auditBatches] : []))
+    .map((b) => `${b.rowsPerBatch} rows: ${b.heldMs} + ${b.betweenMs} ms`)
+    .join(', ');
   const injectedSum = r.cold.injectedMs.keyVaultMs + r.cold.injectedMs.entraMs;
   const c = r.cold.concurrent;
   const issued = r.audit.rowsByOutcome.issued ?? 0;
@@ -33,7 +37,8 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'date' | 'machine' | '
         `CPU the machine spends per reply (server + store + client), by round: ${cpuRounds.map(([i, v]) => `insert ${round2(i)} vs vend ${round2(v)} ms`).join(', ')} ` +
         `(the same CPU serves ${cpuRatios.join(', ')} × as many vends); a core's share busy, by round: vend host ${busy('warm vend', (run) => run.cpuMsPerRequest)} %, ` +
         `azurite under the insert server ${busy('bare + insert', (run) => run.storeCpuMsPerRequest)} %; both cores' share busy (server + store + client), by round: ` +
-        `insert ${busy('bare + insert', (run) => machineCpu(run) / 2)} %, vend ${busy('warm vend', (run) => machineCpu(run) / 2)} % (see bench/README.md)`),
+        `insert ${busy('bare + insert', (run) => machineCpu(run) / 2)} %, vend ${busy('warm vend', (run) => machineCpu(run) / 2)} %; ` +
+        `the vend's audit batches, by round (rows a batch: the store held it + from its answer to the next batch's arrival): ${cycles} (see bench/README.md)`),
     check("warm p99 ≤ the insert server's p99 + 5 ms (median of the rounds' differences)", r.ratios.p99OverInsertMs <= 5,
       `${r.ratios.p99OverInsertMs} ms; median p99 ${median('warm vend', p99)} vs ${median('bare + insert', p99)} ms`),
     check('0 upstream calls while warm', r.sideBySide.warmUpstreamCalls.keyVaultSecretReads + r.sideBySide.warmUpstreamCalls.entraTokenRequests === 0,
