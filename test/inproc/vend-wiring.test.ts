@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/core/config';
 import { deadlinesFor } from '../../src/core/deadline';
+import { UpstreamRejectedError } from '../../src/core/errors';
 import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
 import { createVendDeps } from '../../src/core/azure';
@@ -31,10 +32,10 @@ function build(options: CreateVendDepsOptions = {}, env: Record<string, string |
   const deps = createVendDeps(config, { appCredential, onAuditKeyChange: () => undefined, ...options });
   const handlers = Object.fromEntries(makeRoutes(deps).map((r) => [r.name, r.handler]));
   const context = new InvocationContext({ functionName: 'wiring', logHandler: () => undefined });
-  async function call(route: string, method: string, body?: unknown, token?: string | null) {
+  async function call(route: string, method: string, body?: unknown, token?: string | null, params: Record<string, string> = {}) {
     const bearer = token === undefined ? (await callerCredential.getToken('api://dbx-token-vending/.default')).token : token;
     const request = new HttpRequest({
-      method, url: `http://localhost/api/${route}`,
+      method, url: `http://localhost/api/${route}`, params,
       headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: { string: JSON.stringify(body) } }),
     });
@@ -79,6 +80,17 @@ describe('createVendDeps', () => {
     delete doc.onBehalfOf;
     doc.grants = doc.grants.map((g) => ({ ...g, modes: g.modes.filter((m) => m !== 'user') })).filter((g) => g.modes.length > 0);
     expect(build({ prefetch: false }, { VENDING_CONFIG: JSON.stringify(doc) }).deps.onBehalfOf).toBeUndefined();
+  });
+
+  it('wires on-behalf-of to the configured tenant, authority and API registration: the sandbox Entra ID itself judges the exchange', async () => {
+    const { deps } = build({ prefetch: false, telemetry: NO_TELEMETRY });
+    // An app's token is no user's assertion: Entra ID answers with its refusal, which only a
+    // request to the configured authority, as the vending API's registration, can get.
+    const appToken = (await callerCredential.getToken('api://dbx-token-vending/.default')).token;
+    const user = { tenantId: sb.tenantId, objectId: 'user-oid', appId: sb.apps.callerApp.clientId, roles: [], kind: 'user' as const, name: undefined };
+    const err = await deps.onBehalfOf?.getUserToken(user, appToken, '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default', 300).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamRejectedError);
+    expect((err as UpstreamRejectedError).detail).toMatch(/^Entra ID refused the on-behalf-of exchange \(invalid_grant, AADSTS\d+\)/);
   });
 
   it('the given clock decides: a caller token is expired two hours from now', async () => {
@@ -132,5 +144,58 @@ describe('createVendDeps', () => {
     await vi.waitFor(() => expect(told).toHaveLength(1), { timeout: 10_000, interval: 20 });
     expect(told[0]).toContain('"no-such-audit-key"');
     expect(warn).toHaveBeenCalledOnce();
+  });
+
+  it('reports Key Vault, Entra ID and the audit table by name in health once a vend has used them', async () => {
+    const { call } = build({ prefetch: false, telemetry: NO_TELEMETRY });
+    expect((await call('health', 'GET', undefined, null)).json.checks).toMatchObject({ keyvault: 'unknown', entra: 'unknown', audit: 'unknown' });
+    const vend = await call('token', 'POST', { workspace: 'analytics-sandbox' });
+    expect(vend.status, vend.text).toBe(200);
+    expect((await call('health', 'GET', undefined, null)).json.checks).toMatchObject({ keyvault: 'ok', entra: 'ok', audit: 'ok' });
+  });
+
+  it('wires the workspace\'s PAT API: a PAT is created, then revoked for the same caller', async () => {
+    const { call } = build({ prefetch: false, telemetry: NO_TELEMETRY });
+    const created = await call('token', 'POST', { workspace: 'analytics-sandbox', mode: 'pat', lifetime_seconds: 600 });
+    expect(created.status, created.text).toBe(200);
+    expect(created.json.access_token).toMatch(/^dapi[0-9a-f]{32}/);
+    const tokenId = created.json.token_id as string;
+    const revoked = await call('revokeToken', 'DELETE', undefined, undefined, { workspace: 'analytics-sandbox', token_id: tokenId });
+    expect(revoked.status, revoked.text).toBe(204);
+  });
+
+  it('the workspace OAuth exchange counts a token\'s life on the given clock, as the answer does', async () => {
+    const aheadMs = 20 * 60_000;
+    const { call } = build({ prefetch: false, telemetry: NO_TELEMETRY, clock: { now: () => Date.now() + aheadMs } });
+    const vend = await call('token', 'POST', { workspace: 'analytics-scoped', mode: 'oauth' });
+    expect(vend.status, vend.text).toBe(200);
+    // The workspace grants what is left of the SP's hour-long Entra ID token; counted from a
+    // clock 20 minutes behind the given one, the answer would tell some 2,400 s.
+    expect(vend.json.expires_in).toBeGreaterThan(3_000);
+    expect(vend.json.expires_in).toBeLessThanOrEqual(3_600);
+  });
+
+  it('re-reads the API grants every refreshSeconds, and trusts the last good read for maxStaleSeconds', async () => {
+    const intervals = vi.spyOn(globalThis, 'setInterval');
+    let shiftMs = 0;
+    const { config, call } = build({ prefetch: false, telemetry: NO_TELEMETRY, clock: { now: () => Date.now() + shiftMs } });
+    expect(intervals.mock.calls.map((c) => c[1])).toContain(config.apiGrants.refreshSeconds * 1_000);
+    await vi.waitFor(async () => expect((await call('health', 'GET', undefined, null)).json.checks).toMatchObject({ grants: 'ok' }), { timeout: 10_000, interval: 20 });
+    shiftMs = config.apiGrants.maxStaleSeconds * 1_000 - 1_000; // a second short of the bound
+    expect((await call('health', 'GET', undefined, null)).json.checks).toMatchObject({ grants: 'ok' });
+  });
+
+  it('without a given credential, signs in as the app from its environment (a client secret here) at the configured authority, with no instance discovery at Microsoft', async () => {
+    vi.stubEnv('AZURE_TENANT_ID', sb.tenantId);
+    vi.stubEnv('AZURE_CLIENT_ID', sb.apps.vendingApp.clientId);
+    vi.stubEnv('AZURE_CLIENT_SECRET', sb.apps.vendingApp.secret);
+    for (const name of ['AZURE_AUTHORITY_HOST', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT']) vi.stubEnv(name, undefined);
+    try {
+      const { call } = build({ prefetch: false, telemetry: NO_TELEMETRY, appCredential: undefined });
+      const vend = await call('token', 'POST', { workspace: 'analytics-sandbox' });
+      expect(vend.status, vend.text).toBe(200);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
