@@ -11,6 +11,7 @@ import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
 import { createVendDeps } from '../../src/core/azure';
 import type { CreateVendDepsOptions } from '../../src/core/azure';
+import type { VendDeps } from '../../src/core/vend';
 import { makeRoutes } from '../../src/functions/routes';
 
 // createVendDeps is the one place config meets real clients. These tests check what it wires,
@@ -22,6 +23,9 @@ setDefaultCACertificates([...getCACertificates('default'), sb.caPem]);
 const appCredential = new ClientSecretCredential(sb.tenantId, sb.apps.vendingApp.clientId, sb.apps.vendingApp.secret, { authorityHost: sb.authorityHost, disableInstanceDiscovery: true });
 const callerCredential = new ClientSecretCredential(sb.tenantId, sb.apps.callerApp.clientId, sb.apps.callerApp.secret, { authorityHost: sb.authorityHost, disableInstanceDiscovery: true });
 
+/** Every deps built here: each one's API grants refresh in the background until stopped (afterEach). */
+const built: VendDeps[] = [];
+
 function build(options: CreateVendDepsOptions = {}, env: Record<string, string | undefined> = {}) {
   const merged: Record<string, string> = { ...sb.hostEnv };
   for (const [k, v] of Object.entries(env)) {
@@ -30,6 +34,7 @@ function build(options: CreateVendDepsOptions = {}, env: Record<string, string |
   }
   const config = loadConfig(merged);
   const deps = createVendDeps(config, { appCredential, onAuditKeyChange: () => undefined, ...options });
+  built.push(deps);
   const handlers = Object.fromEntries(makeRoutes(deps).map((r) => [r.name, r.handler]));
   const context = new InvocationContext({ functionName: 'wiring', logHandler: () => undefined });
   async function call(route: string, method: string, body?: unknown, token?: string | null, params: Record<string, string> = {}) {
@@ -61,6 +66,8 @@ function recordingTelemetry() {
 
 afterEach(() => {
   vi.restoreAllMocks();
+  // No refresh timer of a test's deps goes on into later test files (they share this worker).
+  for (const deps of built.splice(0)) deps.grantAdmin?.cache.stop();
 });
 
 describe('createVendDeps', () => {
