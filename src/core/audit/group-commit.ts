@@ -106,17 +106,18 @@ export class GroupCommitter {
       const [day, batch] = this.#cut();
       this.#inFlight += 1;
       let held = true;
-      let timer: NodeJS.Timeout | undefined;
       const release = (): void => {
         if (!held) return;
         held = false;
-        clearTimeout(timer);
         this.#inFlight -= 1;
         this.#pump();
       };
       const timeoutMs = this.options.slotTimeoutMs;
-      if (timeoutMs !== undefined) timer = setTimeout(release, timeoutMs).unref();
-      void this.#write(day, batch, release).finally(release);
+      const timer = timeoutMs === undefined ? undefined : setTimeout(release, timeoutMs).unref();
+      void this.#write(day, batch).finally(() => {
+        clearTimeout(timer);
+        release();
+      });
     }
   }
 
@@ -143,23 +144,14 @@ export class GroupCommitter {
     return [first.day, batch];
   }
 
-  /**
-   * `release` frees the batch's slot. On success it is called before the rows' callers are
-   * answered, and they are answered on the next turn of the event loop: the next batch (the rows
-   * that arrived meanwhile) is built and sent first, so its write overlaps the replies instead of
-   * waiting behind them. Every caller still hears only once its own row is durable.
-   */
-  async #write(day: string, batch: Pending[], release: () => void): Promise<void> {
+  async #write(day: string, batch: Pending[]): Promise<void> {
     const bucket = Math.floor((this.options.random ?? Math.random)() * this.options.buckets) % this.options.buckets;
     const pk = partitionKey(day, this.options.kind, bucket);
     const rest = [...batch];
     while (rest.length > 0) {
       try {
         await this.writer.insertBatch(rest.map((p) => ({ ...p.row, partitionKey: pk })));
-        release();
-        setImmediate(() => {
-          for (const p of rest) p.resolve();
-        });
+        for (const p of rest) p.resolve();
         return;
       } catch (err) {
         // Only a rejection that names a row of this batch takes that row out; anything else fails them all.
