@@ -84,7 +84,8 @@ function world(overrides: Partial<VendDeps> = {}) {
   return { rows, mints, pats, revokes, logs, limiterKeys, vend, revoke };
 }
 
-const bodyOf = (res: { body?: unknown }): Record<string, unknown> => res.body as Record<string, unknown>;
+/** The body as the caller reads it: its JSON, parsed (a token in it may be pre-escaped JSON text). */
+const bodyOf = (res: { body?: unknown }): Record<string, unknown> => JSON.parse(JSON.stringify(res.body)) as Record<string, unknown>;
 
 describe('issueToken (aad)', () => {
   it('answers exactly the documented body and records exactly the documented row', async () => {

@@ -12,6 +12,7 @@ import { MODES } from './modes';
 import { recordOrRevoke } from './pat-orphans';
 import type { Vended } from './modes';
 import { tokenRequestSchema } from './request-schema';
+import { tokenJson } from './token-json';
 import type { TokenRequest } from './request-schema';
 import type { RequestContext, VendDeps } from './vend-deps';
 
@@ -48,8 +49,9 @@ export async function issueToken(deps: VendDeps, ctx: RequestContext, incoming: 
 }
 
 function responseBody(deps: VendDeps, ctx: RequestContext, ws: Workspace, request: TokenRequest, vended: Vended, expiresOn: number): Record<string, unknown> {
+  const json = tokenJson(vended.token);
   return {
-    access_token: vended.token,
+    access_token: json.token,
     token_type: 'Bearer',
     expires_on: expiresOn,
     expires_in: Math.max(0, expiresOn - Math.floor(deps.clock.now() / 1000)),
@@ -58,7 +60,7 @@ function responseBody(deps: VendDeps, ctx: RequestContext, ws: Workspace, reques
     ...(vended.scopes ? { scopes: [...vended.scopes] } : {}),
     workspace: { name: ws.name, host: ws.host, resource_id: ws.resourceId },
     service_principal: { name: ws.servicePrincipal.name, client_id: ws.servicePrincipal.clientId },
-    headers: { Authorization: `Bearer ${vended.token}`, ...vended.headers },
+    headers: { Authorization: json.bearer, ...vended.headers },
     request_id: ctx.requestId,
   };
 }
