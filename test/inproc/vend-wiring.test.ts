@@ -182,6 +182,14 @@ describe('createVendDeps', () => {
     expect(vend.json.expires_in).toBeLessThanOrEqual(3_600);
   });
 
+  it('the service\'s deps and each request\'s deps read the same grants in force, not a copy taken at build', () => {
+    const { deps } = build({ prefetch: false, telemetry: NO_TELEMETRY });
+    const inForce = deps.grants;
+    expect(inForce).toBeDefined();
+    expect(deps.forRequest?.().grants).toBe(inForce);
+    expect(deps.grants).toBe(inForce);
+  });
+
   it('re-reads the API grants every refreshSeconds, and trusts the last good read for maxStaleSeconds', async () => {
     const intervals = vi.spyOn(globalThis, 'setInterval');
     let shiftMs = 0;
