@@ -35,7 +35,7 @@ const PLAN = {
   cold: { hosts: 5, concurrent: 300 },
   scale: { extra: 1_000, connections: 32, requests: 3_000 },
   flood: { grantedPerSecond: 50, floodPerSecond: 200, phaseMs: 2_000, pairs: 5 },
-  apiGrants: { count: 1_000, connections: 32, runSeconds: 3 },
+  apiGrants: { count: 1_000, connections: 32, runSeconds: 3, warmUpRequests: 3_000, rounds: 3 },
   startupRuns: 5,
   telemetry: { connections: 32, rounds: 3, targetSeconds: 4, startupRuns: 5 },
 } as const;
