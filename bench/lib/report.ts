@@ -94,7 +94,7 @@ function grantsLines({ apiGrants: g }: BenchResults): string[] {
     ...g.runs.map((r) => row([r.host, r.reqPerSec.toLocaleString('en'), r.p99Ms, r.cpuMsPerRequest, r.requests.toLocaleString('en'), r.failed])),
     '',
     `Mean req/s with ÷ without API grants: **${g.ratio}** (${g.with.reqPerSec} vs ${g.without.reqPerSec}; CPU ${g.with.cpuMsPerRequest} vs ${g.without.cpuMsPerRequest} ms/req); ` +
-      `the host without grants differed from itself by ${Math.round(g.noise * 100)} % between its two runs.`,
+      `the host without grants differed from itself by ${Math.round(g.noise * 100)} % between its runs (the largest difference).`,
   ];
 }
 
