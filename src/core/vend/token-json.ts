@@ -7,7 +7,11 @@ const rawJSON = (JSON as RawJsonApi).rawJSON;
 
 /** Shorter strings are escaped on each reply: it costs next to nothing (a PAT is 36 characters). */
 const MIN_LENGTH = 256;
-/** Tokens whose JSON is kept; the memo is emptied when full (a cache of hot tokens, not a store). */
+/**
+ * Tokens whose JSON is kept; the memo is emptied when full (a cache of hot tokens, not a store).
+ * It holds in memory what the token caches hold, and a token past its life until the memo is next
+ * emptied: never anything that leaves the process.
+ */
 const MAX_KEPT = 256;
 
 export interface TokenJson {
