@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AzureNamedKeyCredential, TableClient, generateTableSas } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ConflictError, UpstreamUnavailableError } from '../../src/core/errors';
 import { TableGrantStore } from '../../src/core/azure';
@@ -108,6 +110,47 @@ describe('TableGrantStore over azurite', () => {
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     const cause = (err as Error).cause as Error & { statusCode?: number };
     expect({ name: cause.name, message: cause.message, statusCode: cause.statusCode }).toEqual({ name: 'GrantStoreError', message: 'grants table request failed', statusCode: 404 });
+  });
+
+  it('a table that never answers: each call gives up at its deadline with a 503 and aborts its request (the table\'s creation, a read, a write)', async () => {
+    // Answers the table's creation ("exists already") and holds every other request open,
+    // noting each one its client aborted.
+    const aborted: string[] = [];
+    let hangCreate = true;
+    const server = createServer((req, res) => {
+      const what = `${req.method ?? ''} ${(req.url ?? '').replace(/\?.*$/, '')}`;
+      if (req.method === 'POST' && /\/Tables$/.test(req.url?.replace(/\?.*$/, '') ?? '') && !hangCreate) {
+        res.writeHead(409, { 'Content-Type': 'application/json', 'x-ms-error-code': 'TableAlreadyExists' });
+        res.end(JSON.stringify({ 'odata.error': { code: 'TableAlreadyExists', message: { lang: 'en-US', value: 'The table specified already exists.' } } }));
+        return;
+      }
+      req.resume();
+      res.on('close', () => {
+        if (!res.writableEnded) aborted.push(what);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const connectionString = `DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:${port}/acct;`;
+      const store = new TableGrantStore({ kind: 'connection-string', connectionString, tableName: 'grants' }, unusedCredential, { deadlineMs: 150 });
+      const until = (n: number): Promise<void> => vi.waitFor(() => expect(aborted.length).toBeGreaterThanOrEqual(n), { timeout: 2_000, interval: 10 });
+      const started = Date.now();
+      await expect(store.list('grant', apiGrantSchema)).rejects.toThrow(UpstreamUnavailableError);
+      expect(Date.now() - started).toBeLessThan(1_500);
+      await until(1);
+      expect(aborted[0]).toBe('POST /acct/Tables');
+      await expect(store.get('grant', 'g1', apiGrantSchema)).rejects.toThrow(UpstreamUnavailableError);
+      await until(2);
+      expect(aborted[1]).toMatch(/^GET \/acct\/grants\(PartitionKey='grant',RowKey='g1'\)$/);
+      hangCreate = false;
+      await expect(store.insert('grant', grant('g2'))).rejects.toThrow(UpstreamUnavailableError);
+      await until(3);
+      expect(aborted[2]).toBe('POST /acct/grants');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('get on an unreachable table is 503, never "no such grant"', async () => {

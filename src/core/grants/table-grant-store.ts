@@ -24,9 +24,12 @@ interface GrantEntity {
  */
 export class TableGrantStore implements GrantStore {
   readonly #client: TableClient;
+  readonly #deadlineMs: number;
   #ready: Promise<void> | undefined;
 
-  constructor(target: GrantsTarget, credential: TokenCredential) {
+  /** `options.deadlineMs`: how long one call may take, its request aborted then (default 8 s). */
+  constructor(target: GrantsTarget, credential: TokenCredential, options: { readonly deadlineMs?: number } = {}) {
+    this.#deadlineMs = options.deadlineMs ?? DEADLINE_MS;
     this.#client =
       target.kind === 'connection-string'
         ? TableClient.fromConnectionString(target.connectionString, target.tableName, {
@@ -82,7 +85,7 @@ export class TableGrantStore implements GrantStore {
 
   async #call<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(DEADLINE_MS, run);
+      return await withDeadline(this.#deadlineMs, run);
     } catch (err) {
       if (err instanceof ConflictError) throw err;
       // Only the status passes: SDK messages can carry account names and request bodies.
