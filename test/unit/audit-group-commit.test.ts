@@ -28,6 +28,21 @@ const flush = async (): Promise<void> => {
 
 const keys = (c: Call | undefined): string[] => (c?.entities ?? []).map((e) => e.rowKey);
 
+/**
+ * One committer on a gated store whose first write (a lone row) has returned while `rows` waited
+ * behind it: their batch is `store.calls[1]`, in flight, for the test to answer.
+ */
+async function queuedBehindFirstWrite(rows: readonly { readonly rowKey: string; readonly [field: string]: string }[]) {
+  const store = gatedStore();
+  const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1, maxInFlight: 1 });
+  const block = committer.submit('20261129', { rowKey: 'block' });
+  const pending = rows.map((row) => committer.submit('20261129', row));
+  store.calls[0]?.resolve();
+  await block;
+  await flush();
+  return { store, committer, rows: pending };
+}
+
 describe('GroupCommitter batches', () => {
   it('writes a lone row at once and groups what arrives meanwhile into the next batch', async () => {
     const store = gatedStore();
@@ -186,13 +201,7 @@ describe('GroupCommitter batches', () => {
 
 describe('GroupCommitter failures', () => {
   it('a failed batch rejects every row in it with the store error, and the next batch still goes', async () => {
-    const store = gatedStore();
-    const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1, maxInFlight: 1 });
-    const block = committer.submit('20261129', { rowKey: 'block' });
-    const batch = ['a', 'b'].map((k) => committer.submit('20261129', { rowKey: k }));
-    store.calls[0]?.resolve();
-    await block;
-    await flush();
+    const { store, committer, rows: batch } = await queuedBehindFirstWrite([{ rowKey: 'a' }, { rowKey: 'b' }]);
     const down = new Error('store down');
     store.calls[1]?.reject(down);
     const results = await Promise.allSettled(batch);
@@ -214,13 +223,7 @@ describe('GroupCommitter failures', () => {
   });
 
   it('takes a refused row out and retries the rest; a taken key is rewritten under a suffixed key', async () => {
-    const store = gatedStore();
-    const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1, maxInFlight: 1 });
-    const block = committer.submit('20261129', { rowKey: 'block' });
-    const rows = ['a', 'bad', 'taken', 'z'].map((k) => committer.submit('20261129', { rowKey: k, v: k }));
-    store.calls[0]?.resolve();
-    await block;
-    await flush();
+    const { store, rows } = await queuedBehindFirstWrite(['a', 'bad', 'taken', 'z'].map((k) => ({ rowKey: k, v: k })));
     const refusedErr = new EntityRejectedError(1, false);
     store.calls[1]?.reject(refusedErr);
     await flush();
@@ -253,13 +256,7 @@ describe('GroupCommitter failures', () => {
   });
 
   it('a rejection naming the index just past the batch fails the whole batch', async () => {
-    const store = gatedStore();
-    const committer = new GroupCommitter(store, { kind: 'issuance', buckets: 1, maxInFlight: 1 });
-    const block = committer.submit('20261129', { rowKey: 'block' });
-    const rows = ['a', 'b'].map((k) => committer.submit('20261129', { rowKey: k }));
-    store.calls[0]?.resolve();
-    await block;
-    await flush();
+    const { store, rows } = await queuedBehindFirstWrite([{ rowKey: 'a' }, { rowKey: 'b' }]);
     const err = new EntityRejectedError(2, false);
     store.calls[1]?.reject(err);
     expect(await Promise.allSettled(rows)).toEqual([{ status: 'rejected', reason: err }, { status: 'rejected', reason: err }]);
