@@ -267,20 +267,8 @@ describe('OpenTelemetry adapter: metrics', () => {
 });
 
 describe('telemetry off, and the flush at shutdown', () => {
-  it('NO_TELEMETRY runs each function and nothing else', async () => {
-    expect(NO_TELEMETRY.enabled).toBe(false);
-    const finish = vi.fn();
-    expect(await NO_TELEMETRY.request('token', undefined, (f) => (f(facts()), finish(), Promise.resolve('a')))).toBe('a');
-    expect(finish).toHaveBeenCalledTimes(1);
-    expect(NO_TELEMETRY.stage('grant', () => 7)).toBe(7);
-    expect(await NO_TELEMETRY.dependency('entra', 'token', () => Promise.resolve('t'))).toBe('t');
-    expect(NO_TELEMETRY.cache('secret', true)).toBeUndefined();
-    expect(NO_TELEMETRY.auditBatch('issuance', 1)).toBeUndefined();
-    await expect(NO_TELEMETRY.flush()).resolves.toBeUndefined();
-  });
-
-  it('NO_TELEMETRY as its module builds it when it loads (loaded anew, see loadAnew)', async () => {
-    const { NO_TELEMETRY: off } = await loadAnew(() => import('../../src/core/telemetry/telemetry.js'));
+  /** Telemetry that is off: each function it is handed runs, and nothing else happens. */
+  async function expectRunsEachFunctionOnly(off: Telemetry): Promise<void> {
     expect(off.enabled).toBe(false);
     const finish = vi.fn();
     expect(await off.request('token', undefined, (f) => (f(facts()), finish(), Promise.resolve('a')))).toBe('a');
@@ -290,6 +278,15 @@ describe('telemetry off, and the flush at shutdown', () => {
     expect(off.cache('secret', true)).toBeUndefined();
     expect(off.auditBatch('issuance', 1)).toBeUndefined();
     await expect(off.flush()).resolves.toBeUndefined();
+  }
+
+  it('NO_TELEMETRY runs each function and nothing else', async () => {
+    await expectRunsEachFunctionOnly(NO_TELEMETRY);
+  });
+
+  it('NO_TELEMETRY as its module builds it when it loads (loaded anew, see loadAnew)', async () => {
+    const { NO_TELEMETRY: off } = await loadAnew(() => import('../../src/core/telemetry/telemetry.js'));
+    await expectRunsEachFunctionOnly(off);
   });
 
   const withFlush = (flush: () => Promise<void>, enabled = true): Telemetry => ({ ...NO_TELEMETRY, enabled, flush });
