@@ -31,7 +31,7 @@ afterAll(async () => {
 function freshTable(): { client: TableClient; writer: BatchWriter & { batches: AuditEntity[][] } } {
   table += 1;
   const client = TableClient.fromConnectionString(store.connectionString, `audit${table}x${Date.now() % 100000}`, { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } });
-  const inner = new TableBatchWriter(client);
+  const inner = new TableBatchWriter(client, { allowInsecureConnection: true });
   const batches: AuditEntity[][] = [];
   return { client, writer: { batches, insertBatch: (entities) => (batches.push([...entities]), inner.insertBatch(entities)) } };
 }
@@ -79,7 +79,7 @@ describe('group commit', () => {
     const { client, writer } = freshTable();
     const day = '20261129';
     await writer.insertBatch([{ partitionKey: `${day}-00`, rowKey: 'taken', outcome: 'issued' }]);
-    const err = await new TableBatchWriter(client)
+    const err = await new TableBatchWriter(client, { allowInsecureConnection: true })
       .insertBatch(['a', 'taken', 'b'].map((rowKey) => ({ partitionKey: `${day}-00`, rowKey, outcome: 'issued' })))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EntityRejectedError);

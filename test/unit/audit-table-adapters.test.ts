@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import type { TokenCredential } from '@azure/identity';
-import { RestError } from '@azure/data-tables';
-import type { TableClient, TableTransactionResponse, TransactionAction } from '@azure/data-tables';
+import { RestError, TableClient } from '@azure/data-tables';
+import { createHttpHeaders } from '@azure/core-rest-pipeline';
+import type { HttpClient, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TableAuditSink } from '../../src/core/audit/table-audit-sink';
 import { tableAuditReader } from '../../src/core/audit/table-audit-reader';
@@ -48,121 +49,157 @@ describe('failedIndex', () => {
   });
 });
 
-interface StubTable {
+type Answer = { readonly status: number; readonly body: string; readonly contentType?: string };
+
+/** The service's OData error, as the whole answer or inside a changeset. */
+const odataError = (code: string, message: string): string => JSON.stringify({ 'odata.error': { code, message: { lang: 'en-US', value: message } } });
+const answer = (status: number, code: string, message: string): Answer => ({ status, body: odataError(code, message) });
+/** A transaction the service turned down because of one entity: 202 outside, the failure in the changeset. */
+const MULTIPART = 'multipart/mixed; boundary=batchresponse_1';
+const refusedInBatch = (status: number, code: string, message: string): Answer => ({
+  status: 202,
+  contentType: MULTIPART,
+  body:
+    '--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_1\r\n\r\n--changesetresponse_1\r\nContent-Type: application/http\r\n\r\n' +
+    `HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\n\r\n${odataError(code, message)}\r\n--changesetresponse_1--\r\n--batchresponse_1--\r\n`,
+});
+const written = (rows: number): Answer => ({
+  status: 202,
+  contentType: MULTIPART,
+  body:
+    '--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_1\r\n\r\n' +
+    '--changesetresponse_1\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'.repeat(rows) +
+    '--changesetresponse_1--\r\n--batchresponse_1--\r\n',
+});
+
+interface FakeTable {
   readonly client: TableClient;
-  readonly creates: number[];
-  readonly createSignals: (AbortSignal | undefined)[];
-  readonly transactions: { actions: TransactionAction[]; signal: AbortSignal | undefined }[];
-  createError: RestError | undefined;
-  transactionError: RestError | undefined;
+  readonly httpClient: HttpClient;
+  /** Each `POST /Tables`, by its abort signal. */
+  readonly creates: (PipelineRequest['abortSignal'])[];
+  readonly batches: { readonly body: string; readonly signal: PipelineRequest['abortSignal'] }[];
+  /** Every answer to `POST /Tables` until changed (default 204). */
+  createAnswer: Answer | undefined;
+  /** The next `$batch`'s answer only (default: every row written). */
+  batchAnswer: Answer | undefined;
 }
 
-/** The two calls the writer makes, with the SDK's error type: the decisions under test are the writer's. */
-function stubTable(): StubTable {
-  const stub: StubTable = {
-    creates: [],
-    createSignals: [],
-    transactions: [],
-    createError: undefined,
-    transactionError: undefined,
-    client: {
-      createTable: (options?: { abortSignal?: AbortSignal }) => {
-        stub.creates.push(stub.creates.length + 1);
-        stub.createSignals.push(options?.abortSignal);
-        return stub.createError ? Promise.reject(stub.createError) : Promise.resolve();
-      },
-      submitTransaction: (actions: TransactionAction[], options?: { abortSignal?: AbortSignal }) => {
-        stub.transactions.push({ actions, signal: options?.abortSignal });
-        const err = stub.transactionError;
-        stub.transactionError = undefined;
-        return err ? Promise.reject(err) : Promise.resolve({ status: 202, subResponses: [], getResponseForEntity: () => undefined } as TableTransactionResponse);
-      },
-    } as unknown as TableClient,
+/** A real `TableClient` over a transport that answers as Table storage would: the decisions under test are the writer's. */
+function fakeTable(): FakeTable {
+  const table: Omit<FakeTable, 'client' | 'httpClient'> = { creates: [], batches: [], createAnswer: undefined, batchAnswer: undefined };
+  const httpClient: HttpClient = {
+    sendRequest: (request: PipelineRequest): Promise<PipelineResponse> => {
+      let reply: Answer;
+      if (new URL(request.url).pathname === '/Tables') {
+        table.creates.push(request.abortSignal);
+        reply = table.createAnswer ?? { status: 204, body: '' };
+      } else {
+        const body = request.body as string;
+        table.batches.push({ body, signal: request.abortSignal });
+        reply = table.batchAnswer ?? written(body.split('\r\nPOST ').length - 1);
+        table.batchAnswer = undefined;
+      }
+      return Promise.resolve({ request, status: reply.status, headers: createHttpHeaders({ 'content-type': reply.contentType ?? 'application/json' }), bodyAsText: reply.body });
+    },
   };
-  return stub;
+  const client = new TableClient('https://account.table.example', 'audit', { httpClient, retryOptions: { maxRetries: 0 } });
+  return Object.assign(table, { httpClient, client });
 }
+
+const writerOf = (table: FakeTable): TableBatchWriter => new TableBatchWriter(table.client, { httpClient: table.httpClient });
 
 const entities = (...keys: string[]): AuditEntity[] => keys.map((rowKey) => ({ partitionKey: '20261129-00', rowKey, outcome: 'issued' }));
 
+/** The sub-requests of a batch body: each one's request line and entity. */
+const subRequests = (body: string): { line: string; entity: unknown }[] =>
+  body
+    .split(/--changeset_[0-9a-f-]{36}\r\n/)
+    .slice(1)
+    .map((part) => ({ line: /^(?:[A-Z]+) \S+ HTTP\/1\.1$/m.exec(part)?.[0] ?? '', entity: JSON.parse(/^\{.*\}$/m.exec(part)?.[0] ?? 'null') as unknown }));
+
 describe('TableBatchWriter', () => {
   it('creates the table once, then inserts each batch as create actions only, under a deadline', async () => {
-    const table = stubTable();
-    const writer = new TableBatchWriter(table.client);
+    const table = fakeTable();
+    const writer = writerOf(table);
     await writer.insertBatch(entities('a', 'b'));
     await writer.insertBatch(entities('c'));
     expect(table.creates).toHaveLength(1);
-    expect(table.transactions.map((t) => t.actions)).toEqual([
-      [['create', entities('a')[0]], ['create', entities('b')[0]]],
-      [['create', entities('c')[0]]],
+    const insert = 'POST https://account.table.example/audit HTTP/1.1';
+    expect(table.batches.map((b) => subRequests(b.body))).toEqual([
+      [
+        { line: insert, entity: { PartitionKey: '20261129-00', RowKey: 'a', outcome: 'issued' } },
+        { line: insert, entity: { PartitionKey: '20261129-00', RowKey: 'b', outcome: 'issued' } },
+      ],
+      [{ line: insert, entity: { PartitionKey: '20261129-00', RowKey: 'c', outcome: 'issued' } }],
     ]);
-    expect(table.transactions.every((t) => t.signal instanceof AbortSignal && !t.signal.aborted)).toBe(true);
+    expect(table.batches.every((b) => b.signal instanceof AbortSignal && !b.signal.aborted)).toBe(true);
     // Making the table is under a deadline too.
-    expect(table.createSignals).toHaveLength(1);
-    expect(table.createSignals[0]).toBeInstanceOf(AbortSignal);
-    expect(table.createSignals[0]?.aborted).toBe(false);
+    expect(table.creates[0]).toBeInstanceOf(AbortSignal);
+    expect(table.creates[0]?.aborted).toBe(false);
   });
 
   it('writes on when it may not create tables (403: the template made the table)', async () => {
-    const table = stubTable();
-    table.createError = restError(403, 'AuthorizationPermissionMismatch');
-    const writer = new TableBatchWriter(table.client);
+    const table = fakeTable();
+    table.createAnswer = answer(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
+    const writer = writerOf(table);
     await writer.insertBatch(entities('a'));
     await writer.insertBatch(entities('b'));
     expect(table.creates).toHaveLength(1);
-    expect(table.transactions).toHaveLength(2);
+    expect(table.batches).toHaveLength(2);
   });
 
   it('fails the write when the table cannot be made, and tries again on the next one', async () => {
-    const table = stubTable();
-    table.createError = restError(500, 'down');
-    const writer = new TableBatchWriter(table.client);
-    await expect(writer.insertBatch(entities('a'))).rejects.toBe(table.createError);
-    expect(table.transactions).toHaveLength(0);
-    table.createError = undefined;
+    const table = fakeTable();
+    table.createAnswer = answer(500, 'InternalError', 'down');
+    const writer = writerOf(table);
+    await expect(writer.insertBatch(entities('a'))).rejects.toMatchObject({ statusCode: 500 });
+    expect(table.batches).toHaveLength(0);
+    table.createAnswer = undefined;
     await writer.insertBatch(entities('a'));
     expect(table.creates).toHaveLength(2);
-    expect(table.transactions).toHaveLength(1);
+    expect(table.batches).toHaveLength(1);
   });
 
   it('prepares the table at start-up without ever rejecting', async () => {
-    const table = stubTable();
-    table.createError = restError(500, 'down');
-    const writer = new TableBatchWriter(table.client);
+    const table = fakeTable();
+    table.createAnswer = answer(500, 'InternalError', 'down');
+    const writer = writerOf(table);
     await expect(writer.prepare()).resolves.toBeUndefined();
-    table.createError = undefined;
+    table.createAnswer = undefined;
     await writer.prepare();
     await writer.insertBatch(entities('a'));
     expect(table.creates).toHaveLength(2);
   });
 
   it('re-creates the table after a write finds it gone (404)', async () => {
-    const table = stubTable();
-    const writer = new TableBatchWriter(table.client);
+    const table = fakeTable();
+    const writer = writerOf(table);
     await writer.insertBatch(entities('a'));
-    table.transactionError = restError(404, 'TableNotFound');
-    await expect(writer.insertBatch(entities('b'))).rejects.toMatchObject({ statusCode: 404 });
+    table.batchAnswer = answer(404, 'TableNotFound', 'The table specified does not exist.');
+    await expect(writer.insertBatch(entities('b'))).rejects.toMatchObject({ statusCode: 404, code: 'TableNotFound' });
     await writer.insertBatch(entities('b'));
     expect(table.creates).toHaveLength(2);
     // Any other failure keeps the table as made.
-    table.transactionError = restError(500, 'busy');
+    table.batchAnswer = answer(500, 'InternalError', 'busy');
     await expect(writer.insertBatch(entities('c'))).rejects.toMatchObject({ statusCode: 500 });
     await writer.insertBatch(entities('c'));
     expect(table.creates).toHaveLength(2);
   });
 
   it('names the rejected entity (conflict only for 409), and passes on an index outside the batch as is', async () => {
-    const table = stubTable();
-    const writer = new TableBatchWriter(table.client);
-    const exists = restError(409, '1:The specified entity already exists.');
-    table.transactionError = exists;
+    const table = fakeTable();
+    const writer = writerOf(table);
+    table.batchAnswer = refusedInBatch(409, 'EntityAlreadyExists', '1:The specified entity already exists.\nRequestId:r1');
     const conflict = await writer.insertBatch(entities('a', 'b')).catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(EntityRejectedError);
-    expect(conflict).toMatchObject({ index: 1, conflict: true, cause: exists });
-    table.transactionError = restError(400, '0:Bad key');
+    expect(conflict).toMatchObject({ index: 1, conflict: true, cause: { statusCode: 409, code: 'EntityAlreadyExists' } });
+    expect((conflict as EntityRejectedError).cause).toBeInstanceOf(RestError);
+    table.batchAnswer = refusedInBatch(400, 'InvalidInput', '0:Bad key');
     expect(await writer.insertBatch(entities('a')).catch((e: unknown) => e)).toMatchObject({ index: 0, conflict: false });
-    const outside = restError(400, '2:Bad key');
-    table.transactionError = outside;
-    expect(await writer.insertBatch(entities('a', 'b')).catch((e: unknown) => e)).toBe(outside);
+    table.batchAnswer = refusedInBatch(400, 'InvalidInput', '2:Bad key');
+    const outside = await writer.insertBatch(entities('a', 'b')).catch((e: unknown) => e);
+    expect(outside).toBeInstanceOf(RestError);
+    expect(outside).toMatchObject({ statusCode: 400, message: '2:Bad key' });
   });
 });
 

@@ -43,7 +43,7 @@ export class TableAuditSink implements AuditSink {
 
   /** `target` is the configured table, or (tests) any `BatchWriter`; `onOutcome` feeds health. */
   constructor(target: AuditTarget | BatchWriter, credential?: TokenCredential, onOutcome?: (ok: boolean) => void, options: AuditSinkOptions = {}) {
-    const writer = 'insertBatch' in target ? target : new TableBatchWriter(auditTableClient(target, credential));
+    const writer = 'insertBatch' in target ? target : new TableBatchWriter(auditTableClient(target, credential), { allowInsecureConnection: allowsPlainHttp(target) });
     this.#writer = writer;
     this.#onOutcome = onOutcome ?? options.onOutcome ?? (() => undefined);
     const slot = options.slotTimeoutMs === undefined ? {} : { slotTimeoutMs: options.slotTimeoutMs };
@@ -92,13 +92,15 @@ export class TableAuditSink implements AuditSink {
 /** The configured audit table: the sink writes through it, the audit API reads through it. */
 export function auditTableClient(target: AuditTarget, credential: TokenCredential | undefined): TableClient {
   if (target.kind === 'connection-string') {
-    return TableClient.fromConnectionString(target.connectionString, target.tableName, {
-      allowInsecureConnection: /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(target.connectionString),
-      retryOptions: RETRY,
-    });
+    return TableClient.fromConnectionString(target.connectionString, target.tableName, { allowInsecureConnection: allowsPlainHttp(target), retryOptions: RETRY });
   }
   if (!credential) throw new Error('a credential is needed for the audit table endpoint');
   return new TableClient(target.endpoint, target.tableName, credential, { retryOptions: RETRY });
+}
+
+/** A connection string that asks for plain HTTP, or names a table endpoint on this machine over it (the emulator). */
+function allowsPlainHttp(target: AuditTarget): boolean {
+  return target.kind === 'connection-string' && /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(target.connectionString);
 }
 
 /**

@@ -1,27 +1,59 @@
 import type { TableClient } from '@azure/data-tables';
+import { RestError, createDefaultHttpClient, createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
+import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { AuditEntity, BatchWriter } from './group-commit';
 import { EntityRejectedError } from './group-commit';
+import { batchFailure, insertBatchRequest } from './table-batch-body';
 
 const WRITE_DEADLINE_MS = 10_000;
 
+export interface TableBatchWriterOptions {
+  /** The transport the client was given, if any (default: the SDK's). */
+  readonly httpClient?: HttpClient;
+  /** As given to the client: a loopback store over plain HTTP. */
+  readonly allowInsecureConnection?: boolean;
+}
+
 /**
- * Adapter: one `submitTransaction` of `create` actions (insert only: never upsert, update or
- * merge, so a row once written cannot be altered through this path). When the service fails a
- * transaction because of one entity, its error message starts with that entity's index
- * (`"3:The specified entity already exists. …"`); that index is surfaced as `EntityRejectedError`.
+ * Adapter: one entity group transaction of inserts (never upsert, update or merge, so a row once
+ * written cannot be altered through this path), the request `submitTransaction` would send for
+ * `create` actions (see `insertBatchRequest`), sent through the client's own pipeline. When the
+ * service fails a transaction because of one entity, its error message starts with that entity's
+ * index (`"3:The specified entity already exists. …"`); that index is surfaced as `EntityRejectedError`.
  */
 export class TableBatchWriter implements BatchWriter {
   #ready: Promise<void> | undefined;
+  readonly #httpClient: HttpClient;
+  readonly #batchUrl: string;
+  readonly #rowsUrl: string;
 
-  constructor(private readonly client: TableClient) {}
+  constructor(
+    private readonly client: TableClient,
+    private readonly options: TableBatchWriterOptions = {},
+  ) {
+    this.#httpClient = options.httpClient ?? createDefaultHttpClient();
+    // A SAS signs the request's address: it stays on `$batch`, and is left off the rows' own.
+    const [base, sas] = client.url.split('?');
+    const root = base.endsWith('/') ? base : `${base}/`;
+    this.#batchUrl = `${root}$batch${sas === undefined ? '' : `?${sas}`}`;
+    this.#rowsUrl = `${root}${client.tableName}`;
+  }
 
   async insertBatch(entities: readonly AuditEntity[]): Promise<void> {
     await this.#ensureTable();
     try {
-      await this.client.submitTransaction(
-        entities.map((e) => ['create', e]),
-        { abortSignal: AbortSignal.timeout(WRITE_DEADLINE_MS) },
-      );
+      const { headers, body } = insertBatchRequest(this.#rowsUrl, entities);
+      const request = createPipelineRequest({
+        url: this.#batchUrl,
+        method: 'POST',
+        headers: createHttpHeaders(headers),
+        body,
+        abortSignal: AbortSignal.timeout(WRITE_DEADLINE_MS),
+        allowInsecureConnection: this.options.allowInsecureConnection ?? false,
+      });
+      const response = await this.client.pipeline.sendRequest(this.#httpClient, request);
+      const failure = batchFailure(response.status, response.bodyAsText ?? '');
+      if (failure) throw new RestError(failure.message, { code: failure.code, statusCode: failure.statusCode, request, response });
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       if (status === 404) this.#ready = undefined;

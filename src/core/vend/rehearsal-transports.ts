@@ -37,7 +37,7 @@ export function rehearsalTransports(config: VendingConfig, clock: Clock): Rehear
   // No credential: the client signs nothing, and the address is one that can never resolve (RFC 2606).
   // Stryker disable next-line StringLiteral: the table's name is only written inside the batch body, which the transport does not read
   const table = new TableClient('https://rehearsal.invalid', 'rehearsal', { httpClient });
-  return { createCredential, batchWriter: new TableBatchWriter(table), requests, httpClient };
+  return { createCredential, batchWriter: new TableBatchWriter(table, { httpClient }), requests, httpClient };
 }
 
 function answer(request: PipelineRequest, path: string, config: VendingConfig, clock: Clock): PipelineResponse {

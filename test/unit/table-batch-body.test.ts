@@ -1,0 +1,151 @@
+import { TableClient } from '@azure/data-tables';
+import { createHttpHeaders } from '@azure/core-rest-pipeline';
+import type { HttpClient, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EntityRejectedError } from '../../src/core/audit/group-commit';
+import type { AuditEntity } from '../../src/core/audit/group-commit';
+import { batchFailure, insertBatchRequest } from '../../src/core/audit/table-batch-body';
+import { TableBatchWriter, failedIndex } from '../../src/core/audit/table-batch-writer';
+
+// The writer builds the transaction the SDK's `submitTransaction` would send for `create` actions,
+// and reads the answer as it would. Both are held to the SDK itself: the same entities through
+// `submitTransaction` and through the writer, over one transport that records what each sent and
+// gives each the same answer.
+
+type Reply = { readonly status: number; readonly body: string; readonly contentType: string };
+
+const MULTIPART = 'multipart/mixed; boundary=batchresponse_7';
+const changesetAnswer = (...subResponses: string[]): Reply => ({
+  status: 202,
+  contentType: MULTIPART,
+  body:
+    '--batchresponse_7\r\nContent-Type: multipart/mixed; boundary=changesetresponse_7\r\n\r\n' +
+    subResponses.map((s) => `--changesetresponse_7\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n${s}\r\n`).join('') +
+    '--changesetresponse_7--\r\n--batchresponse_7--\r\n',
+});
+const odata = (code: string, message: string): string => JSON.stringify({ 'odata.error': { code, message: { lang: 'en-US', value: message } } });
+const NO_CONTENT = 'HTTP/1.1 204 No Content\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\nDataServiceVersion: 3.0;\r\n';
+const failing = (status: string, code: string, message: string): string => `HTTP/1.1 ${status}\r\nContent-Type: application/json;odata=minimalmetadata;streaming=true;charset=utf-8\r\n\r\n${odata(code, message)}`;
+
+/** A client over a transport that records each request and answers `$batch` with `reply` (and anything else with 204). */
+function recorded(url: string, reply: Reply = changesetAnswer(NO_CONTENT)): { client: TableClient; httpClient: HttpClient; sent: PipelineRequest[] } {
+  const sent: PipelineRequest[] = [];
+  const httpClient: HttpClient = {
+    sendRequest: (request): Promise<PipelineResponse> => {
+      sent.push(request);
+      const batch = new URL(request.url).pathname.endsWith('/$batch');
+      const { status, body, contentType } = batch ? reply : { status: 204, body: '', contentType: 'application/json' };
+      return Promise.resolve({ request, status, headers: createHttpHeaders({ 'content-type': contentType }), bodyAsText: body });
+    },
+  };
+  const insecure = url.startsWith('http:');
+  return { client: new TableClient(url, 'audit', { httpClient, retryOptions: { maxRetries: 0 }, allowInsecureConnection: insecure }), httpClient, sent };
+}
+
+async function sentBySdk(url: string, entities: readonly AuditEntity[], reply?: Reply): Promise<{ request: PipelineRequest; outcome: unknown }> {
+  const { client, sent } = recorded(url, reply);
+  const outcome = await client.submitTransaction(entities.map((e) => ['create', { ...e }])).then(
+    () => 'written',
+    (err: unknown) => err,
+  );
+  return { request: sent.at(-1) as PipelineRequest, outcome };
+}
+
+async function sentByWriter(url: string, entities: readonly AuditEntity[], reply?: Reply): Promise<{ request: PipelineRequest; outcome: unknown }> {
+  const { client, httpClient, sent } = recorded(url, reply);
+  const writer = new TableBatchWriter(client, { httpClient, allowInsecureConnection: url.startsWith('http:') });
+  const outcome = await writer.insertBatch(entities).then(
+    () => 'written',
+    (err: unknown) => err,
+  );
+  return { request: sent.at(-1) as PipelineRequest, outcome };
+}
+
+/** The request with its per-request parts (the two boundary ids, the request id) set to fixed values. */
+function comparable(request: PipelineRequest): { method: string; url: string; headers: Record<string, string>; body: string } {
+  const headers = request.headers.toJSON();
+  const batch = /boundary=batch_([0-9a-f-]{36})$/.exec(headers['content-type'] ?? '')?.[1];
+  const body = request.body as string;
+  const changeset = /boundary=changeset_([0-9a-f-]{36})\r\n/.exec(body)?.[1];
+  expect(batch).toBeDefined();
+  expect(changeset).toBeDefined();
+  const fixed = (text: string): string => text.replaceAll(batch as string, 'BATCH').replaceAll(changeset as string, 'CHANGESET');
+  delete headers['x-ms-client-request-id'];
+  return { method: request.method, url: request.url, headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, fixed(v)])), body: fixed(body) };
+}
+
+const URLS = ['https://account.table.example', 'https://account.table.example/', 'http://127.0.0.1:10002/devstoreaccount1', 'https://account.table.example/?sv=2024-11-04&sig=a%2Fb%3D'];
+
+const propertyName = fc.oneof(fc.constantFrom('etag', 'timestamp', 'constructor', 'toString'), fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,15}$/).filter((n) => n !== 'partitionKey' && n !== 'rowKey'));
+const propertyValue = fc.oneof(fc.string({ unit: 'binary' }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean());
+/** An entity as group commit makes one: its own properties, the keys anywhere among them (the partition key is set last). */
+const entity = fc
+  .tuple(fc.dictionary(propertyName, propertyValue, { maxKeys: 12 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), fc.nat(), fc.nat())
+  .map(([props, rowKey, at, pkAt]) => {
+    const entries: [string, string | number | boolean][] = Object.entries(props);
+    entries.splice(at % (entries.length + 1), 0, ['rowKey', rowKey]);
+    entries.splice(pkAt % (entries.length + 1), 0, ['partitionKey', '20261130-03']);
+    return Object.fromEntries(entries) as unknown as AuditEntity;
+  });
+
+describe('the insert transaction the writer sends', () => {
+  it.each(URLS)('is the request submitTransaction sends for the same create actions (%s)', async (url) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(entity, { minLength: 1, maxLength: 6 }), async (entities) => {
+        const [sdk, ours] = [await sentBySdk(url, entities), await sentByWriter(url, entities)];
+        expect(ours.outcome).toBe('written');
+        expect(sdk.outcome).toBe('written');
+        expect(comparable(ours.request)).toEqual(comparable(sdk.request));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('puts each row in its own insert, keeps a SAS on $batch only, and never asks for an upsert or merge', () => {
+    const { headers, body } = insertBatchRequest('https://a.example/audit', [{ partitionKey: 'p', rowKey: 'r1', n: 1 }, { partitionKey: 'p', rowKey: 'r2', ok: true }], { batch: 'B', changeset: 'C' });
+    expect(headers['Content-Type']).toBe('multipart/mixed; boundary=batch_B');
+    expect(body.startsWith('--batch_B\r\ncontent-type: multipart/mixed; boundary=changeset_C\r\n')).toBe(true);
+    expect(body.match(/^[A-Z]+ \S+ HTTP\/1\.1$/gm)).toEqual(['POST https://a.example/audit HTTP/1.1', 'POST https://a.example/audit HTTP/1.1']);
+    expect(body).toContain('{"PartitionKey":"p","RowKey":"r1","n":1}');
+    expect(body).toContain('{"PartitionKey":"p","RowKey":"r2","ok":true}');
+    expect(body.endsWith('\r\n--changeset_C--\r\n--batch_B--\r\n')).toBe(true);
+  });
+});
+
+describe("the writer reads the service's answer as submitTransaction does", () => {
+  const rows: AuditEntity[] = ['a', 'b', 'c'].map((rowKey) => ({ partitionKey: 'p', rowKey, outcome: 'issued' }));
+  const restOf = (outcome: unknown): unknown => (outcome instanceof EntityRejectedError ? outcome.cause : outcome);
+  const answers: [string, Reply][] = [
+    ['every row written', changesetAnswer(NO_CONTENT, NO_CONTENT, NO_CONTENT)],
+    ['a key that exists (409, entity 1)', changesetAnswer(failing('409 Conflict', 'EntityAlreadyExists', '1:The specified entity already exists.\nRequestId:x'))],
+    ['an input refused (400, entity 0)', changesetAnswer(failing('400 Bad Request', 'InvalidInput', '0:One of the request inputs is not valid.'))],
+    ['an error without an index', changesetAnswer(failing('400 Bad Request', 'InvalidInput', 'The batch request body is malformed.'))],
+    ['a table that is gone (404)', { status: 404, contentType: 'application/json', body: odata('TableNotFound', 'The table specified does not exist.') }],
+    ['refused sign-in, not JSON (403)', { status: 403, contentType: 'text/plain', body: 'Forbidden' }],
+    ['busy, no body (503)', { status: 503, contentType: 'application/json', body: '' }],
+  ];
+
+  it.each(answers)('%s', async (_, reply) => {
+    const [sdk, ours] = [await sentBySdk(URLS[0], rows, reply), await sentByWriter(URLS[0], rows, reply)];
+    if (sdk.outcome === 'written') {
+      expect(ours.outcome).toBe('written');
+      return;
+    }
+    const [theirs, mine] = [sdk.outcome as { statusCode?: number; code?: string; message: string }, restOf(ours.outcome)];
+    expect(mine).toMatchObject({ name: 'RestError', statusCode: theirs.statusCode, code: theirs.code, message: theirs.message });
+    // The index the SDK's error names is the entity the writer takes out.
+    const index = failedIndex(theirs);
+    if (index === undefined) expect(ours.outcome).toBe(mine);
+    else expect(ours.outcome).toMatchObject({ index, conflict: theirs.statusCode === 409 });
+  });
+
+  it('fails a changeset whose sub-response has no status line, naming no entity', async () => {
+    const reply = changesetAnswer('garbled');
+    const [sdk, ours] = [await sentBySdk(URLS[0], rows, reply), await sentByWriter(URLS[0], rows, reply)];
+    expect(sdk.outcome).toBeInstanceOf(Error);
+    expect(ours.outcome).toBeInstanceOf(Error);
+    expect(ours.outcome).not.toBeInstanceOf(EntityRejectedError);
+    expect(batchFailure(202, reply.body)).toEqual({ statusCode: 202, code: undefined, message: 'unreadable transaction sub-response' });
+  });
+});
