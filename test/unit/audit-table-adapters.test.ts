@@ -203,6 +203,34 @@ describe('TableBatchWriter', () => {
   });
 });
 
+describe('TableBatchWriter on the wire', () => {
+  it('sends its batches over the connection the SDK made the table on (no new TLS handshake on the first issuance)', async () => {
+    let connections = 0;
+    const seen: string[] = [];
+    const server = createHttpServer((req, res) => {
+      seen.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);
+      req.resume().on('end', () => {
+        if (req.url?.includes('$batch')) res.writeHead(202, { 'content-type': 'multipart/mixed; boundary=batchresponse_1' }).end('--batchresponse_1--\r\n');
+        else res.writeHead(204).end();
+      });
+    }).on('connection', () => (connections += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const key = Buffer.alloc(64, 1).toString('base64');
+      const connectionString = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};TableEndpoint=http://127.0.0.1:${(server.address() as AddressInfo).port}/devstoreaccount1;`;
+      const writer = new TableBatchWriter(TableClient.fromConnectionString(connectionString, 'audit', { allowInsecureConnection: true }), { allowInsecureConnection: true });
+      await writer.prepare();
+      await writer.insertBatch(entities('a'));
+      await writer.insertBatch(entities('b', 'c'));
+      expect(seen).toEqual(['POST /devstoreaccount1/Tables', 'POST /devstoreaccount1/$batch', 'POST /devstoreaccount1/$batch']);
+      expect(connections).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('tableAuditReader', () => {
   it('asks one partition and RowKey range, each filter as an OData string literal', async () => {
     const filters: string[] = [];

@@ -1,5 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
-import { RestError, createDefaultHttpClient, createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
+import { ServiceClient } from '@azure/core-client';
+import { RestError, createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { AuditEntity, BatchWriter } from './group-commit';
 import { EntityRejectedError } from './group-commit';
@@ -8,7 +9,7 @@ import { batchFailure, insertBatchRequest } from './table-batch-body';
 const WRITE_DEADLINE_MS = 10_000;
 
 export interface TableBatchWriterOptions {
-  /** The transport the client was given, if any (default: the SDK's). */
+  /** The transport the client was given, if any (default: the one the SDK's clients share, so the batch reuses their connection). */
   readonly httpClient?: HttpClient;
   /** As given to the client: a loopback store over plain HTTP. */
   readonly allowInsecureConnection?: boolean;
@@ -23,7 +24,7 @@ export interface TableBatchWriterOptions {
  */
 export class TableBatchWriter implements BatchWriter {
   #ready: Promise<void> | undefined;
-  readonly #httpClient: HttpClient;
+  readonly #sender: ServiceClient;
   readonly #batchUrl: string;
   readonly #rowsUrl: string;
 
@@ -31,7 +32,7 @@ export class TableBatchWriter implements BatchWriter {
     private readonly client: TableClient,
     private readonly options: TableBatchWriterOptions = {},
   ) {
-    this.#httpClient = options.httpClient ?? createDefaultHttpClient();
+    this.#sender = new ServiceClient({ pipeline: client.pipeline, ...(options.httpClient ? { httpClient: options.httpClient } : {}) });
     // A SAS signs the request's address: it stays on `$batch`, and is left off the rows' own.
     const [base, sas] = client.url.split('?');
     const root = base.endsWith('/') ? base : `${base}/`;
@@ -51,7 +52,7 @@ export class TableBatchWriter implements BatchWriter {
         abortSignal: AbortSignal.timeout(WRITE_DEADLINE_MS),
         allowInsecureConnection: this.options.allowInsecureConnection ?? false,
       });
-      const response = await this.client.pipeline.sendRequest(this.#httpClient, request);
+      const response = await this.#sender.sendRequest(request);
       const failure = batchFailure(response.status, response.bodyAsText ?? '');
       if (failure) throw new RestError(failure.message, { code: failure.code, statusCode: failure.statusCode, request, response });
     } catch (err) {
