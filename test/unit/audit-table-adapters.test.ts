@@ -204,7 +204,7 @@ describe('TableBatchWriter', () => {
 });
 
 describe('TableBatchWriter on the wire', () => {
-  it('sends its batches over the connection the SDK made the table on (no new TLS handshake on the first issuance)', async () => {
+  it('sends its batches over the connection the SDK made the table on (no new TLS handshake on the first issuance), and over plain HTTP only when told', async () => {
     let connections = 0;
     const seen: string[] = [];
     const server = createHttpServer((req, res) => {
@@ -224,6 +224,10 @@ describe('TableBatchWriter on the wire', () => {
       await writer.insertBatch(entities('b', 'c'));
       expect(seen).toEqual(['POST /devstoreaccount1/Tables', 'POST /devstoreaccount1/$batch', 'POST /devstoreaccount1/$batch']);
       expect(connections).toBe(1);
+      // Plain HTTP only when said so: a writer not told the client allows it sends nothing.
+      const unsure = new TableBatchWriter(TableClient.fromConnectionString(connectionString, 'audit', { allowInsecureConnection: true }));
+      await expect(unsure.insertBatch(entities('d'))).rejects.toThrow(/allowInsecureConnection/);
+      expect(seen.filter((s) => s.endsWith('$batch'))).toHaveLength(2);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -2,16 +2,24 @@ import { TableClient } from '@azure/data-tables';
 import { createHttpHeaders } from '@azure/core-rest-pipeline';
 import type { HttpClient, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { EntityRejectedError } from '../../src/core/audit/group-commit';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntity } from '../../src/core/audit/group-commit';
-import { batchFailure, insertBatchRequest } from '../../src/core/audit/table-batch-body';
-import { TableBatchWriter, failedIndex } from '../../src/core/audit/table-batch-writer';
+import type * as CommitModule from '../../src/core/audit/group-commit';
+import type * as BodyModule from '../../src/core/audit/table-batch-body';
+import type * as WriterModule from '../../src/core/audit/table-batch-writer';
+import { loadAnew } from '../support/load-anew';
 
 // The writer builds the transaction the SDK's `submitTransaction` would send for `create` actions,
 // and reads the answer as it would. Both are held to the SDK itself: the same entities through
 // `submitTransaction` and through the writer, over one transport that records what each sent and
 // gives each the same answer.
+
+// Loaded anew for each test: the wire names and line ending are built when the module loads (see loadAnew).
+let fresh: typeof WriterModule & typeof BodyModule & typeof CommitModule;
+beforeEach(async () => {
+  const writer = await loadAnew(() => import('../../src/core/audit/table-batch-writer.js'));
+  fresh = { ...writer, ...(await import('../../src/core/audit/table-batch-body.js')), ...(await import('../../src/core/audit/group-commit.js')) };
+});
 
 type Reply = { readonly status: number; readonly body: string; readonly contentType: string };
 
@@ -54,7 +62,7 @@ async function sentBySdk(url: string, entities: readonly AuditEntity[], reply?: 
 
 async function sentByWriter(url: string, entities: readonly AuditEntity[], reply?: Reply): Promise<{ request: PipelineRequest; outcome: unknown }> {
   const { client, httpClient, sent } = recorded(url, reply);
-  const writer = new TableBatchWriter(client, { httpClient, allowInsecureConnection: url.startsWith('http:') });
+  const writer = new fresh.TableBatchWriter(client, { httpClient, allowInsecureConnection: url.startsWith('http:') });
   const outcome = await writer.insertBatch(entities).then(
     () => 'written',
     (err: unknown) => err,
@@ -103,7 +111,7 @@ describe('the insert transaction the writer sends', () => {
   });
 
   it('puts each row in its own insert, keeps a SAS on $batch only, and never asks for an upsert or merge', () => {
-    const { headers, body } = insertBatchRequest('https://a.example/audit', [{ partitionKey: 'p', rowKey: 'r1', n: 1 }, { partitionKey: 'p', rowKey: 'r2', ok: true }], { batch: 'B', changeset: 'C' });
+    const { headers, body } = fresh.insertBatchRequest('https://a.example/audit', [{ partitionKey: 'p', rowKey: 'r1', n: 1 }, { partitionKey: 'p', rowKey: 'r2', ok: true }], { batch: 'B', changeset: 'C' });
     expect(headers['Content-Type']).toBe('multipart/mixed; boundary=batch_B');
     expect(body.startsWith('--batch_B\r\ncontent-type: multipart/mixed; boundary=changeset_C\r\n')).toBe(true);
     expect(body.match(/^[A-Z]+ \S+ HTTP\/1\.1$/gm)).toEqual(['POST https://a.example/audit HTTP/1.1', 'POST https://a.example/audit HTTP/1.1']);
@@ -115,7 +123,7 @@ describe('the insert transaction the writer sends', () => {
 
 describe("the writer reads the service's answer as submitTransaction does", () => {
   const rows: AuditEntity[] = ['a', 'b', 'c'].map((rowKey) => ({ partitionKey: 'p', rowKey, outcome: 'issued' }));
-  const restOf = (outcome: unknown): unknown => (outcome instanceof EntityRejectedError ? outcome.cause : outcome);
+  const restOf = (outcome: unknown): unknown => (outcome instanceof fresh.EntityRejectedError ? outcome.cause : outcome);
   const answers: [string, Reply][] = [
     ['every row written', changesetAnswer(NO_CONTENT, NO_CONTENT, NO_CONTENT)],
     ['a key that exists (409, entity 1)', changesetAnswer(failing('409 Conflict', 'EntityAlreadyExists', '1:The specified entity already exists.\nRequestId:x'))],
@@ -124,6 +132,14 @@ describe("the writer reads the service's answer as submitTransaction does", () =
     ['a table that is gone (404)', { status: 404, contentType: 'application/json', body: odata('TableNotFound', 'The table specified does not exist.') }],
     ['refused sign-in, not JSON (403)', { status: 403, contentType: 'text/plain', body: 'Forbidden' }],
     ['busy, no body (503)', { status: 503, contentType: 'application/json', body: '' }],
+    ['an OData error without a message', { status: 400, contentType: 'application/json', body: JSON.stringify({ 'odata.error': { code: 'InvalidInput' } }) }],
+    ['JSON without an OData error', { status: 500, contentType: 'application/json', body: '{"error":"busy"}' }],
+    ['JSON null', { status: 500, contentType: 'application/json', body: 'null' }],
+    // Every status the SDK takes for success (2xx), and the nearest ones it does not.
+    ['200 instead of 202', { ...changesetAnswer(NO_CONTENT, NO_CONTENT, NO_CONTENT), status: 200 }],
+    ['299', { ...changesetAnswer(NO_CONTENT, NO_CONTENT, NO_CONTENT), status: 299 }],
+    ['300', { status: 300, contentType: 'application/json', body: odata('Moved', 'elsewhere') }],
+    ['199', { status: 199, contentType: 'application/json', body: odata('Early', 'not yet') }],
   ];
 
   it.each(answers)('%s', async (_, reply) => {
@@ -135,7 +151,7 @@ describe("the writer reads the service's answer as submitTransaction does", () =
     const [theirs, mine] = [sdk.outcome as { statusCode?: number; code?: string; message: string }, restOf(ours.outcome)];
     expect(mine).toMatchObject({ name: 'RestError', statusCode: theirs.statusCode, code: theirs.code, message: theirs.message });
     // The index the SDK's error names is the entity the writer takes out.
-    const index = failedIndex(theirs);
+    const index = fresh.failedIndex(theirs);
     if (index === undefined) expect(ours.outcome).toBe(mine);
     else expect(ours.outcome).toMatchObject({ index, conflict: theirs.statusCode === 409 });
   });
@@ -145,7 +161,7 @@ describe("the writer reads the service's answer as submitTransaction does", () =
     const [sdk, ours] = [await sentBySdk(URLS[0], rows, reply), await sentByWriter(URLS[0], rows, reply)];
     expect(sdk.outcome).toBeInstanceOf(Error);
     expect(ours.outcome).toBeInstanceOf(Error);
-    expect(ours.outcome).not.toBeInstanceOf(EntityRejectedError);
-    expect(batchFailure(202, reply.body)).toEqual({ statusCode: 202, code: undefined, message: 'unreadable transaction sub-response' });
+    expect(ours.outcome).not.toBeInstanceOf(fresh.EntityRejectedError);
+    expect(fresh.batchFailure(202, reply.body)).toEqual({ statusCode: 202, code: undefined, message: 'unreadable transaction sub-response' });
   });
 });

@@ -84,12 +84,21 @@ export function batchFailure(status: number, bodyText: string): BatchFailure | u
 }
 
 function odataError(text: string, statusCode: number): BatchFailure {
-  let error: { code?: unknown; message?: { value?: unknown } } | undefined;
+  const error = odataErrorOf(text);
+  const message = typeof error.message?.value === 'string' ? error.message.value : 'Transaction Failed';
+  return { statusCode, code: error.code, message };
+}
+
+interface ODataError {
+  readonly code?: string;
+  readonly message?: { readonly value?: unknown };
+}
+
+/** The body's `odata.error`; an empty one when the body is not JSON (or `null`) or carries none. */
+function odataErrorOf(text: string): ODataError {
   try {
-    error = (JSON.parse(text) as { 'odata.error'?: typeof error } | null)?.['odata.error'];
+    return (JSON.parse(text) as { 'odata.error'?: ODataError })['odata.error'] ?? {};
   } catch {
-    error = undefined;
+    return {};
   }
-  const message = typeof error?.message?.value === 'string' ? error.message.value : 'Transaction Failed';
-  return { statusCode, code: typeof error?.code === 'string' ? error.code : undefined, message };
 }
