@@ -56,7 +56,7 @@ export interface GroupCommitOptions {
    * Batches written at once (default 1): the next batch is cut as soon as one returns (no timer).
    * One at a time makes each batch hold every row that arrived during the previous write: on the
    * bench's warm load, 16 rows a batch against 8 with two in flight, and 5–12 % less host CPU per
-   * vend (each batch costs a transaction's set-up in the SDK and an HTTP exchange), p99 no worse.
+   * vend (each batch costs building its request and an HTTP exchange), p99 no worse.
    */
   readonly maxInFlight?: number;
   readonly maxQueued?: number;
