@@ -21,6 +21,8 @@ import { NO_TELEMETRY } from '../../src/core/telemetry';
 import type { Telemetry } from '../../src/core/telemetry';
 import { createLocalCa } from '../../src/dev/sandbox/ca';
 import { loadAnew } from '../support/load-anew';
+import { NO_CONTENT, changesetAnswer, failedInChangeset, refused } from '../support/table-answers';
+import type { TableAnswer } from '../support/table-answers';
 
 // The Table storage adapters' own decisions, on the errors the SDK raises (RestError with the
 // service's status): which failure names one entity, when the table is (re)created, what a
@@ -49,28 +51,11 @@ describe('failedIndex', () => {
   });
 });
 
-type Answer = { readonly status: number; readonly body: string; readonly contentType?: string };
-
-/** The service's OData error, as the whole answer or inside a changeset. */
-const odataError = (code: string, message: string): string => JSON.stringify({ 'odata.error': { code, message: { lang: 'en-US', value: message } } });
-const answer = (status: number, code: string, message: string): Answer => ({ status, body: odataError(code, message) });
 /** A transaction the service turned down because of one entity: 202 outside, the failure in the changeset. */
-const MULTIPART = 'multipart/mixed; boundary=batchresponse_1';
-const refusedInBatch = (status: number, code: string, message: string): Answer => ({
-  status: 202,
-  contentType: MULTIPART,
-  body:
-    '--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_1\r\n\r\n--changesetresponse_1\r\nContent-Type: application/http\r\n\r\n' +
-    `HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\n\r\n${odataError(code, message)}\r\n--changesetresponse_1--\r\n--batchresponse_1--\r\n`,
-});
-const written = (rows: number): Answer => ({
-  status: 202,
-  contentType: MULTIPART,
-  body:
-    '--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_1\r\n\r\n' +
-    '--changesetresponse_1\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'.repeat(rows) +
-    '--changesetresponse_1--\r\n--batchresponse_1--\r\n',
-});
+/** A transaction the service turned down because of one entity: 202 outside, the failure in the changeset. */
+const refusedInBatch = (status: number, code: string, message: string): TableAnswer => changesetAnswer(failedInChangeset(`${status} X`, code, message));
+/** Every row of the transaction written. */
+const written = (rows: number): TableAnswer => changesetAnswer(...Array<string>(rows).fill(NO_CONTENT));
 
 interface FakeTable {
   readonly client: TableClient;
@@ -79,9 +64,9 @@ interface FakeTable {
   readonly creates: (PipelineRequest['abortSignal'])[];
   readonly batches: { readonly body: string; readonly signal: PipelineRequest['abortSignal'] }[];
   /** Every answer to `POST /Tables` until changed (default 204). */
-  createAnswer: Answer | undefined;
+  createAnswer: TableAnswer | undefined;
   /** The next `$batch`'s answer only (default: every row written). */
-  batchAnswer: Answer | undefined;
+  batchAnswer: TableAnswer | undefined;
 }
 
 /** A real `TableClient` over a transport that answers as Table storage would: the decisions under test are the writer's. */
@@ -89,17 +74,17 @@ function fakeTable(): FakeTable {
   const table: Omit<FakeTable, 'client' | 'httpClient'> = { creates: [], batches: [], createAnswer: undefined, batchAnswer: undefined };
   const httpClient: HttpClient = {
     sendRequest: (request: PipelineRequest): Promise<PipelineResponse> => {
-      let reply: Answer;
+      let reply: TableAnswer;
       if (new URL(request.url).pathname === '/Tables') {
         table.creates.push(request.abortSignal);
-        reply = table.createAnswer ?? { status: 204, body: '' };
+        reply = table.createAnswer ?? { status: 204, body: '', contentType: 'application/json' };
       } else {
         const body = request.body as string;
         table.batches.push({ body, signal: request.abortSignal });
         reply = table.batchAnswer ?? written(body.split('\r\nPOST ').length - 1);
         table.batchAnswer = undefined;
       }
-      return Promise.resolve({ request, status: reply.status, headers: createHttpHeaders({ 'content-type': reply.contentType ?? 'application/json' }), bodyAsText: reply.body });
+      return Promise.resolve({ request, status: reply.status, headers: createHttpHeaders({ 'content-type': reply.contentType }), bodyAsText: reply.body });
     },
   };
   const client = new TableClient('https://account.table.example', 'audit', { httpClient, retryOptions: { maxRetries: 0 } });
@@ -140,7 +125,7 @@ describe('TableBatchWriter', () => {
 
   it('writes on when it may not create tables (403: the template made the table)', async () => {
     const table = fakeTable();
-    table.createAnswer = answer(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
+    table.createAnswer = refused(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
     const writer = writerOf(table);
     await writer.insertBatch(entities('a'));
     await writer.insertBatch(entities('b'));
@@ -150,7 +135,7 @@ describe('TableBatchWriter', () => {
 
   it('fails the write when the table cannot be made, and tries again on the next one', async () => {
     const table = fakeTable();
-    table.createAnswer = answer(500, 'InternalError', 'down');
+    table.createAnswer = refused(500, 'InternalError', 'down');
     const writer = writerOf(table);
     await expect(writer.insertBatch(entities('a'))).rejects.toMatchObject({ statusCode: 500 });
     expect(table.batches).toHaveLength(0);
@@ -162,7 +147,7 @@ describe('TableBatchWriter', () => {
 
   it('prepares the table at start-up without ever rejecting', async () => {
     const table = fakeTable();
-    table.createAnswer = answer(500, 'InternalError', 'down');
+    table.createAnswer = refused(500, 'InternalError', 'down');
     const writer = writerOf(table);
     await expect(writer.prepare()).resolves.toBeUndefined();
     table.createAnswer = undefined;
@@ -175,12 +160,12 @@ describe('TableBatchWriter', () => {
     const table = fakeTable();
     const writer = writerOf(table);
     await writer.insertBatch(entities('a'));
-    table.batchAnswer = answer(404, 'TableNotFound', 'The table specified does not exist.');
+    table.batchAnswer = refused(404, 'TableNotFound', 'The table specified does not exist.');
     await expect(writer.insertBatch(entities('b'))).rejects.toMatchObject({ statusCode: 404, code: 'TableNotFound' });
     await writer.insertBatch(entities('b'));
     expect(table.creates).toHaveLength(2);
     // Any other failure keeps the table as made.
-    table.batchAnswer = answer(500, 'InternalError', 'busy');
+    table.batchAnswer = refused(500, 'InternalError', 'busy');
     await expect(writer.insertBatch(entities('c'))).rejects.toMatchObject({ statusCode: 500 });
     await writer.insertBatch(entities('c'));
     expect(table.creates).toHaveLength(2);

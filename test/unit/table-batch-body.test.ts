@@ -8,6 +8,8 @@ import type * as CommitModule from '../../src/core/audit/group-commit';
 import type * as BodyModule from '../../src/core/audit/table-batch-body';
 import type * as WriterModule from '../../src/core/audit/table-batch-writer';
 import { loadAnew } from '../support/load-anew';
+import { NO_CONTENT, changesetAnswer, failedInChangeset, refused } from '../support/table-answers';
+import type { TableAnswer } from '../support/table-answers';
 
 // The writer builds the transaction the SDK's `submitTransaction` would send for `create` actions,
 // and reads the answer as it would. Both are held to the SDK itself: the same entities through
@@ -21,23 +23,8 @@ beforeEach(async () => {
   fresh = { ...writer, ...(await import('../../src/core/audit/table-batch-body.js')), ...(await import('../../src/core/audit/group-commit.js')) };
 });
 
-type Reply = { readonly status: number; readonly body: string; readonly contentType: string };
-
-const MULTIPART = 'multipart/mixed; boundary=batchresponse_7';
-const changesetAnswer = (...subResponses: string[]): Reply => ({
-  status: 202,
-  contentType: MULTIPART,
-  body:
-    '--batchresponse_7\r\nContent-Type: multipart/mixed; boundary=changesetresponse_7\r\n\r\n' +
-    subResponses.map((s) => `--changesetresponse_7\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n${s}\r\n`).join('') +
-    '--changesetresponse_7--\r\n--batchresponse_7--\r\n',
-});
-const odata = (code: string, message: string): string => JSON.stringify({ 'odata.error': { code, message: { lang: 'en-US', value: message } } });
-const NO_CONTENT = 'HTTP/1.1 204 No Content\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\nDataServiceVersion: 3.0;\r\n';
-const failing = (status: string, code: string, message: string): string => `HTTP/1.1 ${status}\r\nContent-Type: application/json;odata=minimalmetadata;streaming=true;charset=utf-8\r\n\r\n${odata(code, message)}`;
-
 /** A client over a transport that records each request and answers `$batch` with `reply` (and anything else with 204). */
-function recorded(url: string, reply: Reply = changesetAnswer(NO_CONTENT)): { client: TableClient; httpClient: HttpClient; sent: PipelineRequest[] } {
+function recorded(url: string, reply: TableAnswer = changesetAnswer(NO_CONTENT)): { client: TableClient; httpClient: HttpClient; sent: PipelineRequest[] } {
   const sent: PipelineRequest[] = [];
   const httpClient: HttpClient = {
     sendRequest: (request): Promise<PipelineResponse> => {
@@ -51,7 +38,7 @@ function recorded(url: string, reply: Reply = changesetAnswer(NO_CONTENT)): { cl
   return { client: new TableClient(url, 'audit', { httpClient, retryOptions: { maxRetries: 0 }, allowInsecureConnection: insecure }), httpClient, sent };
 }
 
-async function sentBySdk(url: string, entities: readonly AuditEntity[], reply?: Reply): Promise<{ request: PipelineRequest; outcome: unknown }> {
+async function sentBySdk(url: string, entities: readonly AuditEntity[], reply?: TableAnswer): Promise<{ request: PipelineRequest; outcome: unknown }> {
   const { client, sent } = recorded(url, reply);
   const outcome = await client.submitTransaction(entities.map((e) => ['create', { ...e }])).then(
     () => 'written',
@@ -60,7 +47,7 @@ async function sentBySdk(url: string, entities: readonly AuditEntity[], reply?: 
   return { request: sent.at(-1) as PipelineRequest, outcome };
 }
 
-async function sentByWriter(url: string, entities: readonly AuditEntity[], reply?: Reply): Promise<{ request: PipelineRequest; outcome: unknown }> {
+async function sentByWriter(url: string, entities: readonly AuditEntity[], reply?: TableAnswer): Promise<{ request: PipelineRequest; outcome: unknown }> {
   const { client, httpClient, sent } = recorded(url, reply);
   const writer = new fresh.TableBatchWriter(client, { httpClient, allowInsecureConnection: url.startsWith('http:') });
   const outcome = await writer.insertBatch(entities).then(
@@ -124,12 +111,12 @@ describe('the insert transaction the writer sends', () => {
 describe("the writer reads the service's answer as submitTransaction does", () => {
   const rows: AuditEntity[] = ['a', 'b', 'c'].map((rowKey) => ({ partitionKey: 'p', rowKey, outcome: 'issued' }));
   const restOf = (outcome: unknown): unknown => (outcome instanceof fresh.EntityRejectedError ? outcome.cause : outcome);
-  const answers: [string, Reply][] = [
+  const answers: [string, TableAnswer][] = [
     ['every row written', changesetAnswer(NO_CONTENT, NO_CONTENT, NO_CONTENT)],
-    ['a key that exists (409, entity 1)', changesetAnswer(failing('409 Conflict', 'EntityAlreadyExists', '1:The specified entity already exists.\nRequestId:x'))],
-    ['an input refused (400, entity 0)', changesetAnswer(failing('400 Bad Request', 'InvalidInput', '0:One of the request inputs is not valid.'))],
-    ['an error without an index', changesetAnswer(failing('400 Bad Request', 'InvalidInput', 'The batch request body is malformed.'))],
-    ['a table that is gone (404)', { status: 404, contentType: 'application/json', body: odata('TableNotFound', 'The table specified does not exist.') }],
+    ['a key that exists (409, entity 1)', changesetAnswer(failedInChangeset('409 Conflict', 'EntityAlreadyExists', '1:The specified entity already exists.\nRequestId:x'))],
+    ['an input refused (400, entity 0)', changesetAnswer(failedInChangeset('400 Bad Request', 'InvalidInput', '0:One of the request inputs is not valid.'))],
+    ['an error without an index', changesetAnswer(failedInChangeset('400 Bad Request', 'InvalidInput', 'The batch request body is malformed.'))],
+    ['a table that is gone (404)', refused(404, 'TableNotFound', 'The table specified does not exist.')],
     ['refused sign-in, not JSON (403)', { status: 403, contentType: 'text/plain', body: 'Forbidden' }],
     ['busy, no body (503)', { status: 503, contentType: 'application/json', body: '' }],
     ['an OData error without a message', { status: 400, contentType: 'application/json', body: JSON.stringify({ 'odata.error': { code: 'InvalidInput' } }) }],
@@ -138,8 +125,8 @@ describe("the writer reads the service's answer as submitTransaction does", () =
     // Every status the SDK takes for success (2xx), and the nearest ones it does not.
     ['200 instead of 202', { ...changesetAnswer(NO_CONTENT, NO_CONTENT, NO_CONTENT), status: 200 }],
     ['299', { ...changesetAnswer(NO_CONTENT, NO_CONTENT, NO_CONTENT), status: 299 }],
-    ['300', { status: 300, contentType: 'application/json', body: odata('Moved', 'elsewhere') }],
-    ['199', { status: 199, contentType: 'application/json', body: odata('Early', 'not yet') }],
+    ['300', refused(300, 'Moved', 'elsewhere')],
+    ['199', refused(199, 'Early', 'not yet')],
   ];
 
   it.each(answers)('%s', async (_, reply) => {
